@@ -1,0 +1,131 @@
+"""Frame bytes -> :class:`Message`.
+
+``decode`` takes one frame cut by the :class:`~.framer.Framer` (BeginString,
+BodyLength, MsgType and CheckSum already verified) and splits it into
+header, body and trailer.  It is strict about syntax only:
+
+* every field is ``tag=value<SOH>`` with a tag of digits (a leading '-' is
+  kept so that the validator can reject it as an invalid tag number);
+* a raw-data field that follows its length field (95/96, 93/89, ...) is read
+  by length, so it may contain SOH and '=';
+* a field that breaks these rules makes the frame garbled
+  (:class:`GarbledMessageError`), because nothing after it can be trusted.
+
+Semantics (unknown tags, empty values, out-of-order fields) are left to the
+validator; the first header field found after the body started (or any
+field after the trailer started) is remembered in ``misplaced_tag``.
+
+``parse`` is the convenience that frames and decodes one complete message.
+"""
+
+from __future__ import annotations
+
+from ..errors import GarbledMessageError
+from .framer import Framer, Garbled
+from .message import Field, Message
+from .tags import DATA_LENGTH_TAGS, HEADER_TAGS, TRAILER_TAGS
+
+
+class DecodedMessage(Message):
+    """A message as received: also remembers the first out-of-order tag."""
+
+    __slots__ = ("misplaced_tag", "raw")
+
+    def __init__(
+        self,
+        header: list[Field],
+        body: list[Field],
+        trailer: list[Field],
+        raw: bytes,
+        misplaced_tag: int | None,
+    ) -> None:
+        super().__init__(header, body, trailer)
+        self.raw = raw
+        self.misplaced_tag = misplaced_tag
+
+
+def _tag(text: bytes, frame: bytes) -> int:
+    if text.isdigit():
+        return int(text)
+    if text[:1] == b"-" and text[1:].isdigit():
+        return int(text)
+    raise GarbledMessageError(f"field tag {text[:20]!r} is not a number in {frame[:60]!r}")
+
+
+def split_fields(frame: bytes) -> list[Field]:
+    """Every ``(tag, value)`` of a frame in wire order.  Raises GarbledMessageError."""
+    if frame[-1:] != b"\x01":
+        raise GarbledMessageError("frame does not end with SOH")
+    parts = frame.split(b"\x01")
+    parts.pop()  # the empty piece after the final SOH
+    fields: list[Field] = []
+    append = fields.append
+    data_tags = DATA_LENGTH_TAGS
+    i = 0
+    n = len(parts)
+    while i < n:
+        tag_text, sep, value = parts[i].partition(b"=")
+        if not sep:
+            raise GarbledMessageError(f"field without '=' in {frame[:60]!r}")
+        tag = _tag(tag_text, frame)
+        append((tag, value))
+        i += 1
+        if tag in data_tags and value.isdigit() and i < n:
+            # The data field is read by length: re-join the pieces that an
+            # embedded SOH split apart until the declared length is reached.
+            want = int(value)
+            data_tag_text, sep2, data = parts[i].partition(b"=")
+            if sep2 and data_tag_text == b"%d" % data_tags[tag] and len(data) < want:
+                j = i + 1
+                while len(data) < want and j < n:
+                    data = data + b"\x01" + parts[j]
+                    j += 1
+                if len(data) == want:
+                    append((data_tags[tag], data))
+                    i = j
+    return fields
+
+
+def decode(frame: bytes) -> DecodedMessage:
+    """Split a verified frame into header, body and trailer.  Raises GarbledMessageError."""
+    header: list[Field] = []
+    body: list[Field] = []
+    trailer: list[Field] = []
+    in_body = in_trailer = False
+    misplaced: int | None = None
+    header_tags = HEADER_TAGS
+    trailer_tags = TRAILER_TAGS
+    for field in split_fields(frame):
+        tag = field[0]
+        if in_trailer:
+            if tag not in trailer_tags and misplaced is None:
+                misplaced = tag
+            trailer.append(field)
+        elif tag in header_tags:
+            if in_body and misplaced is None:
+                misplaced = tag
+            header.append(field)
+        elif tag in trailer_tags:
+            in_trailer = True
+            trailer.append(field)
+        else:
+            in_body = True
+            body.append(field)
+    return DecodedMessage(header, body, trailer, frame, misplaced)
+
+
+def parse(data: bytes) -> DecodedMessage:
+    """Frame, verify and decode exactly one message.
+
+    Raises :class:`GarbledMessageError` when ``data`` is not one good frame.
+    """
+    framer = Framer(max_message_size=max(len(data), 1))
+    framer.feed(data)
+    frame = framer.next_frame()
+    if frame is None:
+        raise GarbledMessageError("incomplete message")
+    if isinstance(frame, Garbled):
+        raise GarbledMessageError(frame.reason)
+    if framer.buffered:
+        raise GarbledMessageError("bytes after the end of the message")
+    return decode(frame)

@@ -1,0 +1,1 @@
+"""FIX data dictionaries: loading QuickFIX-format XML and validating messages."""
