@@ -1,0 +1,1 @@
+"""Message stores: one async protocol, backends memory, sqlite, postgres, redis."""

@@ -1,0 +1,77 @@
+"""The message store protocol every backend implements.
+
+A store keeps, per FIX session:
+
+* the next sender sequence number (MsgSeqNum of the next message we send),
+* the next target sequence number (MsgSeqNum we expect to receive next),
+* every message we sent, by sequence number, for answering ResendRequests,
+* the session's creation time (when its sequence numbers were last reset).
+
+Two rules make a store crash-safe (DESIGN.md, habit 4):
+
+* ``save_outbound`` stores messages *and* advances the sender sequence
+  number in one atomic step, and returns only once both are durable; the
+  engine writes the bytes to the socket only after it returns;
+* ``set_next_target`` is durable before the application sees the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionKey:
+    """Identifies a session in a store: its SessionID rendered as text."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreState:
+    next_sender_seq: int
+    next_target_seq: int
+    creation_time_ns: int
+
+
+class SessionStore(Protocol):
+    """One session's durable state.  All methods are coroutines."""
+
+    key: SessionKey
+
+    async def load(self) -> StoreState:
+        """The current state; a new session starts at 1/1 with creation time now."""
+        ...
+
+    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        """Store ``(seq, wire bytes)`` messages and set next sender seq to the
+        last seq + 1, atomically.  ``messages`` are consecutive and start at
+        the current next sender seq; a gap or overlap is a ``StoreError``."""
+        ...
+
+    async def set_next_sender(self, seq: int) -> None: ...
+
+    async def set_next_target(self, seq: int) -> None: ...
+
+    async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        """Stored messages with ``begin <= seq <= end`` (``end`` 0 = no limit), ascending."""
+        ...
+
+    async def reset(self, creation_time_ns: int) -> None:
+        """Sequence numbers back to 1/1, stored messages dropped, new creation time."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MessageStore(Protocol):
+    """A backend: opens per-session stores."""
+
+    async def open(self, key: SessionKey) -> SessionStore: ...
+
+    async def close(self) -> None: ...
