@@ -13,6 +13,20 @@ Two rules make a store crash-safe (DESIGN.md, habit 4):
   number in one atomic step, and returns only once both are durable; the
   engine writes the bytes to the socket only after it returns;
 * ``set_next_target`` is durable before the application sees the message.
+
+Further rules every backend follows (the shared contract suite in
+``tests/contract/store_contract.py`` checks them):
+
+* calls on one session take effect in the order they are made, even when
+  several tasks call without awaiting each other;
+* a sequence number is an ``int >= 1``; anything else is a ``StoreError``;
+* every error is a ``StoreError`` (``engine.store.errors``), retryable or
+  permanent; a failed call has written nothing;
+* cancelling a call that writes does not undo it: the write may still
+  commit, so after a cancellation reload the state with ``load()``;
+* ``close()`` may be called more than once; using a closed store raises
+  ``StoreClosedError``.  Closing the backend closes every session store
+  opened from it.
 """
 
 from __future__ import annotations
@@ -42,7 +56,8 @@ class StoreState:
 class SessionStore(Protocol):
     """One session's durable state.  All methods are coroutines."""
 
-    key: SessionKey
+    @property
+    def key(self) -> SessionKey: ...
 
     async def load(self) -> StoreState:
         """The current state; a new session starts at 1/1 with creation time now."""
@@ -72,6 +87,8 @@ class SessionStore(Protocol):
 class MessageStore(Protocol):
     """A backend: opens per-session stores."""
 
-    async def open(self, key: SessionKey) -> SessionStore: ...
+    async def open(self, key: SessionKey) -> SessionStore:
+        """The store of one session, created at 1/1 (creation time now) if new."""
+        ...
 
     async def close(self) -> None: ...

@@ -1,0 +1,79 @@
+"""Errors raised by message stores.
+
+Every store error is a :class:`StoreError`; each one is also either a
+:class:`~pyfixmsg_plus.engine.errors.RetryableError` (the database is busy,
+locked by another process, restarting: try again later) or a
+:class:`~pyfixmsg_plus.engine.errors.PermanentError` (corrupt or unwritable
+file, schema from a newer engine, a caller bug such as a sequence gap).
+Callers decide whether to retry with ``isinstance(err, RetryableError)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import FixError, PermanentError, RetryableError
+
+
+class StoreError(FixError):
+    """Root of every message store error."""
+
+
+class RetryableStoreError(StoreError, RetryableError):
+    """The operation failed but may succeed later (busy or locked database,
+    lost connection).  Nothing of the failed operation was written."""
+
+
+class PermanentStoreError(StoreError, PermanentError):
+    """The operation failed and retrying will not help (corrupt or
+    unwritable database, incompatible schema)."""
+
+
+class StoreSequenceError(PermanentStoreError):
+    """``save_outbound`` was given messages that do not start at the current
+    next sender sequence number or are not consecutive.  Nothing was written:
+    this is what guarantees that no sequence number is reused or skipped."""
+
+
+class StoreClosedError(PermanentStoreError):
+    """The store (or the backend it belongs to) has been closed."""
+
+
+def check_seq(seq: int, what: str) -> None:
+    """Reject a sequence number below 1 (``what`` names it in the message)."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise StoreSequenceError(f"{what} must be an integer >= 1, got {seq!r}")
+
+
+def check_outbound(messages: object, next_sender_seq: int | None) -> int:
+    """Validate a ``save_outbound`` batch; return the next sender sequence
+    number after it.
+
+    ``messages`` must be ``(seq, bytes)`` pairs with consecutive ``seq``
+    starting at ``next_sender_seq`` (``None``: check the shape only, starting
+    wherever the first message does).  Shared by every backend so they all
+    reject exactly the same inputs.
+    """
+    if not isinstance(messages, Sequence) or isinstance(messages, str | bytes | bytearray):
+        raise StoreSequenceError("save_outbound expects a sequence of (seq, bytes) pairs")
+    expected = next_sender_seq
+    for item in messages:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise StoreSequenceError(f"save_outbound expects (seq, bytes) pairs, got {item!r:.60}")
+        seq, data = item
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise StoreSequenceError(f"message {seq!r}: wire data must be bytes")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise StoreSequenceError(f"save_outbound: MsgSeqNum {seq!r} is not an integer >= 1")
+        if expected is None:
+            expected = seq
+        if seq != expected:
+            raise StoreSequenceError(
+                f"save_outbound: expected MsgSeqNum {expected}, got {seq} "
+                f"(next sender seq is {next_sender_seq}; messages must start there "
+                "and be consecutive)"
+                if next_sender_seq is not None
+                else f"save_outbound: MsgSeqNum {seq} follows {expected - 1}; not consecutive"
+            )
+        expected += 1
+    return expected if expected is not None else 0

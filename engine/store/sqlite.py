@@ -1,0 +1,596 @@
+"""SQLite message store (``sqlite:///path.db``), stdlib ``sqlite3`` only.
+
+Theory of operation
+-------------------
+
+Each :class:`SqliteStore` owns one connection and one dedicated worker
+thread; only that thread touches the connection, so the event loop never
+blocks on disk I/O.  Coroutines turn each call into a *job* (a function of the
+connection) and put it, together with an asyncio future, on a thread-safe
+queue before their first suspension point, so the jobs of one session run in
+the order the calls were made.
+
+The worker takes a job, then drains whatever else is already queued (up to
+``max_batch`` jobs) and runs them all in one ``BEGIN IMMEDIATE`` ...
+``COMMIT`` transaction: *group commit*.  While one transaction is being
+fsynced, new calls pile up in the queue and form the next batch, so many
+concurrent sessions share one fsync.  Every future is resolved only after
+the ``COMMIT`` that contains its rows returned, so ``save_outbound`` still
+returns only when its messages and the new sequence number are durable.
+
+A job that is rejected (a sequence gap: :class:`StoreSequenceError`) checks
+before it writes anything, so it fails alone and the batch carries on.  If
+SQLite itself fails (an I/O error, a message too big) the batch is rolled
+back and, unless the database was merely busy, each job is re-run in its own
+transaction so that one bad job cannot fail the others.
+
+Durability: WAL journal, ``synchronous=FULL`` by default: a committed
+transaction survives a process crash *and* an OS crash or power loss.
+``synchronous=NORMAL`` skips the fsync at each commit: still safe against a
+process crash (the WAL is in the OS page cache), but the last transactions
+may be lost on power loss.  Several processes may share a file:
+``BEGIN IMMEDIATE`` takes the write lock up front and ``busy_timeout``
+waits for it; a lock still held after the timeout is a
+:class:`RetryableStoreError`.
+
+Schema changes are versioned :data:`MIGRATIONS`, applied in order inside one
+transaction at open; ``schema_version`` records which ones ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ..errors import ConfigError
+from .base import SessionKey, StoreState
+from .errors import (
+    PermanentStoreError,
+    RetryableStoreError,
+    StoreClosedError,
+    StoreError,
+    check_outbound,
+    check_seq,
+)
+
+if TYPE_CHECKING:
+    from .url import StoreURL
+
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "SqliteSessionStore",
+    "SqliteSettings",
+    "SqliteStore",
+    "open_from_url",
+]
+
+_T = TypeVar("_T")
+
+SYNCHRONOUS_MODES = ("FULL", "NORMAL", "EXTRA")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SqliteSettings:
+    """Tuning of a :class:`SqliteStore`.
+
+    ``synchronous``: ``FULL`` (default; durable on power loss), ``EXTRA``, or
+    ``NORMAL`` (durable on process crash only).  ``busy_timeout_ms``: how long
+    to wait for another process's write lock before a retryable error.
+    ``max_batch``: most jobs grouped into one transaction.
+    """
+
+    synchronous: str = "FULL"
+    busy_timeout_ms: int = 5000
+    max_batch: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.synchronous.upper() not in SYNCHRONOUS_MODES:
+            raise ConfigError(
+                f"sqlite synchronous={self.synchronous!r}: use one of "
+                f"{', '.join(SYNCHRONOUS_MODES)}"
+            )
+        object.__setattr__(self, "synchronous", self.synchronous.upper())
+        if self.busy_timeout_ms < 0:
+            raise ConfigError(f"sqlite busy_timeout_ms={self.busy_timeout_ms} must be >= 0")
+        if self.max_batch < 1:
+            raise ConfigError(f"sqlite max_batch={self.max_batch} must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+#: Ordered schema migrations; append, never edit one that has shipped.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "sessions and messages",
+        (
+            """CREATE TABLE sessions (
+                key TEXT PRIMARY KEY,
+                next_sender_seq INTEGER NOT NULL,
+                next_target_seq INTEGER NOT NULL,
+                creation_time_ns INTEGER NOT NULL,
+                updated_ns INTEGER NOT NULL
+            )""",
+            """CREATE TABLE messages (
+                session_key TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                sent_time_ns INTEGER NOT NULL,
+                msg_type TEXT,
+                data BLOB NOT NULL,
+                PRIMARY KEY (session_key, seq)
+            )""",
+        ),
+    ),
+)
+
+# SQLite primary result codes (sqlite3.h).
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+
+
+def _translate(exc: BaseException, path: str) -> StoreError:
+    """Map a failure to a retryable or permanent ``StoreError``."""
+    if isinstance(exc, StoreError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    text = f"sqlite store {path}: {exc} ({name})"
+    busy = code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    if busy or (code is None and "locked" in str(exc)):
+        return RetryableStoreError(text)
+    return PermanentStoreError(text)
+
+
+def _copy_error(err: StoreError) -> StoreError:
+    """A fresh instance per waiting caller, so tracebacks do not pile up."""
+    try:
+        return type(err)(*err.args)
+    except Exception:
+        return err
+
+
+def _msg_type(data: bytes) -> str | None:
+    i = data.find(b"\x0135=")
+    if i < 0:
+        return None
+    j = data.find(b"\x01", i + 4)
+    return data[i + 4 : j].decode("ascii", "replace") if j > i else None
+
+
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
+    """Apply pending migrations in one transaction; return the schema version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
+        )
+        (current,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+        latest = migrations[-1].version if migrations else 0
+        if current > latest:
+            raise PermanentStoreError(
+                f"schema version {current} is newer than this engine supports ({latest}); "
+                "upgrade the engine"
+            )
+        for m in migrations:
+            if m.version <= current:
+                continue
+            for statement in m.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied_ns) VALUES (?, ?, ?)",
+                (m.version, m.description, time.time_ns()),
+            )
+            current = m.version
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(current)
+
+
+class _Job(Generic[_T]):
+    __slots__ = ("error", "future", "loop", "op", "result")
+
+    def __init__(
+        self,
+        op: Callable[[sqlite3.Connection], _T],
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[_T],
+    ) -> None:
+        self.op = op
+        self.loop = loop
+        self.future = future
+        self.result: _T | None = None
+        self.error: StoreError | None = None
+
+
+def _settle(jobs: list[_Job[Any]]) -> None:
+    for job in jobs:
+        if job.future.done():  # cancelled by its caller
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
+
+
+class _Worker:
+    """The thread that owns the connection and runs jobs in group commits."""
+
+    def __init__(self, path: str, settings: SqliteSettings) -> None:
+        self.path = path
+        self.settings = settings
+        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.schema_version = 0
+        self.transactions = 0  # committed transactions, for tests and metrics
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[None] = loop.create_future()
+        self._thread = threading.Thread(
+            target=self._run, args=(loop, started), name=f"sqlite-store {self.path}", daemon=True
+        )
+        self._thread.start()
+        try:
+            await started
+        except BaseException:
+            self._closed = True
+            await asyncio.to_thread(self._thread.join)
+            raise
+
+    def submit(self, op: Callable[[sqlite3.Connection], _T]) -> asyncio.Future[_T]:
+        """Queue ``op`` now (no suspension); its future resolves after commit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"sqlite store {self.path} is closed")
+            self._queue.put(_Job(op, loop, future))
+        return future
+
+    async def close(self) -> None:
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+            if first:
+                self._queue.put(None)
+        if self._thread is not None and self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
+
+    # --- worker thread -------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        s = self.settings
+        conn = sqlite3.connect(
+            self.path,
+            timeout=s.busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=True,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(s.busy_timeout_ms)}")
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if str(mode).lower() != "wal":
+                raise PermanentStoreError(
+                    f"sqlite store {self.path}: cannot switch to WAL journal (got {mode!r})"
+                )
+            conn.execute(f"PRAGMA synchronous = {s.synchronous}")
+            self.schema_version = _migrate(conn, MIGRATIONS)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _run(self, loop: asyncio.AbstractEventLoop, started: asyncio.Future[None]) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as e:
+            err = _translate(e, self.path)
+            loop.call_soon_threadsafe(_set_exception_if_pending, started, err)
+            return
+        loop.call_soon_threadsafe(_set_result_if_pending, started)
+        try:
+            stop = False
+            while not stop:
+                job = self._queue.get()
+                if job is None:
+                    break
+                batch = [job]
+                while len(batch) < self.settings.max_batch:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._execute(conn, batch)
+                self._deliver(batch)
+        finally:
+            conn.close()
+            self._fail_leftovers()
+
+    def _execute(self, conn: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for job in batch:
+                    job.error = None
+                    try:
+                        job.result = job.op(conn)
+                    except StoreError as e:  # rejected before writing anything
+                        job.error = e
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            self.transactions += 1
+        except Exception as e:
+            err = _translate(e, self.path)
+            if len(batch) > 1 and not isinstance(err, RetryableStoreError):
+                for job in batch:  # isolate the job that broke the batch
+                    self._execute(conn, [job])
+                return
+            for job in batch:
+                job.error = _copy_error(err)
+                job.result = None
+
+    def _deliver(self, batch: list[_Job[Any]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
+        for job in batch:
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, jobs in by_loop.items():
+            # RuntimeError: the caller's loop is closed, nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, jobs)
+
+    def _fail_leftovers(self) -> None:
+        leftovers: list[_Job[Any]] = []
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.error = StoreClosedError(f"sqlite store {self.path} is closed")
+                leftovers.append(job)
+        self._deliver(leftovers)
+
+
+def _set_result_if_pending(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _set_exception_if_pending(future: asyncio.Future[None], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+# --- jobs: functions of the connection, run in the worker thread ------------
+
+
+def _ensure_row(conn: sqlite3.Connection, key: str) -> tuple[int, int, int]:
+    row = conn.execute(
+        "SELECT next_sender_seq, next_target_seq, creation_time_ns FROM sessions WHERE key = ?",
+        (key,),
+    ).fetchone()
+    if row is None:
+        now = time.time_ns()
+        conn.execute(
+            "INSERT INTO sessions (key, next_sender_seq, next_target_seq, creation_time_ns, "
+            "updated_ns) VALUES (?, 1, 1, ?, ?)",
+            (key, now, now),
+        )
+        return (1, 1, now)
+    return (int(row[0]), int(row[1]), int(row[2]))
+
+
+class SqliteStore:
+    """Backend storing every session in one SQLite file.
+
+    Create it with ``await SqliteStore.connect(path, settings)`` (or
+    ``open_store("sqlite:///path.db")``); ``await store.open(key)`` gives a
+    session's :class:`SqliteSessionStore`.
+    """
+
+    def __init__(self, worker: _Worker) -> None:
+        self._worker = worker
+
+    @classmethod
+    async def connect(
+        cls, path: str | os.PathLike[str], settings: SqliteSettings | None = None
+    ) -> SqliteStore:
+        settings = settings or SqliteSettings()
+        p = Path(path)
+        if not p.parent.is_dir():
+            raise ConfigError(f"sqlite store {p}: directory {p.parent} does not exist")
+        worker = _Worker(os.fspath(p), settings)
+        await worker.start()
+        return cls(worker)
+
+    @property
+    def path(self) -> str:
+        return self._worker.path
+
+    @property
+    def settings(self) -> SqliteSettings:
+        return self._worker.settings
+
+    @property
+    def schema_version(self) -> int:
+        return self._worker.schema_version
+
+    @property
+    def transactions(self) -> int:
+        """Transactions committed so far (group commit makes it < calls)."""
+        return self._worker.transactions
+
+    @property
+    def closed(self) -> bool:
+        return self._worker.closed
+
+    async def open(self, key: SessionKey) -> SqliteSessionStore:
+        k = key.value
+
+        def op(conn: sqlite3.Connection) -> None:
+            _ensure_row(conn, k)
+
+        await self._worker.submit(op)
+        return SqliteSessionStore(self._worker, key)
+
+    async def close(self) -> None:
+        await self._worker.close()
+
+
+class SqliteSessionStore:
+    """One session's rows in a :class:`SqliteStore`."""
+
+    def __init__(self, worker: _Worker, key: SessionKey) -> None:
+        self._worker = worker
+        self._key = key
+        self._closed = False
+
+    @property
+    def key(self) -> SessionKey:
+        return self._key
+
+    def _submit(self, op: Callable[[sqlite3.Connection], _T]) -> asyncio.Future[_T]:
+        if self._closed:
+            raise StoreClosedError(f"session store {self._key} is closed")
+        return self._worker.submit(op)
+
+    async def load(self) -> StoreState:
+        k = self._key.value
+
+        def op(conn: sqlite3.Connection) -> StoreState:
+            return StoreState(*_ensure_row(conn, k))
+
+        return await self._submit(op)
+
+    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        # Copy now: the caller may reuse a bytearray once we are suspended.
+        check_outbound(messages, None)
+        frozen = tuple((seq, bytes(data)) for seq, data in messages)
+        k = self._key.value
+
+        def op(conn: sqlite3.Connection) -> None:
+            next_sender, _, _ = _ensure_row(conn, k)
+            new_next = check_outbound(frozen, next_sender)  # raises before writing
+            if not frozen:
+                return
+            now = time.time_ns()
+            conn.executemany(
+                "INSERT OR REPLACE INTO messages (session_key, seq, sent_time_ns, msg_type, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(k, seq, now, _msg_type(data), data) for seq, data in frozen],
+            )
+            conn.execute(
+                "UPDATE sessions SET next_sender_seq = ?, updated_ns = ? WHERE key = ?",
+                (new_next, now, k),
+            )
+
+        await self._submit(op)
+
+    async def set_next_sender(self, seq: int) -> None:
+        check_seq(seq, "next sender seq")
+        k = self._key.value
+
+        def op(conn: sqlite3.Connection) -> None:
+            _ensure_row(conn, k)
+            conn.execute(
+                "UPDATE sessions SET next_sender_seq = ?, updated_ns = ? WHERE key = ?",
+                (seq, time.time_ns(), k),
+            )
+            conn.execute("DELETE FROM messages WHERE session_key = ? AND seq >= ?", (k, seq))
+
+        await self._submit(op)
+
+    async def set_next_target(self, seq: int) -> None:
+        check_seq(seq, "next target seq")
+        k = self._key.value
+
+        def op(conn: sqlite3.Connection) -> None:
+            _ensure_row(conn, k)
+            conn.execute(
+                "UPDATE sessions SET next_target_seq = ?, updated_ns = ? WHERE key = ?",
+                (seq, time.time_ns(), k),
+            )
+
+        await self._submit(op)
+
+    async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        k = self._key.value
+        upper = end if end != 0 else (1 << 63) - 1
+
+        def op(conn: sqlite3.Connection) -> list[tuple[int, bytes]]:
+            rows = conn.execute(
+                "SELECT seq, data FROM messages WHERE session_key = ? AND seq >= ? AND seq <= ? "
+                "ORDER BY seq",
+                (k, begin, upper),
+            ).fetchall()
+            return [(int(seq), bytes(data)) for seq, data in rows]
+
+        return await self._submit(op)
+
+    async def reset(self, creation_time_ns: int) -> None:
+        k = self._key.value
+
+        def op(conn: sqlite3.Connection) -> None:
+            _ensure_row(conn, k)
+            conn.execute("DELETE FROM messages WHERE session_key = ?", (k,))
+            conn.execute(
+                "UPDATE sessions SET next_sender_seq = 1, next_target_seq = 1, "
+                "creation_time_ns = ?, updated_ns = ? WHERE key = ?",
+                (creation_time_ns, time.time_ns(), k),
+            )
+
+        await self._submit(op)
+
+    async def close(self) -> None:
+        self._closed = True
+
+
+async def open_from_url(url: StoreURL) -> SqliteStore:
+    """``sqlite:///relative.db`` or ``sqlite:////absolute.db``, options
+    ``synchronous``, ``busy_timeout_ms``, ``max_batch``."""
+    if url.username or url.password or url.host or url.port:
+        raise ConfigError(
+            f"store URL {url.redacted()}: sqlite takes no host; write sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    path = url.path[1:] if url.path.startswith("/") else url.path
+    if not path or path.endswith("/"):
+        raise ConfigError(f"store URL {url.redacted()}: sqlite needs a file path")
+    url.check_options(("synchronous", "busy_timeout_ms", "max_batch"))
+    settings = SqliteSettings(
+        synchronous=url.query.get("synchronous", "FULL"),
+        busy_timeout_ms=url.int_option("busy_timeout_ms", 5000),
+        max_batch=url.int_option("max_batch", 1000, minimum=1),
+    )
+    return await SqliteStore.connect(path, settings)
