@@ -25,6 +25,8 @@ whose checksum is wrong.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Final
 
 _SOH: Final = 0x01
@@ -57,6 +59,16 @@ class Garbled:
 
 
 Frame = bytes | Garbled
+
+#: The C accelerator's frame cutter (``_speedups.next_frame``), or None when
+#: the extension is not built or FIXPLUS_NO_SPEEDUPS is set: then
+#: ``Framer._next_frame_py`` (the reference) does the work.
+_cut: Callable[[bytearray, int, int], tuple[int, bytes, str | None] | None] | None = None
+if os.environ.get("FIXPLUS_NO_SPEEDUPS", "") in ("", "0"):
+    try:
+        from ._speedups import next_frame as _cut
+    except ImportError:  # pragma: no cover - depends on the build
+        _cut = None
 
 
 def checksum(data: bytes | bytearray | memoryview) -> int:
@@ -107,6 +119,16 @@ class Framer:
 
     def next_frame(self) -> Frame | None:
         """The next complete frame, a Garbled chunk, or None if more bytes are needed."""
+        if _cut is None:
+            return self._next_frame_py()
+        cut = _cut(self._buf, self._pos, self.max_message_size)
+        if cut is None:
+            return None
+        self._pos, data, reason = cut
+        return data if reason is None else Garbled(data, reason)
+
+    def _next_frame_py(self) -> Frame | None:
+        """The reference implementation of :meth:`next_frame` (pure Python)."""
         buf = self._buf
         pos = self._pos
         size = len(buf)

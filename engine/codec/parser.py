@@ -20,6 +20,10 @@ field after the trailer started) is remembered in ``misplaced_tag``.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import cast
+
 from ..errors import GarbledMessageError
 from .framer import Framer, Garbled
 from .message import Field, Message
@@ -54,6 +58,13 @@ def _tag(text: bytes, frame: bytes) -> int:
 
 def split_fields(frame: bytes) -> list[Field]:
     """Every ``(tag, value)`` of a frame in wire order.  Raises GarbledMessageError."""
+    if _c_split_fields is not None and type(frame) is bytes:
+        return _c_split_fields(frame)
+    return _split_fields_py(frame)
+
+
+def _split_fields_py(frame: bytes) -> list[Field]:
+    """The reference implementation of :func:`split_fields` (pure Python)."""
     if frame[-1:] != b"\x01":
         raise GarbledMessageError("frame does not end with SOH")
     parts = frame.split(b"\x01")
@@ -88,6 +99,13 @@ def split_fields(frame: bytes) -> list[Field]:
 
 def decode(frame: bytes) -> DecodedMessage:
     """Split a verified frame into header, body and trailer.  Raises GarbledMessageError."""
+    if _c_decode is not None and type(frame) is bytes:
+        return _c_decode(frame)
+    return _decode_py(frame)
+
+
+def _decode_py(frame: bytes) -> DecodedMessage:
+    """The reference implementation of :func:`decode` (pure Python)."""
     header: list[Field] = []
     body: list[Field] = []
     trailer: list[Field] = []
@@ -95,7 +113,7 @@ def decode(frame: bytes) -> DecodedMessage:
     misplaced: int | None = None
     header_tags = HEADER_TAGS
     trailer_tags = TRAILER_TAGS
-    for field in split_fields(frame):
+    for field in _split_fields_py(frame):
         tag = field[0]
         if in_trailer:
             if tag not in trailer_tags and misplaced is None:
@@ -112,6 +130,24 @@ def decode(frame: bytes) -> DecodedMessage:
             in_body = True
             body.append(field)
     return DecodedMessage(header, body, trailer, frame, misplaced)
+
+
+# The C accelerator (engine/codec/_speedups.c) does the same work as
+# _split_fields_py and _decode_py when it is built, unless FIXPLUS_NO_SPEEDUPS
+# is set.  It gets the tag sets and classes from here, not its own copies.
+_c_split_fields: Callable[[bytes], list[Field]] | None = None
+_c_decode: Callable[[bytes], DecodedMessage] | None = None
+if os.environ.get("FIXPLUS_NO_SPEEDUPS", "") in ("", "0"):
+    try:
+        from . import _speedups
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
+    else:
+        _speedups.configure(
+            HEADER_TAGS, TRAILER_TAGS, DATA_LENGTH_TAGS, GarbledMessageError, DecodedMessage
+        )
+        _c_split_fields = _speedups.split_fields
+        _c_decode = cast(Callable[[bytes], DecodedMessage], _speedups.decode)
 
 
 def parse(data: bytes) -> DecodedMessage:
