@@ -331,6 +331,8 @@ class _Worker:
                 self._execute(conn, batch)
                 self._deliver(batch)
         finally:
+            with self._lock:  # also when a bug killed the loop: refuse new jobs
+                self._closed = True
             conn.close()
             self._fail_leftovers()
 
