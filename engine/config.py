@@ -4,6 +4,23 @@ These models are the single source of truth for settings: the engine reads
 them from YAML (or QuickFIX ``.cfg`` files, see :mod:`.cfgfile`), and the
 operator writes the very same schema into its CRDs and ConfigMaps.
 
+Loading (:func:`load_config`, :func:`parse_config`) is a pipeline over plain
+data, each step on the raw mapping before pydantic sees it:
+
+1. read the YAML file (or convert the ``.cfg`` file);
+2. canonicalise keys: ``snake_case`` and ``camelCase`` both become the
+   camelCase alias, so the later steps see one spelling;
+3. apply ``FIXPLUS__<PATH>`` environment overrides;
+4. resolve ``${ENV:NAME}`` and ``${FILE:/path}`` secret references;
+5. merge ``defaults`` under every session and dynamic session template;
+6. validate; every pydantic error becomes one line of a :class:`InvalidConfigError`
+   naming the file, the setting path (``sessions[1].heartbeatInterval``) and
+   the problem.
+
+This module imports nothing from the engine except :mod:`.errors`: the
+operator imports it.  (:func:`load_config` imports :mod:`.cfgfile` lazily,
+only for ``.cfg`` files; that module depends on nothing but this one.)
+
 Field names are snake_case in Python and camelCase in YAML/JSON (both are
 accepted on input).  Every model forbids unknown keys so that a typo is a
 precise error instead of a silently ignored setting.
@@ -12,12 +29,30 @@ precise error instead of a silently ignored setting.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
+import os
+import re
+import types
+import typing
 import zoneinfo
-from typing import Annotated, Literal
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from .errors import ConfigError
 
 BEGIN_STRINGS = ("FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1")
 BeginString = Literal["FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"]
@@ -46,6 +81,9 @@ class _Model(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
         use_enum_values=False,
+        # ``senderCompId: 12345`` or ``password: 1234`` in YAML are numbers;
+        # accept them for string settings instead of failing.
+        coerce_numbers_to_str=True,
     )
 
 
@@ -241,3 +279,758 @@ class SessionSettings(_Model):
     @property
     def appl_ver_id_code(self) -> str | None:
         return None if self.default_appl_ver_id is None else APPL_VER_IDS[self.default_appl_ver_id]
+
+
+# ---------------------------------------------------------------------------
+# Engine-level settings
+
+
+class LoggingSettings(_Model):
+    """Engine log output (placeholder: level and format only)."""
+
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    format: Literal["json", "text"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class MetricsSettings(_Model):
+    """Prometheus endpoint (placeholder: where to listen)."""
+
+    enabled: bool = False
+    host: str = "0.0.0.0"
+    port: int = Field(default=9464, ge=1, le=65535)
+    path: str = "/metrics"
+
+
+#: Identifier fields of a dynamic session template that may be glob patterns.
+TEMPLATE_PATTERN_FIELDS = (
+    "sender_comp_id",
+    "target_comp_id",
+    "sender_sub_id",
+    "sender_location_id",
+    "target_sub_id",
+    "target_location_id",
+)
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+class DynamicSessionTemplate(_Model):
+    """An acceptor session created when an unlisted counterparty logs on.
+
+    The identifier fields of ``session`` (``senderCompId``, ``targetCompId``
+    and the sub and location ids) may be glob patterns: ``*`` matches any
+    text, ``?`` one character.  Ids are seen from our side: ``targetCompId``
+    is the counterparty, i.e. the SenderCompID(49) of its Logon.  A Logon
+    that arrives on ``session.acceptPort``, matches no configured session
+    and matches the template creates a session from it.
+    """
+
+    session: SessionSettings
+    #: At most this many sessions from the template at once (None: no limit).
+    max_sessions: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> DynamicSessionTemplate:
+        if self.session.role is not Role.ACCEPTOR:
+            raise ValueError("a dynamic session template must have role: acceptor")
+        return self
+
+    def matches(
+        self,
+        begin_string: str,
+        sender_comp_id: str,
+        target_comp_id: str,
+        **other_ids: str | None,
+    ) -> bool:
+        """Whether a Logon with these ids (our side's view) fits the template.
+
+        ``other_ids`` are the optional ``sender_sub_id``, ``target_sub_id``,
+        ``sender_location_id``, ``target_location_id``; a template field left
+        unset accepts any value.
+        """
+        if begin_string != self.session.begin_string:
+            return False
+        ids: dict[str, str | None] = {
+            "sender_comp_id": sender_comp_id,
+            "target_comp_id": target_comp_id,
+            **other_ids,
+        }
+        for name, value in ids.items():
+            if name not in TEMPLATE_PATTERN_FIELDS:
+                raise TypeError(f"unknown session id field {name!r}")
+            pattern = getattr(self.session, name)
+            if pattern is None:
+                continue
+            if value is None or not _glob(pattern).match(value):
+                return False
+        return True
+
+    def instantiate(
+        self, sender_comp_id: str, target_comp_id: str, **other_ids: str | None
+    ) -> SessionSettings:
+        """The concrete session for a matching Logon (patterns replaced by the ids)."""
+        if not self.matches(self.session.begin_string, sender_comp_id, target_comp_id, **other_ids):
+            raise ValueError("the ids do not match this template")
+        update: dict[str, Any] = {
+            "sender_comp_id": sender_comp_id,
+            "target_comp_id": target_comp_id,
+        }
+        update.update({k: v for k, v in other_ids.items() if v is not None})
+        return self.session.model_copy(update=update)
+
+
+StoreUrl = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:")]
+
+
+class EngineConfig(_Model):
+    """The whole engine configuration file."""
+
+    #: Message store URL, parsed by the store package (``sqlite:///path``,
+    #: ``postgresql://…``, ``redis://…``, ``memory://``).
+    store: StoreUrl = "sqlite:///fixplus.db"
+    #: Session settings merged under every session and dynamic session
+    #: template (like QuickFIX's [DEFAULT]); any SessionSettings key.
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    sessions: list[SessionSettings] = Field(default_factory=list)
+    dynamic_sessions: list[DynamicSessionTemplate] = Field(default_factory=list)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    #: Seconds a graceful stop waits for Logouts to be answered.
+    shutdown_timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        problems: list[str] = []
+        data = _canonical(EngineConfig, data, (), problems)
+        if problems:
+            raise ValueError("; ".join(problems))
+        merged, _ = merge_defaults(data)
+        return merged
+
+    @field_validator("defaults")
+    @classmethod
+    def _known_defaults(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = [key for key in value if _lookup(SessionSettings, key) is None]
+        if unknown:
+            hints = [_unknown_key_hint(SessionSettings, str(key)) for key in unknown]
+            raise ValueError("; ".join(hints))
+        return value
+
+    @field_validator("sessions")
+    @classmethod
+    def _unique_ids(cls, value: list[SessionSettings]) -> list[SessionSettings]:
+        seen: dict[str, int] = {}
+        for index, session in enumerate(value):
+            first = seen.setdefault(session.session_id, index)
+            if first != index:
+                raise ValueError(
+                    f"session id {session.session_id} is used by both "
+                    f"sessions[{first}] and sessions[{index}]"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> EngineConfig:
+        if not self.sessions and not self.dynamic_sessions:
+            raise ValueError("no sessions: give at least one in sessions (or dynamicSessions)")
+        listeners: dict[int, tuple[str, SessionSettings]] = {}
+        acceptors = [
+            (f"sessions[{i}]", s) for i, s in enumerate(self.sessions) if s.role is Role.ACCEPTOR
+        ] + [
+            (f"dynamicSessions[{i}].session", t.session)
+            for i, t in enumerate(self.dynamic_sessions)
+        ]
+        for where, session in acceptors:
+            assert session.accept_port is not None  # checked by SessionSettings
+            first = listeners.setdefault(session.accept_port, (where, session))
+            other_where, other = first
+            if other.tls != session.tls:
+                raise ValueError(
+                    f"{other_where} and {where} share acceptPort {session.accept_port} "
+                    "but have different tls settings"
+                )
+            if other.accept_host != session.accept_host:
+                raise ValueError(
+                    f"{other_where} and {where} share acceptPort {session.accept_port} "
+                    f"but have different acceptHost ({other.accept_host} and {session.accept_host})"
+                )
+        return self
+
+
+def config_json_schema() -> dict[str, Any]:
+    """JSON schema of :class:`EngineConfig` with the camelCase keys (for CRDs)."""
+    return EngineConfig.model_json_schema(by_alias=True, mode="validation")
+
+
+def dump_config(config: EngineConfig, *, reveal_secrets: bool = False) -> dict[str, Any]:
+    """Plain data (camelCase keys) that :func:`parse_config` reads back.
+
+    Secrets are masked as ``**********`` unless ``reveal_secrets``.
+    """
+    data = config.model_dump(mode="python", by_alias=True)
+    plain = _plain(data, reveal_secrets)
+    assert isinstance(plain, dict)
+    return plain
+
+
+def _plain(value: Any, reveal: bool) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v, reveal) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, reveal) for v in value]
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() if reveal else str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Loading pipeline
+
+#: Prefix of environment variables that override settings.
+ENV_PREFIX = "FIXPLUS__"
+
+Loc = tuple[str | int, ...]
+
+
+class InvalidConfigError(ConfigError):
+    """The configuration has problems; ``problems`` holds one line for each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.source = source
+        self.problems = tuple(problems)
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 safe loader without sexagesimal numbers and timestamps.
+
+    ``startTime: 13:30:00`` stays the string it looks like instead of the
+    integer 48600, and dates stay strings.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag.rsplit(":", 1)[-1] not in ("int", "float", "timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?(?:0|[1-9][0-9_]*))$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def yaml_scalar(text: str) -> Any:
+    """``text`` read as a YAML value, as environment overrides are."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+) -> EngineConfig:
+    """Read a YAML configuration file (or a QuickFIX ``.cfg`` file).
+
+    ``environ`` (default :data:`os.environ`) supplies the ``FIXPLUS__…``
+    overrides and the ``${ENV:NAME}`` secrets.  ``strict`` only matters for
+    ``.cfg`` files: unknown keys are then errors instead of warnings.
+    Raises :class:`~.errors.ConfigError` (an :class:`InvalidConfigError`
+    listing every problem) and never a pydantic or YAML exception.
+    """
+    file = Path(path)
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    if file.suffix.lower() == ".cfg":
+        from . import cfgfile  # noqa: PLC0415 - only .cfg files need it
+
+        return cfgfile.load_cfg(file, environ=env, strict=strict).config
+    source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidConfigError(source, [f"{source}: cannot read the file: {exc}"]) from None
+    data, lines = read_yaml(text, source)
+    return parse_config(data, source=source, environ=env, locate=_yaml_locator(source, lines))
+
+
+def read_yaml(text: str, source: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """Parse YAML text into a mapping plus the line of every key path.
+
+    Line paths use normalised keys (lowercase, no ``_``), list indexes as
+    strings, so snake_case and camelCase spellings find the same line.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidConfigError(source, [f"{where}: YAML syntax error: {problem}"]) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InvalidConfigError(
+            source, [f"{source}: the top level must be a mapping, not {type(data).__name__}"]
+        )
+    lines: dict[tuple[str, ...], int] = {}
+    problems: list[str] = []
+    if node is not None:
+        _node_lines(node, (), lines, problems, source)
+    if problems:
+        raise InvalidConfigError(source, problems)
+    return data, lines
+
+
+def _norm(key: str | int) -> str:
+    return str(key).replace("_", "").lower()
+
+
+def _node_lines(
+    node: yaml.Node,
+    path: tuple[str, ...],
+    lines: dict[tuple[str, ...], int],
+    problems: list[str],
+    source: str,
+) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                continue
+            key = _norm(key_node.value)
+            if key in seen:
+                problems.append(
+                    f"{source}:{key_node.start_mark.line + 1}: "
+                    f"{_format_loc(_as_loc((*path, key_node.value)))}: the key is given twice"
+                )
+            seen.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            _node_lines(value_node, (*path, key), lines, problems, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _node_lines(item, (*path, str(index)), lines, problems, source)
+
+
+def _as_loc(path: tuple[str, ...]) -> Loc:
+    return tuple(int(part) if part.isdigit() else part for part in path)
+
+
+def _yaml_locator(source: str, lines: dict[tuple[str, ...], int]) -> Callable[[Loc], str | None]:
+    def locate(loc: Loc) -> str | None:
+        key = tuple(_norm(part) for part in loc)
+        while key:
+            if key in lines:
+                return f"{source}:{lines[key]}"
+            key = key[:-1]
+        return None
+
+    return locate
+
+
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<config>",
+    environ: Mapping[str, str] | None = None,
+    resolve_secrets: bool = True,
+    locate: Callable[[Loc], str | None] | None = None,
+) -> EngineConfig:
+    """Validate plain configuration data (what a YAML file holds).
+
+    ``environ`` supplies ``FIXPLUS__…`` overrides and ``${ENV:NAME}`` values;
+    ``None`` means no overrides (and secrets from :data:`os.environ`).
+    ``locate`` maps a setting path to a ``file:line`` for error messages.
+    """
+    problems: list[str] = []
+    raw = _canonical(EngineConfig, dict(data), (), problems)
+    from_env: dict[Loc, str] = {}
+    if environ is not None:
+        _apply_env(raw, environ, from_env, problems)
+    if resolve_secrets:
+        raw = _resolve_secrets(raw, (), os.environ if environ is None else environ, problems)
+    if problems:
+        raise InvalidConfigError(source, [f"{source}: {p}" for p in problems])
+    merged, inherited = merge_defaults(raw)
+    try:
+        return EngineConfig.model_validate(merged)
+    except ValidationError as exc:
+        lines = _describe(exc, source, inherited, from_env, locate)
+        raise InvalidConfigError(source, lines) from None
+
+
+# -- key canonicalisation ----------------------------------------------------
+
+
+def _field_index(model: type[BaseModel]) -> dict[str, str]:
+    """Every accepted spelling (name, alias, both lowercased) -> field name."""
+    index: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        for spelling in (name, alias, name.lower(), alias.lower()):
+            index.setdefault(spelling, name)
+    return index
+
+
+def _lookup(model: type[BaseModel], key: object, *, fold_case: bool = False) -> str | None:
+    if not isinstance(key, str):
+        return None
+    index = _field_index(model)
+    return index.get(key.lower() if fold_case else key) if fold_case or key in index else None
+
+
+def _alias(model: type[BaseModel], name: str) -> str:
+    return model.model_fields[name].alias or name
+
+
+def _unwrap(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model type inside ``annotation`` and whether it is a list of them."""
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        args = typing.get_args(annotation)
+        return (_unwrap(args[0])[0], True) if args else (None, True)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            model, is_list = _unwrap(arg)
+            if model is not None or is_list:
+                return model, is_list
+        return None, False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    return None, False
+
+
+def _child(model: type[BaseModel], name: str) -> tuple[type[BaseModel] | None, bool]:
+    if model is EngineConfig and name == "defaults":
+        return SessionSettings, False  # a partial session
+    return _unwrap(model.model_fields[name].annotation)
+
+
+def _is_text(model: type[BaseModel], name: str) -> bool:
+    """Whether a field holds free text (taken verbatim from the environment)."""
+    annotation = model.model_fields[name].annotation
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    args = typing.get_args(annotation) if is_union else (annotation,)
+    kinds = [arg for arg in args if arg is not type(None)]
+    return bool(kinds) and all(kind in (str, SecretStr) for kind in kinds)
+
+
+def _canonical(model: type[BaseModel], data: Any, path: Loc, problems: list[str]) -> Any:
+    """Rename snake_case keys to their camelCase alias, recursively."""
+    if isinstance(data, list):
+        return [_canonical(model, item, (*path, i), problems) for i, item in enumerate(data)]
+    if not isinstance(data, dict):
+        return data
+    out: dict[Any, Any] = {}
+    spelled: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _lookup(model, key)
+        if name is None:
+            out[key] = value
+            continue
+        alias = _alias(model, name)
+        if alias in out:
+            problems.append(
+                f"{_format_loc((*path, alias))}: given twice (as {spelled[alias]} and {key})"
+            )
+            continue
+        spelled[alias] = key
+        child, _ = _child(model, name)
+        out[alias] = _canonical(child, value, (*path, alias), problems) if child else value
+    return out
+
+
+# -- defaults -------------------------------------------------------------------
+
+
+def merge_defaults(data: dict[str, Any]) -> tuple[dict[str, Any], set[Loc]]:
+    """Merge ``defaults`` under each session and template (keys canonical).
+
+    Returns the merged data and the paths whose value came from defaults.
+    Mappings merge key by key; anything else (lists included) in a session
+    replaces the default.
+    """
+    defaults = data.get("defaults")
+    inherited: set[Loc] = set()
+    if not isinstance(defaults, dict) or not defaults:
+        return data, inherited
+    out = dict(data)
+    sessions = data.get("sessions")
+    if isinstance(sessions, list):
+        out["sessions"] = [
+            _merge_under(defaults, s, ("sessions", i), inherited) if isinstance(s, dict) else s
+            for i, s in enumerate(sessions)
+        ]
+    templates = data.get("dynamicSessions")
+    if isinstance(templates, list):
+        merged_templates: list[Any] = []
+        for i, template in enumerate(templates):
+            if isinstance(template, dict) and isinstance(template.get("session"), dict):
+                where = ("dynamicSessions", i, "session")
+                template = {
+                    **template,
+                    "session": _merge_under(defaults, template["session"], where, inherited),
+                }
+            merged_templates.append(template)
+        out["dynamicSessions"] = merged_templates
+    return out, inherited
+
+
+def _merge_under(
+    defaults: dict[str, Any], target: dict[str, Any], path: Loc, inherited: set[Loc]
+) -> dict[str, Any]:
+    out = dict(target)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+            inherited.add((*path, key))
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _merge_under(value, out[key], (*path, key), inherited)
+    return out
+
+
+# -- environment overrides --------------------------------------------------------
+
+
+def _env_sort_key(item: tuple[str, list[str], str]) -> list[tuple[int, int, str]]:
+    return [(0, int(s), "") if s.isdigit() else (1, 0, s.lower()) for s in item[1]]
+
+
+def _apply_env(
+    data: dict[str, Any], environ: Mapping[str, str], from_env: dict[Loc, str], problems: list[str]
+) -> None:
+    items = [
+        (name, name[len(ENV_PREFIX) :].split("__"), value)
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX)
+    ]
+    for name, segments, value in sorted(items, key=_env_sort_key):
+        try:
+            loc = _set_path(data, segments, value)
+        except ValueError as exc:
+            problems.append(f"environment variable {name}: {exc}")
+        else:
+            from_env[loc] = name
+
+
+def _set_path(data: dict[str, Any], segments: list[str], value: str) -> Loc:
+    model: type[BaseModel] = EngineConfig
+    node: dict[str, Any] | list[Any] = data
+    loc: list[str | int] = []
+    for position, segment in enumerate(segments):
+        last = position == len(segments) - 1
+        if not segment:
+            raise ValueError("empty path segment (three underscores in a row?)")
+        if isinstance(node, list):
+            if not segment.isdigit():
+                raise ValueError(
+                    f"{_format_loc(tuple(loc))} is a list: expected an index, got {segment!r}"
+                )
+            index = int(segment)
+            if index > len(node):
+                raise ValueError(
+                    f"index {index} is out of range: {_format_loc(tuple(loc))} has {len(node)} "
+                    f"entries (an override may add one at index {len(node)})"
+                )
+            loc.append(index)
+            if last:
+                parsed = _env_value(value)
+                node[index : index + 1] = [parsed]
+                return tuple(loc)
+            if index == len(node):
+                node.append({})
+            elif not isinstance(node[index], dict):
+                node[index] = {}
+            item = node[index]
+            assert isinstance(item, dict)
+            node = item
+            continue
+        name = _lookup(model, segment, fold_case=True)
+        if name is None:
+            raise ValueError(_unknown_key_hint(model, segment, prefix=_format_loc(tuple(loc))))
+        alias = _alias(model, name)
+        loc.append(alias)
+        child, is_list = _child(model, name)
+        if last:
+            node[alias] = value if _is_text(model, name) else _env_value(value)
+            return tuple(loc)
+        current = node.get(alias)
+        if is_list:
+            if not isinstance(current, list):
+                current = []
+                node[alias] = current
+        elif child is not None:
+            if not isinstance(current, dict):
+                current = {}
+                node[alias] = current
+        else:
+            following = segments[position + 1]
+            raise ValueError(
+                f"{_format_loc(tuple(loc))} is a single value, it has no {following!r}"
+            )
+        node = current
+        if child is not None:
+            model = child
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _env_value(text: str) -> Any:
+    try:
+        return yaml_scalar(text)
+    except yaml.YAMLError:
+        return text
+
+
+# -- secrets ---------------------------------------------------------------------
+
+_SECRET_REF = re.compile(r"\$(\$?)\{(ENV|FILE):([^}]*)\}")
+
+
+def _resolve_secrets(value: Any, path: Loc, environ: Mapping[str, str], problems: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_secrets(v, (*path, k), environ, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, (*path, i), environ, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1):  # $${...} is an escaped, literal ${...}
+            return match.group(0)[1:]
+        kind, ref = match.group(2), match.group(3).strip()
+        if kind == "ENV":
+            if ref not in environ:
+                problems.append(f"{_format_loc(path)}: environment variable {ref} is not set")
+                return ""
+            return environ[ref]
+        try:
+            return Path(ref).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(f"{_format_loc(path)}: cannot read secret file {ref}: {reason}")
+            return ""
+
+    return _SECRET_REF.sub(replace, value)
+
+
+# -- error messages --------------------------------------------------------------
+
+
+def _format_loc(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _unknown_key_hint(model: type[BaseModel], key: str, prefix: str = "") -> str:
+    where = f"{prefix}.{key}" if prefix and prefix != "(top level)" else key
+    return f"unknown setting {where!r}{_suggestion(model, key)}"
+
+
+def _suggestion(model: type[BaseModel], key: str) -> str:
+    choices = {_alias(model, name).lower(): _alias(model, name) for name in model.model_fields}
+    wanted = key.replace("_", "").lower()
+    close = difflib.get_close_matches(wanted, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {choices[close[0]]!r}?" if close else ""
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = EngineConfig
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        name = _lookup(model, part)
+        if name is None:
+            return None
+        model = _child(model, name)[0]
+    return model
+
+
+def _describe(
+    exc: ValidationError,
+    source: str,
+    inherited: set[Loc],
+    from_env: dict[Loc, str],
+    locate: Callable[[Loc], str | None] | None,
+) -> list[str]:
+    lines: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc: Loc = tuple(error["loc"])
+        kind = error["type"]
+        message = str(error["msg"])
+        if kind == "value_error":
+            message = message.removeprefix("Value error, ")
+        elif kind == "missing":
+            message = "required setting is missing"
+        elif kind == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            message = "unknown setting"
+            if parent is not None and loc:
+                message += _suggestion(parent, str(loc[-1]))
+        elif not _is_secret(loc) and isinstance(error.get("input"), str | int | float | bool):
+            message += f" (got {error['input']!r})"
+        where = locate(loc) if locate is not None else None
+        note = ""
+        for length in range(len(loc), 0, -1):
+            prefix = loc[:length]
+            if prefix in from_env:
+                where = f"environment variable {from_env[prefix]}"
+                break
+            if prefix in inherited:
+                default_loc = ("defaults", *loc[_defaults_depth(prefix) :])
+                note = f" (inherited from {_format_loc(default_loc)})"
+                if locate is not None:
+                    where = locate(default_loc) or where
+                break
+        lines.append(f"{where or source}: {_format_loc(loc)}: {message}{note}")
+    return lines
+
+
+def _defaults_depth(prefix: Loc) -> int:
+    """Where the session-relative part of an inherited path starts."""
+    return 2 if prefix[0] == "sessions" else 3
+
+
+def _is_secret(loc: Loc) -> bool:
+    return bool(loc) and isinstance(loc[-1], str) and "password" in loc[-1].lower()
