@@ -468,3 +468,30 @@ def test_environment_overrides_apply_to_cfg_files(tmp_path: Path) -> None:
 
 def test_tables_do_not_overlap() -> None:
     assert not {k.lower() for k in SIMPLE_KEYS} & {k.lower() for k in UNSUPPORTED_KEYS}
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_migration_guide_lists_every_key() -> None:
+    from pyfixmsg_plus.engine.cfgfile import COMPOSITE_KEYS
+
+    guide = (DOCS / "migrating-from-quickfix.md").read_text()
+    for key in [*SIMPLE_KEYS, *UNSUPPORTED_KEYS, *COMPOSITE_KEYS]:
+        name = key.replace("<n>", "").replace(".<suffix>", "")
+        assert f"`{name}" in guide, key
+
+
+def test_migration_guide_worked_example_is_right() -> None:
+    import re
+
+    import yaml
+    from pyfixmsg_plus.engine.config import parse_config
+
+    guide = (DOCS / "migrating-from-quickfix.md").read_text()
+    example = guide[guide.index("## Worked example") :]
+    ini = re.search(r"```ini\n(.*?)```", example, re.DOTALL)
+    yml = re.search(r"```yaml\n(.*?)```", example, re.DOTALL)
+    assert ini and yml
+    converted = parse_cfg(ini[1], source="example.cfg", environ={}).config
+    assert converted == parse_config(yaml.safe_load(yml[1]))

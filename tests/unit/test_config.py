@@ -610,3 +610,22 @@ def test_round_trip_through_a_file(
     path = tmp_path_factory.mktemp("rt") / "engine.yaml"
     path.write_text(yaml.safe_dump(dump_config(config, reveal_secrets=True)))
     assert load_config(path, environ={}) == config
+
+
+def test_reference_documents_every_setting() -> None:
+    from pydantic import BaseModel
+    from pyfixmsg_plus.engine import config as module
+
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    models = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == module.__name__
+        and not value.__name__.startswith("_")
+    ]
+    assert len(models) >= 10
+    for model in models:
+        for name, field in model.model_fields.items():
+            assert f"| `{field.alias or name}` |" in reference, (model.__name__, name)
