@@ -695,21 +695,20 @@ def parse_config(
 # -- key canonicalisation ----------------------------------------------------
 
 
-def _field_index(model: type[BaseModel]) -> dict[str, str]:
-    """Every accepted spelling (name, alias, both lowercased) -> field name."""
+def _field_index(model: type[BaseModel], fold_case: bool) -> dict[str, str]:
+    """Accepted spellings (name and alias, lowercased if ``fold_case``) -> field name."""
     index: dict[str, str] = {}
     for name, info in model.model_fields.items():
-        alias = info.alias or name
-        for spelling in (name, alias, name.lower(), alias.lower()):
-            index.setdefault(spelling, name)
+        for spelling in (name, info.alias or name):
+            index.setdefault(spelling.lower() if fold_case else spelling, name)
     return index
 
 
 def _lookup(model: type[BaseModel], key: object, *, fold_case: bool = False) -> str | None:
+    """The field ``key`` names: exactly (YAML) or ignoring case (environment)."""
     if not isinstance(key, str):
         return None
-    index = _field_index(model)
-    return index.get(key.lower() if fold_case else key) if fold_case or key in index else None
+    return _field_index(model, fold_case).get(key.lower() if fold_case else key)
 
 
 def _alias(model: type[BaseModel], name: str) -> str:

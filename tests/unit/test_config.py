@@ -629,3 +629,10 @@ def test_reference_documents_every_setting() -> None:
     for model in models:
         for name, field in model.model_fields.items():
             assert f"| `{field.alias or name}` |" in reference, (model.__name__, name)
+
+
+def test_file_keys_are_case_sensitive() -> None:
+    data = yaml.safe_load(MINIMAL)
+    data["sessions"][0]["HeartbeatInterval"] = 5
+    with pytest.raises(ConfigError, match=r"sessions\[0\]\.HeartbeatInterval: unknown setting"):
+        parse_config(data)
