@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
+from .acceptance import AcceptanceApplication, acceptance_config
 from .codec import Framer, Garbled, decode
 from .errors import FixError
+from .runtime import Engine
+from .scripttest import main as script_main
 
 
 def _read_input(text: str | None) -> bytes:
@@ -39,6 +46,40 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return status
 
 
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def cmd_acceptance_server(args: argparse.Namespace) -> int:
+    """Run the acceptor the QuickFIX acceptance definitions expect."""
+    spec_dir = Path(args.spec_dir)
+    if not (spec_dir / "FIX44.xml").is_file():
+        print(f"fixplus: error: {spec_dir} does not hold the FIX dictionaries (FIX44.xml ...)",
+              file=sys.stderr)
+        return 2
+    _setup_logging(args.log_level)
+
+    async def main() -> None:
+        engine = Engine(acceptance_config(args.port, spec_dir, args.host), AcceptanceApplication)
+        await engine.start()
+        port = next(iter(engine.acceptors.values())).bound_port
+        print(f"acceptance server listening on {args.host}:{port}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await engine.stop(timeout=2)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
+
+
+def cmd_script_test(args: argparse.Namespace) -> int:
+    """Run acceptance definitions against an acceptor."""
+    return script_main(["--host", args.host, "--port", str(args.port), *args.rest])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixplus", description="PyFixMsg Plus FIX engine")
     parser.add_argument("--version", action="version", version=f"fixplus {__version__}")
@@ -46,6 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", help="decode FIX messages ('|' stands for SOH)")
     p.add_argument("message", nargs="?", help="the message; '-' or nothing reads stdin")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("acceptance-server",
+                       help="run the acceptor the QuickFIX acceptance definitions expect")
+    p.add_argument("--port", type=int, default=5001)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--spec-dir", required=True, help="folder with FIX40.xml ... FIXT11.xml")
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=cmd_acceptance_server)
+
+    p = sub.add_parser(
+        "script-test", help="run acceptance definitions (.def) against an acceptor",
+        description="fixplus script-test HOST PORT FILE.def|DIR... [--filter GLOB] "
+        "[--jobs N] [--timeout S] [--fields-fmt FILE]")
+    p.add_argument("host")
+    p.add_argument("port", type=int)
+    p.add_argument("rest", nargs=argparse.REMAINDER,
+                   help=".def files or folders, then options (see above)")
+    p.set_defaults(func=cmd_script_test)
     return parser
 
 

@@ -213,11 +213,12 @@ class SessionSettings(_Model):
     heartbeat_interval: Annotated[int, Field(ge=0)] = 30
     logon_timeout: Annotated[float, Field(gt=0)] = 10.0
     logout_timeout: Annotated[float, Field(gt=0)] = 2.0
-    #: A TestRequest goes out after HeartBtInt * (1 + this) seconds of silence.
-    test_request_delay_multiplier: Annotated[float, Field(ge=0)] = 0.5
-    #: The session is dropped after HeartBtInt * (1 + this) more seconds
-    #: without an answer to the TestRequest.
-    heartbeat_timeout_multiplier: Annotated[float, Field(ge=0)] = 1.0
+    #: A TestRequest goes out after HeartBtInt * (1 + this) seconds without
+    #: receiving anything (QuickFIX: 1.2 x HeartBtInt).
+    test_request_delay_multiplier: Annotated[float, Field(ge=0)] = 0.2
+    #: The connection is dropped after HeartBtInt * (1 + this) seconds without
+    #: receiving anything, TestRequest or not (QuickFIX: 2.4 x HeartBtInt).
+    heartbeat_timeout_multiplier: Annotated[float, Field(ge=0)] = 1.4
 
     reset_on_logon: bool = False
     reset_on_logout: bool = False

@@ -167,8 +167,9 @@ def test_corruption_never_crashes_never_yields_a_bad_checksum(
         body = frame[: frame.rfind(b"\x0110=") + 1]
         assert int(frame[-4:-1]) == checksum(body)
         assert frame.startswith(b"8=FIX")
-    # Messages far from the damage come through intact.
-    assert msgs[-1] in good or where + len(noise) >= len(stream) - len(msgs[-1]) - 2
+    # Messages far from the damage come through intact (damage to a CheckSum
+    # field makes the frame run on into the next message, as in QuickFIX).
+    assert msgs[-1] in good or where + len(noise) >= len(stream) - len(msgs[-1]) - len(msgs[-2])
 
 
 @given(st.binary(max_size=300))

@@ -1,0 +1,219 @@
+"""The engine runtime: owns sessions, stores and transports.
+
+``Engine(config, app)`` builds one :class:`SessionDriver` per configured
+session (its store opened from the configured URL, its validator from the
+configured dictionaries), one :class:`Acceptor` per listening port and one
+:class:`Initiator` per initiator session.  ``start()`` brings them up;
+``stop()`` logs every logged-on session out, waits for the Logouts to be
+answered (``shutdown_timeout``), then closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fnmatch
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .application import Application
+from .codec import Message
+from .config import EngineConfig, Role, SessionSettings
+from .dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
+from .errors import ConfigError
+from .session import Session
+from .session.validation import Validator as SessionValidator
+from .store.base import MessageStore, SessionKey
+from .store.url import open_store
+from .transport import Acceptor, Backoff, Initiator, SessionDriver
+from .transport.acceptor import Router
+
+log = logging.getLogger("pyfixmsg_plus.engine")
+
+AppFactory = Callable[[SessionSettings], Application]
+
+
+def _dictionary_path(path: str, base: Path | None) -> str:
+    p = Path(path)
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    return str(p)
+
+
+def build_validator(settings: SessionSettings, base: Path | None = None) -> SessionValidator | None:
+    """The dictionary validator a session's settings ask for, or None."""
+    v = settings.validation
+    if not v.use_data_dictionary:
+        return None
+    options = ValidationOptions(
+        use_data_dictionary=True,
+        validate_fields_out_of_order=v.validate_fields_out_of_order,
+        validate_fields_have_values=v.validate_fields_have_values,
+        validate_user_defined_fields=v.validate_user_defined_fields,
+        allow_unknown_msg_fields=v.allow_unknown_msg_fields,
+        validate_unordered_group_fields=v.validate_unordered_group_fields,
+        check_latency=v.check_latency,
+        max_latency=v.max_latency,
+    )
+    dictionaries: DataDictionary | SessionDictionaries
+    if settings.begin_string == "FIXT.1.1":
+        if not v.transport_data_dictionary or not v.app_data_dictionary:
+            return None
+        transport = load(_dictionary_path(v.transport_data_dictionary, base))
+        apps = [load(_dictionary_path(p, base)) for p in v.app_data_dictionary]
+        dictionaries = SessionDictionaries(transport, apps, settings.default_appl_ver_id)
+    else:
+        if not v.data_dictionary:
+            return None
+        dictionaries = load(_dictionary_path(v.data_dictionary, base))
+        if dictionaries.begin_string and dictionaries.begin_string != settings.begin_string:
+            raise ConfigError(
+                f"session {settings.session_id}: dictionary {v.data_dictionary} is for "
+                f"{dictionaries.begin_string}, not {settings.begin_string}")
+    return Validator(dictionaries, options)
+
+
+@dataclasses.dataclass
+class _Template:
+    settings: SessionSettings
+    max_sessions: int | None
+    created: int = 0
+
+
+class Engine:
+    """Sessions, stores and transports of one engine process."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        app: Application | AppFactory,
+        *,
+        dictionary_base: Path | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        backoff: Callable[[SessionSettings], Backoff] | None = None,
+    ) -> None:
+        self.config = config
+        self._app = app
+        self._dictionary_base = dictionary_base
+        self._clock = clock
+        self._backoff = backoff
+        self.store: MessageStore | None = None
+        self.drivers: dict[str, SessionDriver] = {}
+        self.acceptors: dict[int, Acceptor] = {}
+        self.initiators: dict[str, Initiator] = {}
+        self._templates: dict[int, list[_Template]] = {}
+        self._lock = asyncio.Lock()
+
+    def _app_for(self, settings: SessionSettings) -> Application:
+        return self._app if isinstance(self._app, Application) else self._app(settings)
+
+    async def _add_session(self, settings: SessionSettings) -> SessionDriver:
+        assert self.store is not None
+        validator = build_validator(settings, self._dictionary_base)
+        session = Session(settings, validator)
+        store = await self.store.open(SessionKey(settings.session_id))
+        driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock)
+        await driver.start()
+        self.drivers[settings.session_id] = driver
+        return driver
+
+    def driver(self, session_id: str) -> SessionDriver:
+        try:
+            return self.drivers[session_id]
+        except KeyError:
+            raise ConfigError(f"no session {session_id!r}") from None
+
+    async def start(self) -> None:
+        self.store = await open_store(self.config.store)
+        ports: dict[int, SessionSettings] = {}
+        for settings in self.config.sessions:
+            await self._add_session(settings)
+            if settings.role is Role.ACCEPTOR:
+                assert settings.accept_port is not None
+                ports.setdefault(settings.accept_port, settings)
+        for template in self.config.dynamic_sessions:
+            t = template.session
+            assert t.accept_port is not None
+            self._templates.setdefault(t.accept_port, []).append(
+                _Template(t, template.max_sessions))
+            ports.setdefault(t.accept_port, t)
+        for port, first in ports.items():
+            acceptor = Acceptor(first.accept_host, port, self._router(port), first.tls,
+                                logon_timeout=first.logon_timeout, nodelay=first.tcp_nodelay,
+                                keepalive=first.tcp_keepalive)
+            await acceptor.start()
+            self.acceptors[port] = acceptor
+        for settings in self.config.sessions:
+            if settings.role is Role.INITIATOR:
+                backoff = self._backoff(settings) if self._backoff else None
+                initiator = Initiator(self.drivers[settings.session_id], backoff)
+                initiator.start()
+                self.initiators[settings.session_id] = initiator
+
+    def _router(self, port: int) -> Router:
+        async def route(msg: Message) -> SessionDriver | None:
+            begin = msg.get_str(8) or ""
+            ours = msg.get_str(56) or ""
+            theirs = msg.get_str(49) or ""
+            for driver in self.drivers.values():
+                s = driver.session.settings
+                if (s.role is Role.ACCEPTOR and s.accept_port == port and s.begin_string == begin
+                        and s.sender_comp_id == ours and s.target_comp_id == theirs):
+                    return driver
+            return await self._dynamic(port, begin, ours, theirs)
+
+        return route
+
+    async def _dynamic(self, port: int, begin: str, ours: str, theirs: str) -> SessionDriver | None:
+        for template in self._templates.get(port, []):
+            t = template.settings
+            if t.begin_string != begin or not _glob(t.sender_comp_id, ours) or not _glob(
+                    t.target_comp_id, theirs):
+                continue
+            if template.max_sessions is not None and template.created >= template.max_sessions:
+                log.warning("dynamic session limit reached for %s", t.session_id)
+                return None
+            async with self._lock:
+                settings = t.model_copy(update={"sender_comp_id": ours, "target_comp_id": theirs})
+                if settings.session_id in self.drivers:
+                    return self.drivers[settings.session_id]
+                template.created += 1
+                log.info("creating dynamic session %s", settings.session_id)
+                return await self._add_session(settings)
+        return None
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Log every session out, wait for the answers, close everything."""
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
+        for acceptor in self.acceptors.values():
+            await acceptor.stop_listening()
+        for driver in self.drivers.values():
+            if driver.logged_on:
+                await driver.logout("shutting down")
+        waits = [d.wait_closed() for d in self.drivers.values() if d.connected]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*waits)
+        for initiator in self.initiators.values():
+            await initiator.stop()
+        for acceptor in self.acceptors.values():
+            await acceptor.stop()
+        for driver in self.drivers.values():
+            await driver.stop()
+            await driver.store.close()
+        if self.store is not None:
+            await self.store.close()
+
+    async def wait_logged_on(self, session_id: str, timeout: float = 10.0) -> None:
+        driver = self.driver(session_id)
+        async with asyncio.timeout(timeout):
+            while not driver.logged_on:
+                await asyncio.sleep(0.01)
+
+
+def _glob(pattern: str, text: str) -> bool:
+    return fnmatch.fnmatchcase(text, pattern)

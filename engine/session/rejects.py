@@ -1,0 +1,147 @@
+"""Building session-level Reject(3), BusinessMessageReject(j) and Logout(5).
+
+The wording and the version rules follow what FIX counterparties expect from
+the QuickFIX family:
+
+* FIX.4.2 and later carry RefTagID(371), RefMsgType(372) and
+  SessionRejectReason(373); FIX.4.2 itself only knows reasons 0-11, so a
+  higher reason is left out there;
+* FIX.4.0/4.1 have none of those fields: the tag goes into the text as
+  ``"<text> (<tag>)"``;
+* routing fields are reversed (OnBehalfOf* <-> DeliverTo*), so that the reject
+  reaches whoever sent the message through a hub.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..codec import Message
+from ..codec import tags as t
+
+REASON_TEXT: Final[dict[int, str]] = {
+    0: "Invalid tag number",
+    1: "Required tag missing",
+    2: "Tag not defined for this message type",
+    3: "Undefined tag",
+    4: "Tag specified without a value",
+    5: "Value is incorrect (out of range) for this tag",
+    6: "Incorrect data format for value",
+    7: "Decryption problem",
+    8: "Signature problem",
+    9: "CompID problem",
+    10: "SendingTime accuracy problem",
+    11: "Invalid MsgType",
+    12: "XML Validation error",
+    13: "Tag appears more than once",
+    14: "Tag specified out of required order",
+    15: "Repeating group fields out of order",
+    16: "Incorrect NumInGroup count for repeating group",
+    17: "Non-data value includes field delimiter",
+    99: "Other",
+}
+
+BUSINESS_REASON_TEXT: Final[dict[int, str]] = {
+    0: "Other",
+    1: "Unknown ID",
+    2: "Unknown Security",
+    3: "Unsupported Message Type",
+    4: "Application not available",
+    5: "Conditionally required field missing",
+    6: "Not authorized",
+    7: "DeliverTo firm not available at this time",
+}
+
+INVALID_TAG_NUMBER: Final = 0
+REQUIRED_TAG_MISSING: Final = 1
+VALUE_IS_INCORRECT: Final = 5
+COMPID_PROBLEM: Final = 9
+SENDING_TIME_ACCURACY: Final = 10
+INVALID_MSG_TYPE: Final = 11
+
+_REVERSE_ROUTE: Final = ((115, 128), (128, 115), (116, 129), (129, 116))
+#: OnBehalfOfLocationID / DeliverToLocationID exist from FIX.4.1 on.
+_REVERSE_LOCATION: Final = ((144, 145), (145, 144))
+
+
+def reverse_route(reply: Message, received: Message, begin_string: bytes) -> None:
+    """Copy the received routing fields into ``reply``, reversed."""
+    pairs = _REVERSE_ROUTE + _REVERSE_LOCATION if begin_string >= b"FIX.4.1" else _REVERSE_ROUTE
+    for src, dst in pairs:
+        value = received.get(src)
+        if value:
+            reply.set(dst, value)
+
+
+def session_reject(
+    begin_string: bytes,
+    received: Message,
+    reason: int | None,
+    ref_tag: int | None = None,
+    text: str | None = None,
+) -> Message:
+    """A Reject(3) of ``received`` (header fields other than MsgType are left
+    for the session to fill)."""
+    reply = Message([(t.BEGIN_STRING, begin_string), (t.MSG_TYPE, b"3")])
+    reverse_route(reply, received, begin_string)
+    body: list[tuple[int, bytes]] = []
+    seq = received.get(t.MSG_SEQ_NUM)
+    if seq:
+        body.append((t.REF_SEQ_NUM, seq))
+    if text is None and reason is not None:
+        text = REASON_TEXT.get(reason)
+    modern = begin_string >= b"FIX.4.2"
+    with_tag = ref_tag is not None or reason == INVALID_TAG_NUMBER
+    if text:
+        if with_tag and not modern:
+            body.append((t.TEXT, f"{text} ({ref_tag if ref_tag is not None else 0})".encode()))
+        else:
+            body.append((t.TEXT, text.encode()))
+    if modern:
+        if with_tag:
+            body.append((t.REF_TAG_ID, b"%d" % (ref_tag or 0)))
+        msg_type = received.get(t.MSG_TYPE)
+        if msg_type:
+            body.append((t.REF_MSG_TYPE, msg_type))
+        if reason is not None and (begin_string != b"FIX.4.2" or reason <= INVALID_MSG_TYPE):
+            body.append((t.SESSION_REJECT_REASON, b"%d" % reason))
+    reply.body = body
+    return reply
+
+
+def business_reject(
+    begin_string: bytes,
+    received: Message,
+    reason: int,
+    ref_tag: int | None = None,
+    text: str | None = None,
+    default_appl_ver_id: bytes | None = None,
+) -> Message:
+    """A BusinessMessageReject(j) of ``received`` (FIX.4.2 and later)."""
+    reply = Message([(t.BEGIN_STRING, begin_string), (t.MSG_TYPE, b"j")])
+    reverse_route(reply, received, begin_string)
+    if text is None:
+        text = BUSINESS_REASON_TEXT.get(reason, "Other")
+        if ref_tag is not None:
+            text = f"{text} ({ref_tag})"
+    body: list[tuple[int, bytes]] = []
+    seq = received.get(t.MSG_SEQ_NUM)
+    if seq:
+        body.append((t.REF_SEQ_NUM, seq))
+    body.append((t.TEXT, text.encode()))
+    body.append((t.REF_MSG_TYPE, received.msg_type))
+    body.append((t.BUSINESS_REJECT_REASON, b"%d" % reason))
+    if default_appl_ver_id is not None:
+        body.append((t.DEFAULT_APPL_VER_ID, default_appl_ver_id))
+    reply.body = body
+    return reply
+
+
+def unsupported_message_type(
+    begin_string: bytes, received: Message, default_appl_ver_id: bytes | None
+) -> Message:
+    """What to answer an application message nobody handles: a
+    BusinessMessageReject from FIX.4.2 on, a session Reject before."""
+    if begin_string >= b"FIX.4.2":
+        return business_reject(begin_string, received, 3, default_appl_ver_id=default_appl_ver_id)
+    return session_reject(begin_string, received, None, text="Unsupported message type")

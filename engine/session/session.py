@@ -1,0 +1,779 @@
+"""The FIX session layer as a pure state machine.
+
+Theory of operation
+-------------------
+A :class:`Session` holds one FIX session's protocol state: where it is in
+the logon/logout life cycle (:mod:`.state`), the next sender and target
+sequence numbers, the negotiated heartbeat interval, the times it last sent
+and received, an outstanding TestRequest, an outstanding ResendRequest and
+the messages queued above a sequence gap.
+
+It does no I/O and reads no clock.  The driver calls it with what happened
+(a message arrived, the application wants to send, a timer fired, the
+connection closed) and the current time ``now`` in nanoseconds since the
+epoch; the session answers by appending effects (:mod:`.effects`) to
+``outbox``.  ``next_deadline()`` says when it next wants ``on_timer``.
+
+Received messages are handled in the order FIX engines use, so that
+counterparties see the reactions they expect:
+
+1. session time, BeginString and the CompID/SendingTime header fields;
+2. dictionary validation (a problem is answered with a session Reject);
+3. per message type: logon state, SendingTime accuracy, CompIDs, then the
+   sequence number (too high: queue and ask for a resend; too low: PossDup
+   duplicates are dropped, anything else ends the session);
+4. the target sequence number advances (durably) and the message goes to the
+   application; queued messages that are now in sequence follow.
+
+Every dispatch goes through :data:`.state.TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+from ..codec import Message
+from ..codec import tags as t
+from ..codec.values import TimePrecision, format_utc_timestamp, parse_utc_timestamp_ns
+from ..config import Role, SessionSettings
+from ..errors import FieldValueError, LocalProtocolError
+from . import effects as fx
+from . import rejects
+from .resend import plan_resend
+from .schedule import Schedule
+from .state import TRANSITIONS, Event, State
+from .validation import Problem, ProblemLike, Validator, basic_problems
+
+_NS = 1_000_000_000
+_ADMIN = t.ADMIN_MSG_TYPES
+
+
+class Session:
+    """One FIX session's protocol state machine (sans-IO)."""
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        validator: Validator | None = None,
+        *,
+        schedule: Schedule | None = None,
+    ) -> None:
+        self.settings = settings
+        self.validator = validator
+        self.schedule = schedule or Schedule(settings.schedule)
+        self.initiator = settings.role is Role.INITIATOR
+        self.begin_string = settings.begin_string.encode()
+        self.sender_comp_id = settings.sender_comp_id.encode()
+        self.target_comp_id = settings.target_comp_id.encode()
+        appl = settings.appl_ver_id_code
+        self.default_appl_ver_id: bytes | None = appl.encode() if appl else None
+        self.precision = (
+            TimePrecision(settings.timestamp_precision.digits)
+            if self.begin_string >= b"FIX.4.2"
+            else TimePrecision.SECONDS
+        )
+        self._extra_header: list[tuple[int, bytes]] = [
+            (tag, value.encode())
+            for tag, value in (
+                (t.SENDER_SUB_ID, settings.sender_sub_id),
+                (t.SENDER_LOCATION_ID, settings.sender_location_id),
+                (t.TARGET_SUB_ID, settings.target_sub_id),
+                (t.TARGET_LOCATION_ID, settings.target_location_id),
+            )
+            if value
+        ]
+        self.state = State.DISCONNECTED
+        self.outbox: list[fx.Effect] = []
+        self.next_sender = 1
+        self.next_target = 1
+        self.creation_ns = 0
+        self.heartbeat_interval = settings.heartbeat_interval
+        self.last_sent = 0
+        self.last_received = 0
+        self.test_requests = 0
+        self.state_since = 0
+        self.sent_reset = False
+        self.received_reset = False
+        self.pending_logon: Message | None = None
+        # Outstanding ResendRequest: first seq asked for, last seq of the gap,
+        # last seq of the current chunk.
+        self.resend_range: tuple[int, int, int] | None = None
+        self.queue: dict[int, Message] = {}
+
+    # ------------------------------------------------------------------
+    # public inputs
+    # ------------------------------------------------------------------
+    def restore(self, next_sender: int, next_target: int, creation_ns: int) -> None:
+        """Load the durable state (from the store) before the first connection."""
+        self.next_sender = next_sender
+        self.next_target = next_target
+        self.creation_ns = creation_ns
+
+    @property
+    def logged_on(self) -> bool:
+        return self.state is State.ACTIVE
+
+    def start_connect(self, now: int) -> None:
+        self._dispatch(Event.START_CONNECT, now)
+
+    def connected(self, now: int) -> None:
+        self._dispatch(Event.CONNECTED, now)
+
+    def connect_failed(self, now: int) -> None:
+        self._dispatch(Event.CONNECT_FAILED, now)
+
+    def closed(self, now: int, reason: str = "connection closed") -> None:
+        self._dispatch(Event.CLOSED, now, reason)
+
+    def receive(self, msg: Message, now: int) -> None:
+        mt = msg.msg_type
+        event = Event.LOGON if mt == b"A" else Event.LOGOUT_MSG if mt == b"5" else Event.MESSAGE
+        self._dispatch(event, now, msg)
+
+    def receive_garbled(self, reason: str, now: int) -> None:
+        self._dispatch(Event.GARBLED, now, reason)
+
+    def logon_authorized(self, now: int) -> None:
+        self._dispatch(Event.LOGON_AUTHORIZED, now)
+
+    def logon_refused(self, text: str, now: int) -> None:
+        self._dispatch(Event.LOGON_REFUSED, now, text)
+
+    def send_app(self, msg: Message, now: int) -> int:
+        """Number and queue an application message; returns its MsgSeqNum."""
+        self._dispatch(Event.SEND, now, msg)
+        return self.next_sender - 1
+
+    def logout(self, now: int, text: str = "") -> None:
+        self._dispatch(Event.LOGOUT, now, text)
+
+    def on_timer(self, now: int) -> None:
+        self._dispatch(Event.TIMER, now)
+
+    def resend_loaded(self, begin: int, end: int, stored: list[tuple[int, Message | None]],
+                      now: int) -> None:
+        """Stored messages for a ResendRequest: ``(seq, message)``, message None
+        where it must be gap-filled (session message or vetoed by the application)."""
+        self._dispatch(Event.RESEND_LOADED, now, begin, end, stored)
+
+    def app_rejected(self, msg: Message, now: int, *, business_reason: int | None = None,
+                     session_reason: int | None = None, ref_tag: int | None = None,
+                     text: str | None = None) -> None:
+        """The application refused a delivered message: answer it.
+
+        The target sequence number was already advanced before delivery.
+        """
+        if not self.state.connected:
+            return
+        if business_reason == 3 and text is None:
+            reply = rejects.unsupported_message_type(
+                self.begin_string, msg, self.default_appl_ver_id)
+        elif business_reason is not None and self.begin_string >= b"FIX.4.2":
+            reply = rejects.business_reject(self.begin_string, msg, business_reason, ref_tag,
+                                            text, self.default_appl_ver_id)
+        else:
+            reason = session_reason if session_reason is not None else 99
+            reply = rejects.session_reject(self.begin_string, msg, reason, ref_tag, text)
+        self._send(reply, now)
+
+    def next_deadline(self) -> int | None:
+        """When ``on_timer`` should next be called (epoch ns), or None."""
+        state = self.state
+        if state in (State.AWAITING_LOGON, State.LOGON_SENT, State.LOGON_RECEIVED):
+            return self.state_since + int(self.settings.logon_timeout * _NS)
+        if state is State.LOGOUT_SENT:
+            return self.state_since + int(self.settings.logout_timeout * _NS)
+        if state is not State.ACTIVE:
+            return None
+        deadline = self.schedule.next_check(self.state_since)
+        hbi = self.heartbeat_interval * _NS
+        if hbi <= 0:
+            return deadline
+        s = self.settings
+        candidates = [self.last_received + int(hbi * (1 + s.heartbeat_timeout_multiplier))]
+        if self.test_requests == 0:
+            candidates.append(self.last_sent + hbi)
+            candidates.append(self.last_received + int(hbi * (1 + s.test_request_delay_multiplier)))
+        best = min(candidates)
+        return best if deadline is None else min(best, deadline)
+
+    # ------------------------------------------------------------------
+    # dispatch
+    # ------------------------------------------------------------------
+    def _dispatch(self, event: Event, now: int, *args: object) -> None:
+        entry = TRANSITIONS.get((self.state, event))
+        if entry is None:
+            if event.remote:
+                self._protocol_error(f"{event.value} not expected in state {self.state.value}", now)
+                return
+            raise LocalProtocolError(f"cannot {event.value} in state {self.state.value}")
+        getattr(self, entry[0])(now, *args)
+
+    def _enter(self, state: State, now: int) -> None:
+        self.state = state
+        self.state_since = now
+
+    def _protocol_error(self, text: str, now: int) -> None:
+        self.outbox.append(fx.Log(text, "warning"))
+        self._disconnect(text, now)
+
+    # ------------------------------------------------------------------
+    # connection life cycle
+    # ------------------------------------------------------------------
+    def _on_noop(self, now: int, *args: object) -> None:
+        return
+
+    def _on_start_connect(self, now: int) -> None:
+        self._enter(State.CONNECTING, now)
+
+    def _on_connect_failed(self, now: int) -> None:
+        self._enter(State.RECONNECTING, now)
+
+    def _on_connected_initiator(self, now: int) -> None:
+        if not self._check_schedule(now):
+            self._disconnect("outside the session schedule", now)
+            return
+        self.last_received = self.last_sent = now
+        self.test_requests = 0
+        s = self.settings
+        body: list[tuple[int, bytes]] = [(t.ENCRYPT_METHOD, b"0"),
+                                         (t.HEART_BT_INT, b"%d" % s.heartbeat_interval)]
+        if s.reset_on_logon:
+            self._reset(now)
+            self.sent_reset = True
+            body.append((t.RESET_SEQ_NUM_FLAG, b"Y"))
+        if s.username:
+            body.append((t.USERNAME, s.username.encode()))
+        if s.password is not None:
+            body.append((t.PASSWORD, s.password.get_secret_value().encode()))
+        if s.enable_next_expected_msg_seq_num:
+            body.append((t.NEXT_EXPECTED_MSG_SEQ_NUM, b"%d" % self.next_target))
+        if self.default_appl_ver_id is not None:
+            body.append((t.DEFAULT_APPL_VER_ID, self.default_appl_ver_id))
+        self.heartbeat_interval = s.heartbeat_interval
+        self._enter(State.LOGON_SENT, now)
+        self._send_admin(b"A", body, now)
+
+    def _on_connected_acceptor(self, now: int) -> None:
+        self.last_received = self.last_sent = now
+        self.test_requests = 0
+        self._enter(State.AWAITING_LOGON, now)
+
+    def _on_closed(self, now: int, reason: str) -> None:
+        self._went_down(reason, now)
+
+    def _disconnect(self, reason: str, now: int) -> None:
+        self.outbox.append(fx.Disconnect(reason))
+        self._went_down(reason, now)
+
+    def _went_down(self, reason: str, now: int) -> None:
+        was_on = self.state in (State.ACTIVE, State.LOGOUT_SENT)
+        self._enter(State.RECONNECTING if self.initiator else State.DISCONNECTED, now)
+        self.queue.clear()
+        self.resend_range = None
+        self.sent_reset = self.received_reset = False
+        self.pending_logon = None
+        self.test_requests = 0
+        if was_on:
+            self.outbox.append(fx.LoggedOut(reason))
+        if self.settings.reset_on_disconnect:
+            self._reset(now)
+
+    def _reset(self, now: int) -> None:
+        self.next_sender = self.next_target = 1
+        self.creation_ns = now
+        self.queue.clear()
+        self.resend_range = None
+        self.outbox.append(fx.ResetStore(now))
+
+    def _check_schedule(self, now: int) -> bool:
+        """False outside the session window; resets sequence numbers when a
+        new session period began since the store's creation time."""
+        if not self.schedule.is_session_time(now):
+            return False
+        if not self.schedule.same_period(self.creation_ns, now):
+            self.outbox.append(fx.Log("new session period: resetting sequence numbers"))
+            self._reset(now)
+        return True
+
+    # ------------------------------------------------------------------
+    # sending
+    # ------------------------------------------------------------------
+    def _fill_header(self, msg: Message, seq: int, now: int) -> None:
+        header = msg.header
+        if not header or header[0][0] != t.BEGIN_STRING:
+            msg.set(t.BEGIN_STRING, self.begin_string)
+        msg.set(t.MSG_SEQ_NUM, b"%d" % seq)
+        msg.set(t.SENDER_COMP_ID, self.sender_comp_id)
+        msg.set(t.SENDING_TIME, format_utc_timestamp(now, self.precision))
+        msg.set(t.TARGET_COMP_ID, self.target_comp_id)
+        for tag, value in self._extra_header:
+            msg.set(tag, value)
+
+    def _send(self, msg: Message, now: int) -> int:
+        seq = self.next_sender
+        self.next_sender = seq + 1
+        self._fill_header(msg, seq, now)
+        admin = msg.msg_type in _ADMIN
+        write = admin or self.state is State.ACTIVE or self.state is State.LOGOUT_SENT
+        self.outbox.append(fx.Send(msg, seq, True, admin, write))
+        if write:
+            self.last_sent = now
+        return seq
+
+    def _send_admin(self, msg_type: bytes, body: list[tuple[int, bytes]], now: int) -> int:
+        msg = Message([(t.BEGIN_STRING, self.begin_string), (t.MSG_TYPE, msg_type)], body)
+        return self._send(msg, now)
+
+    def _send_logout(self, now: int, text: str = "") -> None:
+        self._send_admin(b"5", [(t.TEXT, text.encode())] if text else [], now)
+
+    def _on_send(self, now: int, msg: Message) -> None:
+        if msg.msg_type in _ADMIN:
+            raise LocalProtocolError("session messages are generated by the session itself")
+        msg.remove(t.POSS_DUP_FLAG)
+        msg.remove(t.ORIG_SENDING_TIME)
+        self._send(msg, now)
+
+    def _send_resend_request(self, begin: int, gap_end: int, now: int) -> None:
+        chunk = self.settings.resend_request_chunk_size
+        if chunk and gap_end - begin + 1 > chunk:
+            end = chunk_end = begin + chunk - 1
+        else:
+            end = 0 if self.begin_string >= b"FIX.4.2" else 999999
+            chunk_end = gap_end
+        self._send_admin(b"2", [(t.BEGIN_SEQ_NO, b"%d" % begin), (t.END_SEQ_NO, b"%d" % end)], now)
+        self.resend_range = (begin, gap_end, chunk_end)
+
+    def _gap_fill(self, begin: int, new_seq: int, now: int) -> None:
+        stamp = format_utc_timestamp(now, self.precision)
+        msg = Message(
+            [(t.BEGIN_STRING, self.begin_string), (t.MSG_TYPE, b"4")],
+            [(t.NEW_SEQ_NO, b"%d" % new_seq), (t.GAP_FILL_FLAG, b"Y")],
+        )
+        self._fill_header(msg, begin, now)
+        msg.set(t.POSS_DUP_FLAG, b"Y")
+        msg.set(t.ORIG_SENDING_TIME, stamp)
+        self.outbox.append(fx.Send(msg, begin, False, True))
+        self.last_sent = now
+
+    # ------------------------------------------------------------------
+    # rejects and forced logouts
+    # ------------------------------------------------------------------
+    def _reject(self, msg: Message, problem: ProblemLike, now: int) -> None:
+        """Answer ``msg`` with a session Reject; advance past it if it was the
+        expected message (never for Logon and SequenceReset)."""
+        if self.state not in (State.ACTIVE, State.LOGOUT_SENT):
+            self._disconnect(f"rejected before logon: {problem.text or problem.reason}", now)
+            return
+        mt = msg.msg_type
+        seq = _seq_of(msg)
+        if mt not in (b"A", b"4") and seq == self.next_target:
+            self._advance_target()
+        reply = rejects.session_reject(self.begin_string, msg, problem.reason, problem.ref_tag,
+                                       problem.text)
+        self.outbox.append(fx.Log(f"rejected message {seq}: {reply.get(t.TEXT)!r}", "warning"))
+        self._send(reply, now)
+
+    def _reject_and_logout(self, msg: Message, reason: int, now: int) -> None:
+        if self.state not in (State.ACTIVE, State.LOGOUT_SENT):
+            self._disconnect(rejects.REASON_TEXT[reason], now)
+            return
+        self._reject(msg, Problem(reason), now)
+        self._start_logout(now, "")
+
+    def _start_logout(self, now: int, text: str) -> None:
+        if self.state is not State.LOGOUT_SENT:
+            self._send_logout(now, text)
+            self._enter(State.LOGOUT_SENT, now)
+
+    def _logout_and_disconnect(self, text: str, now: int) -> None:
+        self._send_logout(now, text)
+        self._disconnect(text, now)
+
+    # ------------------------------------------------------------------
+    # receiving: the common checks
+    # ------------------------------------------------------------------
+    def _advance_target(self) -> None:
+        self.next_target += 1
+        self.outbox.append(fx.SetTarget(self.next_target))
+
+    def _problem(self, msg: Message) -> ProblemLike | None:
+        if self.validator is not None:
+            return self.validator(msg)
+        return basic_problems(msg, self.settings.validation.validate_fields_have_values)
+
+    def _valid_logon_state(self, mt: bytes) -> bool:
+        state = self.state
+        if mt == b"A":
+            return state in (State.AWAITING_LOGON, State.LOGON_SENT) or self.received_reset
+        if state in (State.ACTIVE, State.LOGOUT_SENT):
+            return True
+        if state is State.LOGON_SENT:
+            return mt in (b"5", b"4", b"3")
+        return False
+
+    def _verify(self, msg: Message, now: int, too_high: bool, too_low: bool) -> bool:
+        if not self._valid_logon_state(msg.msg_type):
+            self._disconnect("Logon state is not valid for message", now)
+            return False
+        vs = self.settings.validation
+        if vs.check_latency:
+            try:
+                sent = parse_utc_timestamp_ns(msg.get(t.SENDING_TIME) or b"")
+            except FieldValueError:
+                sent = None
+            if sent is None or abs(now - sent) > vs.max_latency * _NS:
+                self._reject_and_logout(msg, rejects.SENDING_TIME_ACCURACY, now)
+                return False
+        if vs.check_comp_id and (
+            msg.get(t.SENDER_COMP_ID) != self.target_comp_id
+            or msg.get(t.TARGET_COMP_ID) != self.sender_comp_id
+        ):
+            self._reject_and_logout(msg, rejects.COMPID_PROBLEM, now)
+            return False
+        self.last_received = now
+        self.test_requests = 0
+        if too_high or too_low:
+            seq = _seq_of(msg)
+            if too_high and seq > self.next_target:
+                self._target_too_high(msg, seq, now)
+                return False
+            if too_low and seq < self.next_target:
+                self._target_too_low(msg, seq, now)
+                return False
+            rng = self.resend_range
+            if rng is not None and seq >= rng[2]:
+                if rng[2] < rng[1]:
+                    self._send_resend_request(rng[2] + 1, rng[1], now)
+                else:
+                    self.outbox.append(fx.Log(f"resend of {rng[0]}..{rng[1]} complete"))
+                    self.resend_range = None
+        return True
+
+    def _target_too_high(self, msg: Message, seq: int, now: int) -> None:
+        self.outbox.append(
+            fx.Log(f"MsgSeqNum too high, expecting {self.next_target} but received {seq}"))
+        self.queue[seq] = msg
+        rng = self.resend_range
+        if rng is not None and not self.settings.send_redundant_resend_requests and seq >= rng[0]:
+            if seq - 1 > rng[1]:
+                self.resend_range = (rng[0], seq - 1, rng[2])
+            return
+        self._send_resend_request(self.next_target, seq - 1, now)
+
+    def _target_too_low(self, msg: Message, seq: int, now: int) -> None:
+        if msg.get(t.POSS_DUP_FLAG) != b"Y":
+            text = f"MsgSeqNum too low, expecting {self.next_target} but received {seq}"
+            self._logout_and_disconnect(text, now)
+            return
+        if msg.msg_type == b"4":
+            return
+        orig = msg.get(t.ORIG_SENDING_TIME)
+        if orig is None:
+            self._reject(msg, Problem(rejects.REQUIRED_TAG_MISSING, t.ORIG_SENDING_TIME), now)
+            return
+        try:
+            too_late = parse_utc_timestamp_ns(orig) > parse_utc_timestamp_ns(
+                msg.get(t.SENDING_TIME) or b"")
+        except FieldValueError:
+            too_late = True
+        if too_late:
+            self._reject_and_logout(msg, rejects.SENDING_TIME_ACCURACY, now)
+
+    def _drain_queue(self, now: int) -> None:
+        queue = self.queue
+        while queue and self.state in (State.ACTIVE, State.LOGOUT_SENT):
+            for seq in [s for s in queue if s < self.next_target]:
+                del queue[seq]
+            msg = queue.pop(self.next_target, None)
+            if msg is None:
+                return
+            if msg.msg_type in (b"A", b"2"):
+                self._advance_target()
+            else:
+                self._process(msg, now, queued=True)
+
+    # ------------------------------------------------------------------
+    # receiving: logon
+    # ------------------------------------------------------------------
+    def _on_logon(self, now: int, msg: Message) -> None:
+        if msg.get(t.BEGIN_STRING) != self.begin_string:
+            self._disconnect("Incorrect BeginString in Logon", now)
+            return
+        if self.default_appl_ver_id is not None and msg.get(t.DEFAULT_APPL_VER_ID) is None:
+            self._disconnect("Logon without DefaultApplVerID(1137)", now)
+            return
+        problem = self._problem(msg)
+        if problem is not None:
+            self._disconnect(f"invalid Logon: {rejects.REASON_TEXT.get(problem.reason)} "
+                             f"({problem.ref_tag})", now)
+            return
+        if not self._check_schedule(now):
+            self._logout_and_disconnect("Logon attempt not within session time", now)
+            return
+        try:
+            hbi = int(msg.get(t.HEART_BT_INT) or b"")
+        except ValueError:
+            hbi = -1
+        if hbi < 0:
+            self._logout_and_disconnect("HeartBtInt(108) must be zero or positive", now)
+            return
+        self.received_reset = msg.get(t.RESET_SEQ_NUM_FLAG) == b"Y"
+        reset_here = self.received_reset or (not self.initiator and self.settings.reset_on_logon)
+        if reset_here and not self.sent_reset:
+            self._reset(now)
+        if not self._verify(msg, now, False, True):
+            return
+        self.pending_logon = msg
+        self._enter(State.LOGON_RECEIVED, now)
+        self.outbox.append(fx.AuthorizeLogon(msg))
+
+    def _on_logon_while_active(self, now: int, msg: Message) -> None:
+        if msg.get(t.RESET_SEQ_NUM_FLAG) != b"Y":
+            self._protocol_error("Logon received while already logged on", now)
+            return
+        self.outbox.append(fx.Log("Logon with ResetSeqNumFlag=Y: resetting sequence numbers"))
+        self.state = State.AWAITING_LOGON  # the reset logon is handled like a first one
+        self._on_logon(now, msg)
+
+    def _on_logon_authorized(self, now: int) -> None:
+        msg = self.pending_logon
+        assert msg is not None
+        self.pending_logon = None
+        if not self.initiator or (self.received_reset and not self.sent_reset):
+            self.heartbeat_interval = int(msg.get(t.HEART_BT_INT) or b"0")
+            body: list[tuple[int, bytes]] = [(t.ENCRYPT_METHOD, b"0"),
+                                             (t.HEART_BT_INT, b"%d" % self.heartbeat_interval)]
+            if self.received_reset:
+                body.append((t.RESET_SEQ_NUM_FLAG, b"Y"))
+            if self.settings.enable_next_expected_msg_seq_num:
+                expected = self.next_target + (1 if _seq_of(msg) == self.next_target else 0)
+                body.append((t.NEXT_EXPECTED_MSG_SEQ_NUM, b"%d" % expected))
+            if self.default_appl_ver_id is not None:
+                body.append((t.DEFAULT_APPL_VER_ID, self.default_appl_ver_id))
+            self._enter(State.ACTIVE, now)
+            self._send_admin(b"A", body, now)
+        else:
+            self._enter(State.ACTIVE, now)
+        reset_logon = self.received_reset
+        self.sent_reset = self.received_reset = False
+        self.outbox.append(fx.LoggedOn())
+        seq = _seq_of(msg)
+        if seq > self.next_target and not reset_logon:
+            self._target_too_high(msg, seq, now)
+        else:
+            self._advance_target()
+            self._drain_queue(now)
+        next_expected = msg.get(t.NEXT_EXPECTED_MSG_SEQ_NUM)
+        if (self.settings.enable_next_expected_msg_seq_num and next_expected
+                and next_expected.isdigit()):
+            self._next_expected(int(next_expected), now)
+
+    def _next_expected(self, expected: int, now: int) -> None:
+        """Counterparty's NextExpectedMsgSeqNum(789): resend what it missed."""
+        if expected > self.next_sender:
+            self._logout_and_disconnect(
+                f"NextExpectedMsgSeqNum too high, expecting at most {self.next_sender} "
+                f"but received {expected}", now)
+        elif expected < self.next_sender:
+            self._request_resend_reply(expected, self.next_sender - 1, now)
+
+    def _on_logon_refused(self, now: int, text: str) -> None:
+        self.pending_logon = None
+        self._logout_and_disconnect(text or "Logon refused", now)
+
+    # ------------------------------------------------------------------
+    # receiving: everything else
+    # ------------------------------------------------------------------
+    def _on_message_before_logon(self, now: int, msg: Message) -> None:
+        self._disconnect("first message was not a Logon", now)
+
+    def _on_garbled(self, now: int, reason: str) -> None:
+        if self.state in (State.AWAITING_LOGON, State.LOGON_SENT):
+            self._disconnect(f"garbled message before logon: {reason}", now)
+        else:
+            self.outbox.append(fx.Log(f"ignored garbled message: {reason}", "warning"))
+
+    def _on_logout_msg(self, now: int, msg: Message) -> None:
+        self._process(msg, now)
+
+    def _on_message(self, now: int, msg: Message) -> None:
+        self._process(msg, now)
+
+    def _process(self, msg: Message, now: int, queued: bool = False) -> None:
+        self._process_one(msg, now)
+        if not queued:
+            self._drain_queue(now)
+
+    def _process_one(self, msg: Message, now: int) -> None:
+        if not self.schedule.is_session_time(now):
+            self._logout_and_disconnect("Session end", now)
+            return
+        mt = msg.msg_type
+        for tag in (t.SENDER_COMP_ID, t.TARGET_COMP_ID):
+            if msg.get(tag) is None:
+                self._reject(msg, Problem(rejects.REQUIRED_TAG_MISSING, tag), now)
+                return
+        if msg.get(t.BEGIN_STRING) != self.begin_string:
+            if mt == b"5":
+                self._handle_logout(msg, now)
+            else:
+                self._start_logout(now, "Incorrect BeginString")
+                if _seq_of(msg) == self.next_target:
+                    self._advance_target()
+            return
+        problem = self._problem(msg)
+        if problem is not None:
+            self._reject(msg, problem, now)
+            return
+        if mt in _ADMIN:
+            if mt in {b"0", b"3"}:
+                if self._verify(msg, now, True, True):
+                    self._advance_target()
+                    self.outbox.append(fx.Deliver(msg, True))
+            elif mt == b"1":
+                self._handle_test_request(msg, now)
+            elif mt == b"4":
+                self._handle_sequence_reset(msg, now)
+            elif mt == b"2":
+                self._handle_resend_request(msg, now)
+            elif mt == b"5":
+                self._handle_logout(msg, now)
+            elif self._verify(msg, now, True, True):  # a queued Logon
+                self._advance_target()
+        elif self._verify(msg, now, True, True):
+            self._advance_target()
+            self.outbox.append(fx.Deliver(msg, False))
+
+    def _handle_test_request(self, msg: Message, now: int) -> None:
+        if not self._verify(msg, now, True, True):
+            return
+        test_req_id = msg.get(t.TEST_REQ_ID)
+        self._send_admin(b"0", [(t.TEST_REQ_ID, test_req_id)] if test_req_id is not None else [],
+                         now)
+        self._advance_target()
+        self.outbox.append(fx.Deliver(msg, True))
+
+    def _handle_sequence_reset(self, msg: Message, now: int) -> None:
+        gap_fill = msg.get(t.GAP_FILL_FLAG) == b"Y"
+        if not self._verify(msg, now, gap_fill, gap_fill):
+            return
+        raw = msg.get(t.NEW_SEQ_NO)
+        if raw is None or not raw.isdigit():
+            return
+        new_seq = int(raw)
+        if new_seq > self.next_target:
+            self.outbox.append(fx.Log(f"SequenceReset from {self.next_target} to {new_seq}"))
+            self.next_target = new_seq
+            self.outbox.append(fx.SetTarget(new_seq))
+            self.outbox.append(fx.Deliver(msg, True))
+        elif new_seq < self.next_target:
+            self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT), now)
+
+    def _handle_resend_request(self, msg: Message, now: int) -> None:
+        if not self._verify(msg, now, False, False):
+            return
+        try:
+            begin = int(msg.get(t.BEGIN_SEQ_NO) or b"")
+            end = int(msg.get(t.END_SEQ_NO) or b"")
+        except ValueError:
+            return
+        self.outbox.append(fx.Log(f"received ResendRequest {begin}..{end}"))
+        modern = self.begin_string >= b"FIX.4.2"
+        if (modern and end == 0) or (not modern and end == 999999) or end >= self.next_sender:
+            end = self.next_sender - 1
+        self._request_resend_reply(begin, end, now)
+        if _seq_of(msg) == self.next_target:
+            self._advance_target()
+        self.outbox.append(fx.Deliver(msg, True))
+
+    def _request_resend_reply(self, begin: int, end: int, now: int) -> None:
+        if begin > end or begin >= self.next_sender:
+            self.outbox.append(fx.Log(f"nothing to resend for {begin}..{end}"))
+            return
+        if not self.settings.persist_messages:
+            self._gap_fill(begin, min(end + 1, self.next_sender), now)
+            return
+        self.outbox.append(fx.LoadResend(begin, end))
+
+    def _on_resend_loaded(self, now: int, begin: int, end: int,
+                          stored: list[tuple[int, Message | None]]) -> None:
+        for kind, seq, payload in plan_resend(begin, end, self.next_sender, stored):
+            if kind == "gap":
+                assert isinstance(payload, int)
+                self._gap_fill(seq, payload, now)
+            else:
+                assert isinstance(payload, Message)
+                self._resend_one(seq, payload, now)
+
+    def _resend_one(self, seq: int, original: Message, now: int) -> None:
+        msg = original.copy()
+        orig_time = msg.get(t.SENDING_TIME)
+        msg.set(t.POSS_DUP_FLAG, b"Y")
+        if orig_time is not None:
+            msg.set(t.ORIG_SENDING_TIME, orig_time)
+        msg.set(t.SENDING_TIME, format_utc_timestamp(now, self.precision))
+        msg.set(t.MSG_SEQ_NUM, b"%d" % seq)
+        self.outbox.append(fx.Send(msg, seq, False, False))
+        self.last_sent = now
+
+    def _handle_logout(self, msg: Message, now: int) -> None:
+        if not self._verify(msg, now, False, False):
+            return
+        if self.state is not State.LOGOUT_SENT:
+            self._send_logout(now)
+        if _seq_of(msg) == self.next_target:
+            self._advance_target()
+        self.outbox.append(fx.Deliver(msg, True))
+        text = msg.get_str(t.TEXT) or ""
+        if self.settings.reset_on_logout:
+            self._reset(now)
+        self._disconnect(f"logout{': ' + text if text else ''}", now)
+
+    # ------------------------------------------------------------------
+    # local logout and timers
+    # ------------------------------------------------------------------
+    def _on_local_logout(self, now: int, text: str) -> None:
+        self._start_logout(now, text)
+
+    def _on_local_logout_early(self, now: int, text: str) -> None:
+        self._disconnect(text or "logout before logon completed", now)
+
+    def _on_timer(self, now: int) -> None:
+        state = self.state
+        s = self.settings
+        if state in (State.AWAITING_LOGON, State.LOGON_SENT, State.LOGON_RECEIVED):
+            if now - self.state_since >= s.logon_timeout * _NS:
+                self._disconnect("Timed out waiting for logon", now)
+            return
+        if state is State.LOGOUT_SENT:
+            if now - self.state_since >= s.logout_timeout * _NS:
+                self._disconnect("Timed out waiting for logout response", now)
+            return
+        if state is not State.ACTIVE:
+            return
+        if not self.schedule.is_session_time(now):
+            self._start_logout(now, "Session end")
+            return
+        hbi = self.heartbeat_interval * _NS
+        if hbi <= 0:
+            return
+        since_received = now - self.last_received
+        if now - self.last_sent < hbi and since_received < hbi:
+            return
+        if since_received >= hbi * (1 + s.heartbeat_timeout_multiplier):
+            self._disconnect("Timed out waiting for heartbeat", now)
+        elif since_received >= hbi * (1 + s.test_request_delay_multiplier) * (
+            self.test_requests + 1
+        ):
+            self._send_admin(b"1", [(t.TEST_REQ_ID, b"TEST")], now)
+            self.test_requests += 1
+            self.outbox.append(fx.Log("sent TestRequest TEST"))
+        elif now - self.last_sent >= hbi and self.test_requests == 0:
+            self._send_admin(b"0", [], now)
+
+
+def _seq_of(msg: Message) -> int:
+    raw = msg.get(t.MSG_SEQ_NUM)
+    if raw is None or not raw.isdigit():
+        return 0
+    return int(raw)

@@ -1,0 +1,457 @@
+"""Runs one sans-IO :class:`Session` over asyncio streams.
+
+Theory of operation
+-------------------
+The session is synchronous; everything slow happens here.  Three kinds of
+code feed the session and then *kick* the pump:
+
+* the read loop (frames from the socket),
+* the timer (``session.next_deadline()``),
+* application sends (``SessionDriver.send``).
+
+The pump drains ``session.outbox`` in order.  Sends and SetTargets are
+gathered and *flushed* together: one ``save_outbound`` for every message
+numbered since the last flush (group commit: many concurrent ``send()``
+calls share one store transaction), then the durable target sequence number,
+then one socket write.  Any effect that must see durable state first
+(delivery to the application, a disconnect) flushes before it runs.
+
+Application callbacks run in a separate delivery task, in order, so that a
+callback may itself ``await send()`` without waiting on the pump that
+delivered to it.  The read loop waits while a Logon is being authorised or
+a resend is being prepared, so the session never sees a message it cannot
+take yet.
+
+A store failure fails the waiting senders, drops the connection and
+reloads the sequence numbers from the store before the next logon, so no
+sequence number is ever reused or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..application import (
+    Application,
+    BusinessReject,
+    DoNotSend,
+    FieldNotFound,
+    IncorrectTagValue,
+    RejectLogon,
+    UnsupportedMessageType,
+)
+from ..codec import Framer, Garbled, Message, decode, encode
+from ..errors import FixError, GarbledMessageError, RetryableError
+from ..session import Session, State
+from ..session import effects as fx
+from ..store.base import SessionStore
+
+log = logging.getLogger("pyfixmsg_plus.session")
+
+_READ_SIZE = 1 << 16
+_MAX_BACKLOG = 10_000
+
+
+class SessionDriver:
+    """One session, its store, its application and (at most) one connection."""
+
+    def __init__(
+        self,
+        session: Session,
+        store: SessionStore,
+        app: Application,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        max_message_size: int = 1 << 20,
+    ) -> None:
+        self.session = session
+        self.store = store
+        self.app = app
+        self.clock = clock
+        self.max_message_size = max_message_size
+        self.session_id = session.settings.session_id
+        self._writer: asyncio.StreamWriter | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._deliveries: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._delivery_task: asyncio.Task[None] | None = None
+        self._send_waiters: dict[int, asyncio.Future[int]] = {}
+        self._batch: list[tuple[int, bytes]] = []
+        self._batch_seqs: list[int] = []
+        self._writes: list[bytes] = []
+        self._target: int | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: int | None = None
+        self._ready = asyncio.Event()  # set when the read loop may feed the next frame
+        self._ready.set()
+        self._reload = True
+        self._closed = asyncio.Event()
+        self._closed.set()
+        self.on_state_change: Callable[[SessionDriver], None] | None = None
+
+    # ------------------------------------------------------------------
+    # SessionHandle
+    # ------------------------------------------------------------------
+    @property
+    def logged_on(self) -> bool:
+        return self.session.state is State.ACTIVE
+
+    @property
+    def connected(self) -> bool:
+        return self._writer is not None
+
+    async def send(self, msg: Message) -> int | None:
+        try:
+            await self.app.to_app(msg, self)
+        except DoNotSend:
+            return None
+        return await self._send(msg)
+
+    def send_nowait(self, msg: Message) -> int | None:
+        seq = self.session.send_app(msg, self.clock())
+        self._kick()
+        return seq
+
+    async def _send(self, msg: Message) -> int:
+        seq = self.session.send_app(msg, self.clock())
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._send_waiters[seq] = waiter
+        self._kick()
+        return await waiter
+
+    async def logout(self, text: str = "") -> None:
+        self.session.logout(self.clock(), text)
+        self._kick()
+
+    # ------------------------------------------------------------------
+    # life cycle
+    # ------------------------------------------------------------------
+    async def load(self) -> None:
+        """(Re)load the durable sequence numbers into the session."""
+        state = await self.store.load()
+        self.session.restore(state.next_sender_seq, state.next_target_seq, state.creation_time_ns)
+        self._reload = False
+
+    async def start(self) -> None:
+        await self.load()
+        if self._delivery_task is None:
+            self._delivery_task = asyncio.create_task(self._deliver_loop(),
+                                                      name=f"deliver {self.session_id}")
+        await self._call(self.app.on_create(self))
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pump_task is not None:
+            with contextlib.suppress(Exception):
+                await self._pump_task
+        await self._deliveries.join()
+        if self._delivery_task is not None:
+            self._delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery_task
+            self._delivery_task = None
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def run_connection(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        initial: bytes = b"",
+    ) -> None:
+        """Serve one connection until it closes.  ``initial`` holds bytes
+        already read from it (the acceptor reads the Logon to route it)."""
+        if self._reload or self.session.settings.refresh_on_logon:
+            await self.load()
+        self._writer = writer
+        self._closed.clear()
+        framer = Framer(self.max_message_size)
+        session = self.session
+        try:
+            session.connected(self.clock())
+            self._kick()
+            data = initial
+            while True:
+                if data:
+                    framer.feed(data)
+                    while (frame := framer.next_frame()) is not None:
+                        await self._ready.wait()
+                        if not self._attached(writer):
+                            return
+                        self._feed(frame)
+                    if len(session.outbox) > _MAX_BACKLOG:
+                        await self._drain()
+                if not self._attached(writer):
+                    return
+                data = await reader.read(_READ_SIZE)
+                if not data:
+                    break
+        except (ConnectionError, OSError) as exc:
+            log.info("%s: connection error: %s", self.session_id, exc)
+        finally:
+            if self._writer is writer:
+                session.closed(self.clock(), "connection closed")
+                self._kick()
+                await self._drain()
+            self._close_writer(writer)
+
+    def _attached(self, writer: asyncio.StreamWriter) -> bool:
+        return self._writer is writer
+
+    def _feed(self, frame: bytes | Garbled) -> None:
+        session = self.session
+        now = self.clock()
+        if isinstance(frame, Garbled):
+            session.receive_garbled(frame.reason, now)
+        else:
+            try:
+                msg = decode(frame)
+            except GarbledMessageError as exc:
+                session.receive_garbled(str(exc), now)
+            else:
+                session.receive(msg, now)
+        outbox = session.outbox
+        if outbox:
+            for effect in outbox:
+                if isinstance(effect, fx.AuthorizeLogon | fx.LoadResend):
+                    self._ready.clear()
+                    break
+            self._kick()
+
+    def _close_writer(self, writer: asyncio.StreamWriter) -> None:
+        if self._writer is writer:
+            self._writer = None
+        if not writer.is_closing():
+            writer.close()
+        self._ready.set()
+        self._closed.set()
+
+    # ------------------------------------------------------------------
+    # the pump
+    # ------------------------------------------------------------------
+    def _kick(self) -> None:
+        if self._pump_task is None or self._pump_task.done():
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _drain(self) -> None:
+        while self._pump_task is not None and not self._pump_task.done():
+            await asyncio.shield(self._pump_task)
+        if self.session.outbox:
+            self._kick()
+            await self._drain()
+
+    async def _pump(self) -> None:
+        session = self.session
+        try:
+            while session.outbox:
+                effects = session.outbox
+                session.outbox = []
+                for effect in effects:
+                    await self._apply(effect)
+                await self._flush()
+        except Exception:
+            log.exception("%s: internal error while carrying out session effects",
+                          self.session_id)
+            self._abort("internal error")
+        finally:
+            self._reschedule()
+            if self.on_state_change is not None:
+                self.on_state_change(self)
+
+    async def _apply(self, effect: fx.Effect) -> None:
+        if isinstance(effect, fx.Send):
+            msg = effect.msg
+            if effect.admin:
+                await self._call(self.app.to_admin(msg, self))
+            data = encode(msg)
+            if effect.persist:
+                self._batch.append((effect.seq, data))
+                self._batch_seqs.append(effect.seq)
+            if effect.write:
+                self._writes.append(data)
+            return
+        if isinstance(effect, fx.SetTarget):
+            self._target = effect.next_target
+            return
+        await self._flush()
+        if isinstance(effect, fx.Deliver):
+            self._deliveries.put_nowait(("admin" if effect.admin else "app", effect.msg))
+        elif isinstance(effect, fx.AuthorizeLogon):
+            self._deliveries.put_nowait(("authorize", effect.msg))
+        elif isinstance(effect, fx.LoadResend):
+            await self._load_resend(effect.begin, effect.end)
+        elif isinstance(effect, fx.Disconnect):
+            log.info("%s: disconnecting: %s", self.session_id, effect.reason)
+            if self._writer is not None:
+                self._close_writer(self._writer)
+        elif isinstance(effect, fx.ResetStore):
+            await self.store.reset(effect.now_ns)
+        elif isinstance(effect, fx.SetSender):
+            await self.store.set_next_sender(effect.next_sender)
+        elif isinstance(effect, fx.LoggedOn):
+            log.info("%s: logged on", self.session_id)
+            self._deliveries.put_nowait(("logon", None))
+        elif isinstance(effect, fx.LoggedOut):
+            log.info("%s: logged out: %s", self.session_id, effect.reason)
+            self._deliveries.put_nowait(("logout", effect.reason))
+        elif isinstance(effect, fx.Log):
+            log.log(logging.WARNING if effect.level == "warning" else logging.INFO,
+                    "%s: %s", self.session_id, effect.text)
+
+    async def _flush(self) -> None:
+        batch, seqs, target, writes = self._batch, self._batch_seqs, self._target, self._writes
+        if not (batch or target is not None or writes):
+            return
+        self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
+        try:
+            if batch:
+                await self.store.save_outbound(batch)
+            if target is not None:
+                await self.store.set_next_target(target)
+        except (FixError, OSError) as exc:
+            log.error("%s: store failure, dropping the connection: %s", self.session_id, exc)
+            err = exc if isinstance(exc, FixError) else RetryableError(str(exc))
+            for seq in seqs:
+                waiter = self._send_waiters.pop(seq, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(err)
+            self._abort(f"store failure: {exc}")
+            return
+        for seq in seqs:
+            waiter = self._send_waiters.pop(seq, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(seq)
+        writer = self._writer
+        if writes and writer is not None and not writer.is_closing():
+            writer.write(b"".join(writes) if len(writes) > 1 else writes[0])
+            if writer.transport.get_write_buffer_size() > (1 << 20):
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+
+    def _abort(self, reason: str) -> None:
+        """Drop the connection after an internal or store failure; the
+        session reloads from the store before its next logon."""
+        self._reload = True
+        self.session.outbox.clear()
+        self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
+        if self._writer is not None:
+            self.session.closed(self.clock(), reason)
+            self.session.outbox = [e for e in self.session.outbox
+                                   if isinstance(e, fx.LoggedOut | fx.Log)]
+            self._close_writer(self._writer)
+
+    async def _load_resend(self, begin: int, end: int) -> None:
+        try:
+            rows = await self.store.get_range(begin, end)
+        except (FixError, OSError) as exc:
+            log.error("%s: cannot read messages %d..%d for a resend: %s",
+                      self.session_id, begin, end, exc)
+            rows = []
+        stored: list[tuple[int, Message | None]] = []
+        for seq, data in rows:
+            try:
+                msg: Message | None = decode(data)
+            except GarbledMessageError:
+                msg = None
+            if msg is not None and not msg.is_admin():
+                probe = msg.copy()
+                probe.set(43, b"Y")
+                try:
+                    await self.app.to_app(probe, self)
+                except DoNotSend:
+                    msg = None
+                except Exception:
+                    log.exception("%s: to_app failed during resend", self.session_id)
+            else:
+                msg = None
+            stored.append((seq, msg))
+        self.session.resend_loaded(begin, end, stored, self.clock())
+        self._ready.set()
+
+    # ------------------------------------------------------------------
+    # timers
+    # ------------------------------------------------------------------
+    def _reschedule(self) -> None:
+        deadline = self.session.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            delay = max(0.0, (deadline - self.clock()) / 1e9)
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.session.on_timer(self.clock())
+        self._kick()
+        if not self.session.outbox:
+            self._reschedule()
+
+    # ------------------------------------------------------------------
+    # application callbacks
+    # ------------------------------------------------------------------
+    async def _call(self, coro: Awaitable[None]) -> None:
+        try:
+            await coro
+        except Exception:
+            log.exception("%s: application callback failed", self.session_id)
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            kind, payload = await self._deliveries.get()
+            try:
+                await self._deliver(kind, payload)
+            except Exception:
+                log.exception("%s: application callback failed", self.session_id)
+            finally:
+                self._deliveries.task_done()
+
+    async def _deliver(self, kind: str, payload: Any) -> None:
+        session = self.session
+        if kind == "app":
+            msg: Message = payload
+            try:
+                await self.app.from_app(msg, self)
+            except UnsupportedMessageType:
+                session.app_rejected(msg, self.clock(), business_reason=3)
+            except BusinessReject as exc:
+                session.app_rejected(msg, self.clock(), business_reason=exc.reason,
+                                     ref_tag=exc.ref_tag, text=exc.text)
+            except FieldNotFound as exc:
+                if session.begin_string >= b"FIX.4.2":
+                    session.app_rejected(msg, self.clock(), business_reason=5, ref_tag=exc.tag)
+                else:
+                    session.app_rejected(msg, self.clock(), session_reason=1, ref_tag=exc.tag)
+            except IncorrectTagValue as exc:
+                session.app_rejected(msg, self.clock(), session_reason=5, ref_tag=exc.tag)
+            else:
+                return
+            self._kick()
+        elif kind == "admin":
+            await self.app.from_admin(payload, self)
+        elif kind == "authorize":
+            try:
+                await self.app.from_admin(payload, self)
+            except RejectLogon as exc:
+                session.logon_refused(str(exc), self.clock())
+            except Exception:
+                log.exception("%s: from_admin failed on Logon; refusing it", self.session_id)
+                session.logon_refused("Logon refused", self.clock())
+            else:
+                session.logon_authorized(self.clock())
+            self._ready.set()
+            self._kick()
+        elif kind == "logon":
+            await self.app.on_logon(self)
+        elif kind == "logout":
+            await self.app.on_logout(self)

@@ -1,0 +1,53 @@
+"""TLS contexts for initiators and acceptors (mutual TLS included)."""
+
+from __future__ import annotations
+
+import ssl
+
+from ..config import TlsSettings
+from ..errors import ConfigError
+
+_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def _load(ctx: ssl.SSLContext, tls: TlsSettings, what: str) -> None:
+    try:
+        if tls.cert_file:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        if tls.ca_file:
+            ctx.load_verify_locations(tls.ca_file)
+        if tls.ciphers:
+            ctx.set_ciphers(tls.ciphers)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"TLS settings for the {what}: {exc}") from exc
+
+
+def server_context(tls: TlsSettings) -> ssl.SSLContext | None:
+    """The acceptor's context, or None when TLS is off."""
+    if not tls.enabled:
+        return None
+    if not tls.cert_file:
+        raise ConfigError("an acceptor with TLS needs tls.certFile (and tls.keyFile)")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = _VERSIONS[tls.min_version]
+    _load(ctx, tls, "acceptor")
+    if tls.require_client_cert:
+        if not tls.ca_file:
+            raise ConfigError("tls.requireClientCert needs tls.caFile to verify clients against")
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def client_context(tls: TlsSettings) -> ssl.SSLContext | None:
+    """The initiator's context, or None when TLS is off."""
+    if not tls.enabled:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = _VERSIONS[tls.min_version]
+    if tls.ca_file is None and tls.verify:
+        ctx.load_default_certs()
+    _load(ctx, tls, "initiator")
+    if not tls.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
