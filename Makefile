@@ -16,13 +16,20 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(VENV)/bin/fixplus decode '8=FIX.4.4|9=67|35=A|34=1|49=CLIENT|52=20261121-05:40:04.615|56=BROKER|98=0|108=30|10=127|'
+	$(VENV)/bin/fixplus demo
 
 lint: setup
 	$(VENV)/bin/ruff check engine operator tests
 
+# mypy sees the sources under their installed names through a tree of links
+# (the folders are mapped to pyfixmsg_plus.* by pyproject.toml).
+TYPECHECK_ROOT := build/typecheck
 typecheck: setup
-	$(VENV)/bin/mypy engine operator
+	mkdir -p $(TYPECHECK_ROOT)/pyfixmsg_plus
+	ln -sfn ../../../engine $(TYPECHECK_ROOT)/pyfixmsg_plus/engine
+	ln -sfn ../../../operator $(TYPECHECK_ROOT)/pyfixmsg_plus/operator
+	cd $(TYPECHECK_ROOT) && $(abspath $(VENV))/bin/mypy --config-file $(abspath pyproject.toml) \
+		-p pyfixmsg_plus.engine -p pyfixmsg_plus.operator
 
 contracts: setup
 	$(VENV)/bin/lint-imports

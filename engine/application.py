@@ -22,6 +22,7 @@ traceback; it never stops the engine or the session.
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from .codec import Message
@@ -116,3 +117,30 @@ class Application:
 
     async def from_app(self, msg: Message, session: SessionHandle) -> None:
         return None
+
+
+_SENSITIVE = frozenset({554, 925, 96, 91})  # Password, NewPassword, RawData, SecureData
+
+
+def masked_text(msg: Message) -> str:
+    """The message as text with passwords and secure data masked."""
+    return "|".join(
+        f"{tag}={'***' if tag in _SENSITIVE else value.decode('utf-8', 'replace')}"
+        for tag, value in msg.fields()
+    )
+
+
+class LoggingApplication(Application):
+    """The default for ``fixplus run``: log sessions and application messages."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("pyfixmsg_plus.app")
+
+    async def on_logon(self, session: SessionHandle) -> None:
+        self.log.info("%s: logged on", session.session_id)
+
+    async def on_logout(self, session: SessionHandle) -> None:
+        self.log.info("%s: logged out", session.session_id)
+
+    async def from_app(self, msg: Message, session: SessionHandle) -> None:
+        self.log.info("%s: received %s", session.session_id, masked_text(msg))

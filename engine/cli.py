@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
 from .acceptance import AcceptanceApplication, acceptance_config
+from .application import Application, LoggingApplication
 from .codec import Framer, Garbled, decode
-from .errors import FixError
+from .config import load_config
+from .demo import run_demo
+from .errors import ConfigError, FixError
 from .runtime import Engine
 from .scripttest import main as script_main
 
@@ -75,6 +80,56 @@ def cmd_acceptance_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Acceptor and initiator on SQLite on 127.0.0.1, orders and executions."""
+    _setup_logging(args.log_level)
+    print(f"fixplus demo: broker (acceptor) and client (initiator) on 127.0.0.1, "
+          f"SQLite stores in {args.dir}")
+    summary = asyncio.run(run_demo(args.orders, args.window, Path(args.dir)))
+    for line in summary.lines():
+        print(line)
+    return 0 if summary.reports == summary.orders else 1
+
+
+def _load_app(spec: str | None) -> Application:
+    if not spec:
+        return LoggingApplication()
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ConfigError(f"--app {spec!r}: use module:ClassName")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--app {spec!r}: {exc}") from exc
+    app = factory()
+    if not isinstance(app, Application):
+        raise ConfigError(f"--app {spec!r} is not an Application subclass")
+    return app
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the configured sessions until SIGINT/SIGTERM, then log out cleanly."""
+    config = load_config(args.config)
+    _setup_logging(args.log_level or config.logging.level)
+    app = _load_app(args.app)
+
+    async def main() -> None:
+        engine = Engine(config, app, dictionary_base=Path(args.config).resolve().parent)
+        await engine.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        logging.getLogger("pyfixmsg_plus").info(
+            "running %d session(s); Ctrl-C or SIGTERM to stop", len(engine.drivers))
+        await stop.wait()
+        await engine.stop()
+
+    asyncio.run(main())
+    return 0
+
+
 def cmd_script_test(args: argparse.Namespace) -> int:
     """Run acceptance definitions against an acceptor."""
     return script_main(["--host", args.host, "--port", str(args.port), *args.rest])
@@ -87,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decode", help="decode FIX messages ('|' stands for SOH)")
     p.add_argument("message", nargs="?", help="the message; '-' or nothing reads stdin")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("run", help="run the sessions of a configuration file")
+    p.add_argument("-c", "--config", required=True, help="YAML or QuickFIX .cfg file")
+    p.add_argument("--app", help="module:ClassName of your Application (default: log messages)")
+    p.add_argument("--log-level", default=None)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="acceptor and initiator on SQLite exchanging orders")
+    p.add_argument("--orders", type=int, default=2000)
+    p.add_argument("--window", type=int, default=100, help="orders outstanding at most")
+    p.add_argument("--dir", default=".fixplus-demo", help="where the SQLite stores go")
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("acceptance-server",
                        help="run the acceptor the QuickFIX acceptance definitions expect")

@@ -84,6 +84,7 @@ class SessionDriver:
         self._batch_seqs: list[int] = []
         self._writes: list[bytes] = []
         self._target: int | None = None
+        self._held: list[tuple[str, Any]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
         self._ready = asyncio.Event()  # set when the read loop may feed the next frame
@@ -279,10 +280,19 @@ class SessionDriver:
         if isinstance(effect, fx.SetTarget):
             self._target = effect.next_target
             return
-        await self._flush()
         if isinstance(effect, fx.Deliver):
-            self._deliveries.put_nowait(("admin" if effect.admin else "app", effect.msg))
-        elif isinstance(effect, fx.AuthorizeLogon):
+            # Released to the application by the flush that makes its target
+            # sequence number durable: one store commit for a whole batch.
+            self._held.append(("admin" if effect.admin else "app", effect.msg))
+            return
+        if isinstance(effect, fx.LoggedOn | fx.LoggedOut):
+            kind = "logon" if isinstance(effect, fx.LoggedOn) else "logout"
+            log.info("%s: %s", self.session_id, "logged on" if kind == "logon"
+                     else f"logged out: {getattr(effect, 'reason', '')}")
+            self._held.append((kind, getattr(effect, "reason", None)))
+            return
+        await self._flush()
+        if isinstance(effect, fx.AuthorizeLogon):
             self._deliveries.put_nowait(("authorize", effect.msg))
         elif isinstance(effect, fx.LoadResend):
             await self._load_resend(effect.begin, effect.end)
@@ -294,25 +304,26 @@ class SessionDriver:
             await self.store.reset(effect.now_ns)
         elif isinstance(effect, fx.SetSender):
             await self.store.set_next_sender(effect.next_sender)
-        elif isinstance(effect, fx.LoggedOn):
-            log.info("%s: logged on", self.session_id)
-            self._deliveries.put_nowait(("logon", None))
-        elif isinstance(effect, fx.LoggedOut):
-            log.info("%s: logged out: %s", self.session_id, effect.reason)
-            self._deliveries.put_nowait(("logout", effect.reason))
         elif isinstance(effect, fx.Log):
             log.log(logging.WARNING if effect.level == "warning" else logging.INFO,
                     "%s: %s", self.session_id, effect.text)
 
     async def _flush(self) -> None:
         batch, seqs, target, writes = self._batch, self._batch_seqs, self._target, self._writes
-        if not (batch or target is not None or writes):
+        held = self._held
+        if not (batch or target is not None or writes or held):
             return
         self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
+        self._held = []
         try:
-            if batch:
+            if batch and target is not None:
+                # Independent rows: the store's group commit puts both in one
+                # transaction.
+                await asyncio.gather(self.store.save_outbound(batch),
+                                     self.store.set_next_target(target))
+            elif batch:
                 await self.store.save_outbound(batch)
-            if target is not None:
+            elif target is not None:
                 await self.store.set_next_target(target)
         except (FixError, OSError) as exc:
             log.error("%s: store failure, dropping the connection: %s", self.session_id, exc)
@@ -327,6 +338,8 @@ class SessionDriver:
             waiter = self._send_waiters.pop(seq, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(seq)
+        for item in held:
+            self._deliveries.put_nowait(item)
         writer = self._writer
         if writes and writer is not None and not writer.is_closing():
             writer.write(b"".join(writes) if len(writes) > 1 else writes[0])
@@ -340,6 +353,7 @@ class SessionDriver:
         self._reload = True
         self.session.outbox.clear()
         self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
+        self._held = [item for item in self._held if item[0] in ("logon", "logout")]
         if self._writer is not None:
             self.session.closed(self.clock(), reason)
             self.session.outbox = [e for e in self.session.outbox
