@@ -15,6 +15,10 @@
  *       Framer keeps its buffer and position; this only cuts.
  *
  *   split_fields(frame)                     ~ parser.split_fields
+ *   encode(begin, msg_type, header, body, trailer)  ~ encoder.encode
+ *       for messages made of (int, bytes) pairs in plain lists; returns
+ *       None for anything else and the Python encoder does the work.
+ *
  *   decode(frame)                           ~ parser.decode
  *       decode builds the message through the class given to configure()
  *       (DecodedMessage(header, body, trailer, raw, misplaced_tag)) and
@@ -675,6 +679,148 @@ sp_next_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* ------------------------------------------------------------------ */
+/* encode                                                              */
+
+static int
+is_envelope_tag(long long tag)
+{
+    return tag == 8 || tag == 9 || tag == 35 || tag == 10;
+}
+
+static Py_ssize_t
+decimal_len(long long v)
+{
+    Py_ssize_t n = v < 0 ? 2 : 1;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    while (u >= 10) {
+        u /= 10;
+        n++;
+    }
+    return n;
+}
+
+static char *
+put_decimal(char *out, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *out++ = '-';
+    while (n)
+        *out++ = tmp[--n];
+    return out;
+}
+
+/* Size of the fields of one section as encoder._emit writes them, or -1
+ * when the section holds anything but (int, bytes) pairs (the caller then
+ * leaves the work to the Python encoder). */
+static Py_ssize_t
+section_size(PyObject *fields)
+{
+    if (!PyList_CheckExact(fields))
+        return -1;
+    Py_ssize_t size = 0;
+    Py_ssize_t n = PyList_GET_SIZE(fields);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyList_GET_ITEM(fields, i);
+        if (!PyTuple_CheckExact(f) || PyTuple_GET_SIZE(f) != 2)
+            return -1;
+        PyObject *tag = PyTuple_GET_ITEM(f, 0);
+        PyObject *value = PyTuple_GET_ITEM(f, 1);
+        if (!PyLong_CheckExact(tag) || !PyBytes_CheckExact(value))
+            return -1;
+        int overflow = 0;
+        long long t = PyLong_AsLongLongAndOverflow(tag, &overflow);
+        if (overflow || (t == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return -1;
+        }
+        if (is_envelope_tag(t))
+            continue;
+        size += decimal_len(t) + 2 + PyBytes_GET_SIZE(value);
+    }
+    return size;
+}
+
+static char *
+section_write(PyObject *fields, char *out)
+{
+    Py_ssize_t n = PyList_GET_SIZE(fields);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyList_GET_ITEM(fields, i);
+        long long t = PyLong_AsLongLong(PyTuple_GET_ITEM(f, 0));
+        if (is_envelope_tag(t))
+            continue;
+        PyObject *value = PyTuple_GET_ITEM(f, 1);
+        out = put_decimal(out, t);
+        *out++ = '=';
+        Py_ssize_t vn = PyBytes_GET_SIZE(value);
+        memcpy(out, PyBytes_AS_STRING(value), (size_t)vn);
+        out += vn;
+        *out++ = SOH;
+    }
+    return out;
+}
+
+/* encoder.encode once BeginString and MsgType are known; None when the
+ * message holds anything but (int, bytes) pairs in plain lists. */
+static PyObject *
+sp_encode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "encode(begin, msg_type, header, body, trailer)");
+        return NULL;
+    }
+    PyObject *begin = args[0], *msg_type = args[1];
+    if (!PyBytes_CheckExact(begin) || !PyBytes_CheckExact(msg_type))
+        Py_RETURN_NONE;
+    Py_ssize_t body_len = 3 + PyBytes_GET_SIZE(msg_type) + 1;
+    for (int k = 2; k < 5; k++) {
+        Py_ssize_t n = section_size(args[k]);
+        if (n < 0)
+            Py_RETURN_NONE;
+        body_len += n;
+    }
+    Py_ssize_t head_len = 2 + PyBytes_GET_SIZE(begin) + 1 + 2 + decimal_len(body_len) + 1;
+    PyObject *result = PyBytes_FromStringAndSize(NULL, head_len + body_len + 7);
+    if (result == NULL)
+        return NULL;
+    char *start = PyBytes_AS_STRING(result);
+    char *out = start;
+    memcpy(out, "8=", 2);
+    out += 2;
+    memcpy(out, PyBytes_AS_STRING(begin), (size_t)PyBytes_GET_SIZE(begin));
+    out += PyBytes_GET_SIZE(begin);
+    *out++ = SOH;
+    memcpy(out, "9=", 2);
+    out = put_decimal(out + 2, body_len);
+    *out++ = SOH;
+    memcpy(out, "35=", 3);
+    out += 3;
+    memcpy(out, PyBytes_AS_STRING(msg_type), (size_t)PyBytes_GET_SIZE(msg_type));
+    out += PyBytes_GET_SIZE(msg_type);
+    *out++ = SOH;
+    for (int k = 2; k < 5; k++)
+        out = section_write(args[k], out);
+    unsigned int sum = 0;
+    for (const unsigned char *u = (const unsigned char *)start; u < (const unsigned char *)out; u++)
+        sum += *u;
+    sum &= 0xFF;
+    memcpy(out, "10=", 3);
+    out[3] = (char)('0' + sum / 100);
+    out[4] = (char)('0' + sum / 10 % 10);
+    out[5] = (char)('0' + sum % 10);
+    out[6] = SOH;
+    return result;
+}
+
 /* checksum(data): byte sum modulo 256 over any buffer. */
 static PyObject *
 sp_checksum(PyObject *module, PyObject *data)
@@ -765,6 +911,8 @@ static PyMethodDef sp_methods[] = {
     {"decode", sp_decode, METH_O, "decode(frame) -> message_class instance"},
     {"next_frame", (PyCFunction)(void (*)(void))sp_next_frame, METH_FASTCALL,
      "next_frame(buf, pos, max_message_size) -> None | (new_pos, data, reason | None)"},
+    {"encode", (PyCFunction)(void (*)(void))sp_encode, METH_FASTCALL,
+     "encode(begin, msg_type, header, body, trailer) -> bytes | None"},
     {"checksum", sp_checksum, METH_O, "checksum(data) -> byte sum modulo 256"},
     {NULL, NULL, 0, NULL},
 };

@@ -35,3 +35,15 @@ def next_frame(
 
 def checksum(data: bytes | bytearray | memoryview, /) -> int:
     """``framer.checksum``: byte sum modulo 256."""
+
+def encode(
+    begin: bytes,
+    msg_type: bytes,
+    header: list[tuple[int, bytes]],
+    body: list[tuple[int, bytes]],
+    trailer: list[tuple[int, bytes]],
+    /,
+) -> bytes | None:
+    """``encoder.encode`` once BeginString and MsgType are known; None when
+    the message holds anything but ``(int, bytes)`` pairs in plain lists
+    (then the Python encoder does the work)."""
