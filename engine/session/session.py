@@ -440,14 +440,21 @@ class Session:
             if too_low and seq < self.next_target:
                 self._target_too_low(msg, seq, now)
                 return False
-            rng = self.resend_range
-            if rng is not None and seq >= rng[2]:
-                if rng[2] < rng[1]:
-                    self._send_resend_request(rng[2] + 1, rng[1], now)
-                else:
-                    self.outbox.append(fx.Log(f"resend of {rng[0]}..{rng[1]} complete"))
-                    self.resend_range = None
+            if msg.msg_type != b"4":  # a SequenceReset reports progress with its NewSeqNo
+                self._resend_progress(seq, now)
         return True
+
+    def _resend_progress(self, last: int, now: int) -> None:
+        """Everything up to ``last`` has arrived: ask for the next chunk of an
+        outstanding ResendRequest, or forget it once its range is covered."""
+        rng = self.resend_range
+        if rng is None or last < rng[2]:
+            return
+        if last < rng[1]:
+            self._send_resend_request(last + 1, rng[1], now)
+        else:
+            self.outbox.append(fx.Log(f"resend of {rng[0]}..{rng[1]} complete"))
+            self.resend_range = None
 
     def _target_too_high(self, msg: Message, seq: int, now: int) -> None:
         self.outbox.append(
@@ -539,6 +546,9 @@ class Session:
         msg = self.pending_logon
         assert msg is not None
         self.pending_logon = None
+        # What the counterparty's NextExpectedMsgSeqNum refers to: our Logon
+        # answer, sent below, is not something it can have missed.
+        sender_at_logon = self.next_sender
         if not self.initiator or (self.received_reset and not self.sent_reset):
             self.heartbeat_interval = int(msg.get(t.HEART_BT_INT) or b"0")
             body: list[tuple[int, bytes]] = [(t.ENCRYPT_METHOD, b"0"),
@@ -566,16 +576,17 @@ class Session:
         next_expected = msg.get(t.NEXT_EXPECTED_MSG_SEQ_NUM)
         if (self.settings.enable_next_expected_msg_seq_num and next_expected
                 and next_expected.isdigit()):
-            self._next_expected(int(next_expected), now)
+            self._next_expected(int(next_expected), sender_at_logon, now)
 
-    def _next_expected(self, expected: int, now: int) -> None:
-        """Counterparty's NextExpectedMsgSeqNum(789): resend what it missed."""
-        if expected > self.next_sender:
+    def _next_expected(self, expected: int, next_sender: int, now: int) -> None:
+        """Counterparty's NextExpectedMsgSeqNum(789): resend what it missed
+        (``next_sender`` was our next MsgSeqNum when its Logon arrived)."""
+        if expected > next_sender:
             self._logout_and_disconnect(
-                f"NextExpectedMsgSeqNum too high, expecting at most {self.next_sender} "
+                f"NextExpectedMsgSeqNum too high, expecting at most {next_sender} "
                 f"but received {expected}", now)
-        elif expected < self.next_sender:
-            self._request_resend_reply(expected, self.next_sender - 1, now)
+        elif expected < next_sender:
+            self._request_resend_reply(expected, next_sender - 1, now)
 
     def _on_logon_refused(self, now: int, text: str) -> None:
         self.pending_logon = None
@@ -666,6 +677,7 @@ class Session:
             self.next_target = new_seq
             self.outbox.append(fx.SetTarget(new_seq))
             self.outbox.append(fx.Deliver(msg, True))
+            self._resend_progress(new_seq - 1, now)
         elif new_seq < self.next_target:
             self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT), now)
 

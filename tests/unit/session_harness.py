@@ -11,11 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 from pyfixmsg_plus.engine.codec import Message, decode, encode
+from pyfixmsg_plus.engine.codec.values import TimePrecision, format_utc_timestamp
 from pyfixmsg_plus.engine.config import SessionSettings
 from pyfixmsg_plus.engine.session import Session, State
 from pyfixmsg_plus.engine.session import effects as fx
 
 NS = 1_000_000_000
+#: Session messages handed to the application even when they are not in
+#: sequence (a SequenceReset, a ResendRequest or a Logout above a gap): all
+#: others are delivered only after SetTarget moved past them.
+_OUT_OF_ORDER_ADMIN = (b"4", b"2", b"5")
 T0 = 1_795_239_604 * NS  # 2026-11-21 05:40:04 UTC
 
 
@@ -48,6 +53,10 @@ class Side:
         self.refuse_logon: str | None = None
         self.veto_resend: set[int] = set()
         self.on_app: Callable[[Message], None] | None = None
+        #: Bytes the peer wrote that this side has not read yet, and whether
+        #: the peer closed the connection after writing them.
+        self.inbox: list[bytes] = []
+        self.peer_closed = False
 
 
 class Pair:
@@ -67,20 +76,40 @@ class Pair:
     # -- driving -------------------------------------------------------------
     def connect(self) -> None:
         self.connected = True
+        for side in (self.ini, self.acc):
+            side.inbox.clear()
+            side.peer_closed = False
         self.ini.session.start_connect(self.now)
         self.acc.session.connected(self.now)
         self.ini.session.connected(self.now)
         self.pump()
 
     def pump(self) -> None:
-        """Carry out effects on both sides until nothing is left."""
-        for _ in range(10_000):
+        """Carry out effects on both sides until nothing is left.
+
+        Like the driver, a side reads its next message only after the effects
+        of the previous one were carried out (the driver holds reading while
+        the application decides about a Logon or the store loads a resend).
+        """
+        for _ in range(100_000):
             busy = False
             for side in (self.ini, self.acc):
                 while side.session.outbox:
                     busy = True
                     effect = side.session.outbox.pop(0)
                     self._carry_out(side, effect)
+            for side in (self.ini, self.acc):
+                if side.inbox:
+                    busy = True
+                    data = side.inbox.pop(0)
+                    if side.session.state.connected:
+                        side.session.receive(decode(data), self.now)
+                    break
+                if side.peer_closed:
+                    busy = True
+                    side.peer_closed = False
+                    side.session.closed(self.now, "peer closed")
+                    break
             if not busy:
                 return
         raise AssertionError("effects never settle")
@@ -97,16 +126,15 @@ class Pair:
             if effect.write and self.connected:
                 side.wire.append(data)
                 if not self.drop(side, effect.msg):
-                    peer = self.other(side)
-                    if peer.session.state.connected:
-                        peer.session.receive(decode(data), self.now)
+                    self.other(side).inbox.append(data)
         elif isinstance(effect, fx.SetTarget):
             side.next_target = effect.next_target
         elif isinstance(effect, fx.ResetStore):
             side.stored.clear()
             side.next_sender = side.next_target = 1
         elif isinstance(effect, fx.Deliver):
-            assert side.next_target > int(effect.msg.get(34) or b"0") or effect.msg.msg_type == b"4"
+            assert (side.next_target > int(effect.msg.get(34) or b"0")
+                    or effect.msg.msg_type in _OUT_OF_ORDER_ADMIN)
             side.delivered.append(effect.msg)
             if not effect.admin and side.on_app is not None:
                 side.on_app(effect.msg)
@@ -127,8 +155,8 @@ class Pair:
             side.disconnects.append(effect.reason)
             if self.connected:
                 self.connected = False
-                peer = self.other(side)
-                peer.session.closed(self.now, "peer closed")
+                side.inbox.clear()  # never read
+                self.other(side).peer_closed = True  # after it read what was sent
 
     def advance(self, seconds: float) -> None:
         """Move fake time forward, firing timers as they fall due."""
@@ -159,3 +187,167 @@ class Pair:
 
 def types(side: Side) -> list[str]:
     return [decode(d).msg_type.decode() for d in side.wire]
+
+
+class Solo:
+    """One session driven by hand: the test plays the counterparty.
+
+    ``msg`` builds what the counterparty sends (CompIDs swapped, SendingTime
+    ``now``, the next counterparty MsgSeqNum unless ``seq`` is given);
+    ``feed`` hands it to the session and carries out the effects the way the
+    driver does, checking persist-before-send and SetTarget-before-Deliver.
+    """
+
+    def __init__(self, s: SessionSettings, validator: Any = None, *,
+                 schedule: Any = None, now: int = T0) -> None:
+        self.session = Session(s, validator, schedule=schedule)
+        self.now = now
+        self.stored: dict[int, Message] = {}
+        self.next_sender = 1
+        self.next_target = 1
+        self.peer_seq = 1
+        self.sent: list[Message] = []  # written to the wire, in order
+        self.delivered: list[Message] = []
+        self.effects: list[fx.Effect] = []
+        self.disconnects: list[str] = []
+        self.authorize = True  # answer AuthorizeLogon at once
+        self.refuse_logon: str | None = None
+        self.veto_resend: set[int] = set()
+        self.authorized: list[Message] = []
+
+    # -- building counterparty messages ----------------------------------
+    def msg(self, msg_type: str, body: list[tuple[int, Any]] | None = None, *,
+            seq: int | None = None, header: list[tuple[int, Any]] | None = None,
+            sending_time: int | None = None, omit: tuple[int, ...] = ()) -> Message:
+        s = self.session
+        if seq is None:
+            seq = self.peer_seq
+            self.peer_seq += 1
+        m = Message.new(s.settings.begin_string, msg_type, body or [])
+        fields: list[tuple[int, Any]] = [
+            (49, s.settings.target_comp_id), (56, s.settings.sender_comp_id), (34, seq),
+            (52, format_utc_timestamp(self.now if sending_time is None else sending_time,
+                                      TimePrecision.MILLIS)),
+        ]
+        for tag, value in fields + list(header or []):
+            if tag not in omit:
+                m.set(tag, value)
+        return decode(encode(m))
+
+    def logon_msg(self, hbi: int = 30, body: list[tuple[int, Any]] | None = None,
+                  **kw: Any) -> Message:
+        extra = list(body or [])
+        if self.session.default_appl_ver_id is not None and not any(t == 1137 for t, _ in extra):
+            extra.append((1137, self.session.default_appl_ver_id))
+        return self.msg("A", [(98, 0), (108, hbi), *extra], **kw)
+
+    # -- driving -----------------------------------------------------------
+    def restore(self, next_sender: int, next_target: int, creation_ns: int | None = None) -> None:
+        """Start from a store holding these sequence numbers."""
+        self.session.restore(next_sender, next_target, self.now if creation_ns is None
+                             else creation_ns)
+        self.next_sender, self.next_target = next_sender, next_target
+
+    def connect(self) -> list[fx.Effect]:
+        s = self.session
+        if s.initiator:
+            s.start_connect(self.now)
+        s.connected(self.now)
+        return self.run()
+
+    def feed(self, msg: Message) -> list[fx.Effect]:
+        self.session.receive(msg, self.now)
+        return self.run()
+
+    def logon(self, hbi: int = 30, **kw: Any) -> list[fx.Effect]:
+        """Connect and complete the logon (either role)."""
+        out = self.connect()
+        out += self.feed(self.logon_msg(hbi, **kw))
+        assert self.session.state is State.ACTIVE, (self.session.state, out)
+        return out
+
+    def run(self) -> list[fx.Effect]:
+        done: list[fx.Effect] = []
+        s = self.session
+        while s.outbox:
+            effect = s.outbox.pop(0)
+            done.append(effect)
+            self.effects.append(effect)
+            if isinstance(effect, fx.Send):
+                if effect.persist:
+                    assert effect.seq == self.next_sender, (effect.seq, self.next_sender)
+                    assert effect.msg.get(34) == b"%d" % effect.seq
+                    self.stored[effect.seq] = decode(encode(effect.msg))
+                    self.next_sender = effect.seq + 1
+                else:
+                    assert effect.seq < self.next_sender, "a resend beyond what was sent"
+                if effect.write:
+                    self.sent.append(decode(encode(effect.msg)))
+            elif isinstance(effect, fx.SetTarget):
+                self.next_target = effect.next_target
+            elif isinstance(effect, fx.ResetStore):
+                self.stored.clear()
+                self.next_sender = self.next_target = 1
+            elif isinstance(effect, fx.Deliver):
+                seq = int(effect.msg.get(34) or b"0")
+                assert self.next_target > seq or effect.msg.msg_type in _OUT_OF_ORDER_ADMIN, (
+                    "delivered before its SetTarget", seq, self.next_target)
+                self.delivered.append(effect.msg)
+            elif isinstance(effect, fx.AuthorizeLogon):
+                self.authorized.append(effect.msg)
+                if self.authorize:
+                    if self.refuse_logon is not None:
+                        s.logon_refused(self.refuse_logon, self.now)
+                    else:
+                        s.logon_authorized(self.now)
+            elif isinstance(effect, fx.LoadResend):
+                stored: list[tuple[int, Message | None]] = []
+                for seq in range(effect.begin, effect.end + 1):
+                    if seq in self.stored:
+                        m = self.stored[seq]
+                        keep = not m.is_admin() and seq not in self.veto_resend
+                        stored.append((seq, m.copy() if keep else None))
+                s.resend_loaded(effect.begin, effect.end, stored, self.now)
+            elif isinstance(effect, fx.Disconnect):
+                self.disconnects.append(effect.reason)
+        return done
+
+    def advance(self, seconds: float) -> list[fx.Effect]:
+        """Move fake time forward, firing the session's timer as it falls due."""
+        end = self.now + int(seconds * NS)
+        done: list[fx.Effect] = []
+        for _ in range(100_000):
+            due = self.session.next_deadline()
+            if due is None or due > end:
+                break
+            self.now = max(self.now, due)
+            self.session.on_timer(self.now)
+            done += self.run()
+        self.now = end
+        return done
+
+    def send(self, msg_type: str = "D", body: list[tuple[int, Any]] | None = None) -> int:
+        m = Message.new(self.session.settings.begin_string, msg_type, body or [(11, "x")])
+        seq = self.session.send_app(m, self.now)
+        self.run()
+        return seq
+
+    @property
+    def state(self) -> State:
+        return self.session.state
+
+    def sent_types(self) -> list[str]:
+        return [m.msg_type.decode() for m in self.sent]
+
+    def last(self, msg_type: str | None = None) -> Message:
+        for m in reversed(self.sent):
+            if msg_type is None or m.msg_type == msg_type.encode():
+                return m
+        raise AssertionError(f"nothing of type {msg_type} sent: {self.sent_types()}")
+
+    def app_delivered(self) -> list[Message]:
+        return [m for m in self.delivered if not m.is_admin()]
+
+
+def only(effects: list[fx.Effect], kind: type[fx.Effect]) -> list[Any]:
+    return [e for e in effects if isinstance(e, kind)]
