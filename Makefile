@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export FIXPLUS_SPEC_DIR ?= $(abspath ../shared/fix-spec)
 export FIXPLUS_CONFORMANCE_DIR ?= $(abspath ../shared/conformance)
 
-.PHONY: setup demo test lint typecheck contracts unit bench clean
+.PHONY: setup demo test lint typecheck contracts unit testenv bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,13 +34,16 @@ typecheck: setup
 contracts: setup
 	$(VENV)/bin/lint-imports
 
-unit: setup
+testenv:
+	bash tests/env/setup.sh
+
+unit: setup testenv
 	$(PY) -m pytest -q
 
 test: lint typecheck contracts unit
 
 bench: setup
-	$(PY) tests/benchmarks/run_all.py
+	$(PY) tests/benchmarks/w1_codec.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -213,8 +213,9 @@ class SessionDriver:
         else:
             try:
                 msg = decode(frame)
-            except GarbledMessageError as exc:
-                session.receive_garbled(str(exc), now)
+            except (GarbledMessageError, ValueError) as exc:
+                # ValueError: a number too long for int() in a tag or length.
+                session.receive_garbled(str(exc)[:200], now)
             else:
                 session.receive(msg, now)
         outbox = session.outbox
