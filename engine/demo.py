@@ -92,12 +92,15 @@ def _session(role: str, sender: str, target: str, **extra: Any) -> dict[str, Any
 
 
 async def run_demo(orders: int = 2000, window: int = 100,
-                   directory: Path = Path(".fixplus-demo")) -> DemoSummary:
+                   directory: Path = Path(".fixplus-demo"), *, memory: bool = False) -> DemoSummary:
+    """Run the demo; ``memory`` swaps the SQLite stores for in-memory ones."""
     directory.mkdir(parents=True, exist_ok=True)
     broker_db = directory / "broker.db"
     client_db = directory / "client.db"
+    broker_url = "memory://" if memory else f"sqlite:///{broker_db}"
+    client_url = "memory://" if memory else f"sqlite:///{client_db}"
     broker_cfg = EngineConfig.model_validate({
-        "store": f"sqlite:///{broker_db}",
+        "store": broker_url,
         "sessions": [_session("acceptor", "BROKER", "CLIENT", acceptPort=0,
                               acceptHost="127.0.0.1")],
     })
@@ -106,7 +109,7 @@ async def run_demo(orders: int = 2000, window: int = 100,
     await broker.start()
     port = next(iter(broker.acceptors.values())).bound_port
     client_cfg = EngineConfig.model_validate({
-        "store": f"sqlite:///{client_db}",
+        "store": client_url,
         "sessions": [_session("initiator", "CLIENT", "BROKER",
                               connect=[{"host": "127.0.0.1", "port": port}])],
     })
@@ -137,7 +140,7 @@ async def run_demo(orders: int = 2000, window: int = 100,
             orders=sent, reports=client_app.reports, seconds=elapsed, logon_seconds=logon,
             client_seq=(session.session.next_sender, session.session.next_target),
             broker_seq=(broker_session.next_sender, broker_session.next_target),
-            stores=(str(client_db), str(broker_db)),
+            stores=(client_url, broker_url),
         )
     finally:
         await client.stop(timeout=5)

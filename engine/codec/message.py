@@ -126,6 +126,11 @@ class Message:
 
     @property
     def msg_type(self) -> bytes:
+        header = self.header
+        # MsgType is the third field of a parsed message, the second of a new one.
+        for i in (2, 1):
+            if len(header) > i and header[i][0] == 35:
+                return header[i][1]
         value = self.get(t.MSG_TYPE)
         return b"" if value is None else value
 

@@ -162,8 +162,39 @@ def parse_utc_timestamp(raw: bytes) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
 
 
+class _TimestampCache:
+    """The epoch seconds of the last "YYYYMMDD-HH:MM:SS" parsed: received
+    SendingTimes mostly share the second of the one before."""
+
+    __slots__ = ("seconds", "text")
+
+    def __init__(self) -> None:
+        self.text = b""
+        self.seconds = 0
+
+
+_ts_cache = _TimestampCache()
+
+
 def parse_utc_timestamp_ns(raw: bytes) -> int:
     """YYYYMMDD-HH:MM:SS[.fff...] as integer nanoseconds since the epoch."""
+    cache = _ts_cache
+    if len(raw) >= 17 and raw[:17] == cache.text:
+        frac = raw[17:]
+        n = len(frac)
+        if n == 0:
+            return cache.seconds * 1_000_000_000
+        if n in (4, 7, 10) and frac[0] == 0x2E and frac[1:].isdigit():
+            scale: int = 10 ** (10 - n)
+            return cache.seconds * 1_000_000_000 + int(frac[1:]) * scale
+    ns = _parse_utc_timestamp_ns(raw)
+    if raw[15:17] != b"60":
+        cache.text = raw[:17]
+        cache.seconds = ns // 1_000_000_000
+    return ns
+
+
+def _parse_utc_timestamp_ns(raw: bytes) -> int:
     m = _UTC_TIMESTAMP.fullmatch(raw)
     if m is None:
         raise FieldValueError(f"not a UTCTimestamp: {raw!r}")

@@ -48,13 +48,15 @@ _REQUIRED_HEADER = (t.SENDER_COMP_ID, t.TARGET_COMP_ID, t.MSG_SEQ_NUM, t.SENDING
 def basic_problems(msg: Message, fields_have_values: bool = True) -> Problem | None:
     """Checks made even without a dictionary: tag numbers, empty values and
     the header fields every session message needs."""
-    for tag, value in msg.fields():
-        if tag <= 0:
-            return Problem(0, tag)
-        if not value and fields_have_values:
-            return Problem(4, tag)
+    for section in (msg.header, msg.body, msg.trailer):
+        for tag, value in section:
+            if tag <= 0:
+                return Problem(0, tag)
+            if not value and fields_have_values:
+                return Problem(4, tag)
+    get = msg.get
     for tag in _REQUIRED_HEADER:
-        if msg.get(tag) is None:
+        if get(tag) is None:
             return Problem(1, tag)
     seq = msg.get(t.MSG_SEQ_NUM)
     if seq is not None and not seq.isdigit():

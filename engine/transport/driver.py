@@ -54,6 +54,8 @@ from ..store.base import SessionStore
 log = logging.getLogger("pyfixmsg_plus.session")
 
 _READ_SIZE = 1 << 16
+#: Effects that need an answer before the session may see the next message.
+_ROUND_TRIPS = (fx.AuthorizeLogon, fx.LoadResend)
 _MAX_BACKLOG = 10_000
 
 
@@ -90,6 +92,9 @@ class SessionDriver:
         self._ready = asyncio.Event()  # set when the read loop may feed the next frame
         self._ready.set()
         self._reload = True
+        self._attaching = False
+        self._loading: asyncio.Future[None] | None = None
+        self._aborts = 0
         self._closed = asyncio.Event()
         self._closed.set()
         self.on_state_change: Callable[[SessionDriver], None] | None = None
@@ -103,7 +108,7 @@ class SessionDriver:
 
     @property
     def connected(self) -> bool:
-        return self._writer is not None
+        return self._writer is not None or self._attaching
 
     async def send(self, msg: Message) -> int | None:
         try:
@@ -118,6 +123,8 @@ class SessionDriver:
         return seq
 
     async def _send(self, msg: Message) -> int:
+        if self._reload:  # after a store failure: number from the durable state
+            await self._reloaded()
         seq = self.session.send_app(msg, self.clock())
         waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._send_waiters[seq] = waiter
@@ -136,6 +143,15 @@ class SessionDriver:
         state = await self.store.load()
         self.session.restore(state.next_sender_seq, state.next_target_seq, state.creation_time_ns)
         self._reload = False
+
+    async def _reloaded(self) -> None:
+        """Reload once after a store failure before anything is numbered
+        again; concurrent callers share one load (a second restore would
+        hand out a sequence number twice)."""
+        while self._reload:
+            if self._loading is None or self._loading.done():
+                self._loading = asyncio.ensure_future(self.load())
+            await asyncio.shield(self._loading)
 
     async def start(self) -> None:
         await self.load()
@@ -167,9 +183,29 @@ class SessionDriver:
         initial: bytes = b"",
     ) -> None:
         """Serve one connection until it closes.  ``initial`` holds bytes
-        already read from it (the acceptor reads the Logon to route it)."""
-        if self._reload or self.session.settings.refresh_on_logon:
-            await self.load()
+        already read from it (the acceptor reads the Logon to route it).
+
+        A session has at most one connection: a second one, even one that
+        arrives while the first is still reloading the store, is closed."""
+        if self.connected:
+            log.warning("%s: already has a connection; closing another one", self.session_id)
+            writer.close()
+            return
+        self._attaching = True  # claimed across the store reload below
+        try:
+            if self.session.settings.refresh_on_logon:
+                self._reload = True
+            await self._reloaded()
+        except (FixError, OSError) as exc:
+            log.error("%s: cannot load the session state from the store, closing the "
+                      "connection: %s", self.session_id, exc)
+            self._reload = True
+            writer.close()
+            self.session.closed(self.clock(), "store failure")
+            self._kick()
+            return
+        finally:
+            self._attaching = False
         self._writer = writer
         self._closed.clear()
         framer = Framer(self.max_message_size)
@@ -208,6 +244,7 @@ class SessionDriver:
     def _feed(self, frame: bytes | Garbled) -> None:
         session = self.session
         now = self.clock()
+        before = len(session.outbox)
         if isinstance(frame, Garbled):
             session.receive_garbled(frame.reason, now)
         else:
@@ -219,9 +256,9 @@ class SessionDriver:
             else:
                 session.receive(msg, now)
         outbox = session.outbox
-        if outbox:
-            for effect in outbox:
-                if isinstance(effect, fx.AuthorizeLogon | fx.LoadResend):
+        if len(outbox) > before:
+            for i in range(before, len(outbox)):
+                if isinstance(outbox[i], _ROUND_TRIPS):
                     self._ready.clear()
                     break
             self._kick()
@@ -254,8 +291,11 @@ class SessionDriver:
             while session.outbox:
                 effects = session.outbox
                 session.outbox = []
+                aborts = self._aborts
                 for effect in effects:
                     await self._apply(effect)
+                    if self._aborts != aborts:
+                        break  # the connection was dropped: the rest is void
                 await self._flush()
         except Exception:
             log.exception("%s: internal error while carrying out session effects",
@@ -350,8 +390,16 @@ class SessionDriver:
 
     def _abort(self, reason: str) -> None:
         """Drop the connection after an internal or store failure; the
-        session reloads from the store before its next logon."""
+        session reloads from the store before its next logon (or send).
+        Every waiting ``send()`` fails: nothing numbered so far that is not
+        yet durable will ever be written."""
         self._reload = True
+        self._aborts += 1
+        err = RetryableError(reason)
+        for waiter in self._send_waiters.values():
+            if not waiter.done():
+                waiter.set_exception(err)
+        self._send_waiters.clear()
         self.session.outbox.clear()
         self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
         self._held = [item for item in self._held if item[0] in ("logon", "logout")]

@@ -145,3 +145,12 @@ def test_format_decimal() -> None:
     assert v.format_decimal(Decimal("1E+2")) == b"100"
     assert v.format_decimal(10.5) == b"10.5"
     assert v.format_decimal(3) == b"3"
+
+
+def test_timestamp_cache_never_changes_answers() -> None:
+    assert v.parse_utc_timestamp_ns(b"20261121-05:40:04.615") == 1_795_239_604_615_000_000
+    assert v.parse_utc_timestamp_ns(b"20261121-05:40:04.001") == 1_795_239_604_001_000_000
+    assert v.parse_utc_timestamp_ns(b"20261121-05:40:04") == 1_795_239_604_000_000_000
+    for bad in (b"", b"20261121-05:40:04.", b"20261121-05:40:04.1x3", b"20261121-05:40:04x"):
+        with pytest.raises(FieldValueError):
+            v.parse_utc_timestamp_ns(bad)
