@@ -307,3 +307,20 @@ def test_collect_files_and_fields_fmt(tmp_path: Path) -> None:
     fmt.write_text("10=\\d{3}\n")
     assert find_fields_fmt([a]) == fmt
     assert find_fields_fmt([tmp_path]) == fmt
+
+
+async def test_connection_stays_known_after_edisconnect(
+    tmp_path: Path, acceptor: tuple[ToyAcceptor, int]
+) -> None:
+    _, port = acceptor
+    closes = write(tmp_path, "closes.def", GOOD + "i1,DISCONNECT\n")
+    sends = write(tmp_path, "sends.def", GOOD + "I8=FIX.4.4|35=0|34=4|49=TW|56=ISLD|\n")
+    reconnects = write(tmp_path, "again.def", GOOD + GOOD)
+    report = await run_scripts(
+        "127.0.0.1", port, [closes, sends, reconnects], fields_fmt=None, timeout=2
+    )
+    assert [r.passed for r in report.results] == [True, False, True]
+    failure = report.results[1].failure
+    assert failure is not None
+    assert failure.line_no == 17
+    assert failure.reason == "cannot send: the acceptor has closed the connection"
