@@ -15,12 +15,21 @@ import asyncio
 import bisect
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from .admin import (
+    MessageQuery,
+    PruneResult,
+    SessionExport,
+    SessionInfo,
+    StoredMessage,
+    match_query,
+    msg_type_of,
+)
 from .base import SessionKey, StoreState
-from .errors import StoreClosedError, check_outbound, check_seq
+from .errors import PermanentStoreError, StoreClosedError, check_outbound, check_seq
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -35,20 +44,32 @@ class _SessionData:
     creation_time_ns: int
     seqs: list[int] = dataclasses.field(default_factory=list)  # ascending
     messages: dict[int, bytes] = dataclasses.field(default_factory=dict)
+    times: dict[int, int] = dataclasses.field(default_factory=dict)  # seq -> sent time ns
+    updated_ns: int = 0
 
-    def put(self, seq: int, data: bytes) -> None:
+    def put(self, seq: int, data: bytes, now: int | None = None) -> None:
         if seq not in self.messages:
             if not self.seqs or seq > self.seqs[-1]:
                 self.seqs.append(seq)
             else:
                 bisect.insort(self.seqs, seq)
         self.messages[seq] = data
+        self.times[seq] = time.time_ns() if now is None else now
+
+    def remove(self, seqs: Iterable[int]) -> int:
+        gone = set(seqs)
+        for s in gone:
+            del self.messages[s]
+            del self.times[s]
+        self.seqs = [s for s in self.seqs if s not in gone]
+        return len(gone)
 
     def drop_from(self, seq: int) -> None:
         """Forget messages with a sequence number >= ``seq``."""
         idx = bisect.bisect_left(self.seqs, seq)
         for s in self.seqs[idx:]:
             del self.messages[s]
+            del self.times[s]
         del self.seqs[idx:]
 
 
@@ -72,9 +93,83 @@ class MemoryStore:
         if self._closed:
             raise StoreClosedError("memory store is closed")
         if key not in self._sessions:
-            self._sessions[key] = _SessionData(1, 1, time.time_ns())
+            now = time.time_ns()
+            self._sessions[key] = _SessionData(1, 1, now, updated_ns=now)
         await asyncio.sleep(0)
         return MemorySessionStore(self, key)
+
+    # --- administration (StoreAdmin, engine/store/admin.py) --------------------
+
+    def _check(self) -> None:
+        if self._closed:
+            raise StoreClosedError("memory store is closed")
+
+    async def sessions(self) -> list[SessionInfo]:
+        self._check()
+        await asyncio.sleep(0)
+        return [SessionInfo(k, StoreState(d.next_sender_seq, d.next_target_seq,
+                                          d.creation_time_ns), d.updated_ns, len(d.seqs))
+                for k, d in sorted(self._sessions.items(), key=lambda kv: kv[0].value)]
+
+    async def query(self, key: SessionKey, q: MessageQuery) -> list[StoredMessage]:
+        self._check()
+        await asyncio.sleep(0)
+        d = self._sessions.get(key)
+        out: list[StoredMessage] = []
+        if d is None:
+            return out
+        for seq in d.seqs:
+            data = d.messages[seq]
+            m = StoredMessage(seq, d.times[seq], msg_type_of(data), data)
+            if match_query(m, q):
+                out.append(m)
+                if q.limit is not None and len(out) >= q.limit:
+                    break
+        return out
+
+    async def prune(
+        self,
+        *,
+        messages_before_ns: int | None = None,
+        sessions_idle_before_ns: int | None = None,
+        keep: Iterable[SessionKey] = (),
+    ) -> PruneResult:
+        self._check()
+        kept = set(keep)
+        messages = sessions = 0
+        for k, d in list(self._sessions.items()):
+            if (sessions_idle_before_ns is not None and k not in kept
+                    and d.updated_ns < sessions_idle_before_ns):
+                messages += len(d.seqs)
+                sessions += 1
+                del self._sessions[k]
+            elif messages_before_ns is not None:
+                messages += d.remove(s for s in d.seqs if d.times[s] < messages_before_ns)
+        await asyncio.sleep(0)
+        return PruneResult(messages=messages, sessions=sessions)
+
+    async def export_session(self, key: SessionKey) -> SessionExport | None:
+        self._check()
+        if key not in self._sessions:
+            return None
+        d = self._sessions[key]
+        state = StoreState(d.next_sender_seq, d.next_target_seq, d.creation_time_ns)
+        return SessionExport(key, state, await self.query(key, MessageQuery()))
+
+    async def import_session(self, data: SessionExport, *, replace: bool = False) -> None:
+        self._check()
+        d = self._sessions.get(data.key)
+        if d is not None and not replace and (
+                d.seqs or d.next_sender_seq != 1 or d.next_target_seq != 1):
+            raise PermanentStoreError(
+                f"session {data.key} already has state in the memory store; pass replace")
+        st = data.state
+        new = _SessionData(st.next_sender_seq, st.next_target_seq, st.creation_time_ns,
+                           updated_ns=time.time_ns())
+        for m in data.messages:
+            new.put(m.seq, m.data, m.sent_time_ns)
+        self._sessions[data.key] = new
+        await asyncio.sleep(0)
 
     async def close(self) -> None:
         self._closed = True
@@ -110,6 +205,7 @@ class MemorySessionStore:
         for seq, data in messages:
             d.put(seq, bytes(data))
         d.next_sender_seq = new_next
+        d.updated_ns = time.time_ns()
         await asyncio.sleep(0)
 
     async def set_next_sender(self, seq: int) -> None:
@@ -121,7 +217,9 @@ class MemorySessionStore:
 
     async def set_next_target(self, seq: int) -> None:
         check_seq(seq, "next target seq")
-        self._data().next_target_seq = seq
+        d = self._data()
+        d.next_target_seq = seq
+        d.updated_ns = time.time_ns()
         await asyncio.sleep(0)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
@@ -139,6 +237,8 @@ class MemorySessionStore:
         d.creation_time_ns = creation_time_ns
         d.seqs.clear()
         d.messages.clear()
+        d.times.clear()
+        d.updated_ns = time.time_ns()
         await asyncio.sleep(0)
 
     async def close(self) -> None:

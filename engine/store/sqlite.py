@@ -47,11 +47,12 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import ConfigError
+from .admin import MessageQuery, PruneResult, SessionExport, SessionInfo, StoredMessage
 from .base import SessionKey, StoreState
 from .errors import (
     PermanentStoreError,
@@ -456,6 +457,115 @@ class SqliteStore:
     @property
     def closed(self) -> bool:
         return self._worker.closed
+
+    # --- administration (StoreAdmin, engine/store/admin.py) --------------------
+
+    async def sessions(self) -> list[SessionInfo]:
+        def op(conn: sqlite3.Connection) -> list[SessionInfo]:
+            rows = conn.execute(
+                "SELECT s.key, s.next_sender_seq, s.next_target_seq, s.creation_time_ns, "
+                "s.updated_ns, (SELECT count(*) FROM messages m WHERE m.session_key = s.key) "
+                "FROM sessions s ORDER BY s.key"
+            ).fetchall()
+            return [
+                SessionInfo(SessionKey(r[0]), StoreState(int(r[1]), int(r[2]), int(r[3])),
+                            int(r[4]), int(r[5]))
+                for r in rows
+            ]
+
+        return await self._worker.submit(op)
+
+    async def query(self, key: SessionKey, q: MessageQuery) -> list[StoredMessage]:
+        conds = ["session_key = ?", "seq >= ?", "seq <= ?"]
+        args: list[Any] = [key.value, q.begin, q.end or (1 << 63) - 1]
+        if q.since_ns is not None:
+            conds.append("sent_time_ns >= ?")
+            args.append(q.since_ns)
+        if q.until_ns is not None:
+            conds.append("sent_time_ns < ?")
+            args.append(q.until_ns)
+        if q.msg_types is not None:
+            types = sorted(q.msg_types)
+            conds.append(f"msg_type IN ({', '.join('?' * len(types))})")
+            args.extend(types)
+        sql = (f"SELECT seq, sent_time_ns, msg_type, data FROM messages WHERE "
+               f"{' AND '.join(conds)} ORDER BY seq")
+        if q.limit is not None:
+            sql += f" LIMIT {int(q.limit)}"
+
+        def op(conn: sqlite3.Connection) -> list[StoredMessage]:
+            return [StoredMessage(int(r[0]), int(r[1]), r[2], bytes(r[3]))
+                    for r in conn.execute(sql, args).fetchall()]
+
+        return await self._worker.submit(op)
+
+    async def prune(
+        self,
+        *,
+        messages_before_ns: int | None = None,
+        sessions_idle_before_ns: int | None = None,
+        keep: Iterable[SessionKey] = (),
+    ) -> PruneResult:
+        kept = [k.value for k in keep]
+
+        def op(conn: sqlite3.Connection) -> PruneResult:
+            messages = sessions = 0
+            if sessions_idle_before_ns is not None:
+                marks = ", ".join("?" * len(kept))
+                dropped = [r[0] for r in conn.execute(
+                    f"SELECT key FROM sessions WHERE updated_ns < ? AND key NOT IN ({marks})",
+                    [sessions_idle_before_ns, *kept]).fetchall()]
+                for k in dropped:
+                    messages += conn.execute(
+                        "DELETE FROM messages WHERE session_key = ?", (k,)).rowcount
+                    conn.execute("DELETE FROM sessions WHERE key = ?", (k,))
+                sessions = len(dropped)
+            if messages_before_ns is not None:
+                messages += conn.execute(
+                    "DELETE FROM messages WHERE sent_time_ns < ?", (messages_before_ns,)).rowcount
+            return PruneResult(messages=messages, sessions=sessions)
+
+        return await self._worker.submit(op)
+
+    async def export_session(self, key: SessionKey) -> SessionExport | None:
+        k = key.value
+
+        def op(conn: sqlite3.Connection) -> SessionExport | None:
+            row = conn.execute(
+                "SELECT next_sender_seq, next_target_seq, creation_time_ns FROM sessions "
+                "WHERE key = ?", (k,)).fetchone()
+            if row is None:
+                return None
+            msgs = [StoredMessage(int(r[0]), int(r[1]), r[2], bytes(r[3])) for r in conn.execute(
+                "SELECT seq, sent_time_ns, msg_type, data FROM messages WHERE session_key = ? "
+                "ORDER BY seq", (k,)).fetchall()]
+            return SessionExport(key, StoreState(int(row[0]), int(row[1]), int(row[2])), msgs)
+
+        return await self._worker.submit(op)
+
+    async def import_session(self, data: SessionExport, *, replace: bool = False) -> None:
+        k = data.key.value
+        st = data.state
+        rows = [(k, m.seq, m.sent_time_ns, m.msg_type, m.data) for m in data.messages]
+
+        def op(conn: sqlite3.Connection) -> None:
+            sender, target, _ = _ensure_row(conn, k)
+            (count,) = conn.execute(
+                "SELECT count(*) FROM messages WHERE session_key = ?", (k,)).fetchone()
+            if not replace and (count or sender != 1 or target != 1):
+                raise PermanentStoreError(
+                    f"session {k} already has state in {self.path} (sender {sender}, target "
+                    f"{target}, {count} messages); pass replace to overwrite it")
+            conn.execute("DELETE FROM messages WHERE session_key = ?", (k,))
+            conn.executemany(
+                "INSERT INTO messages (session_key, seq, sent_time_ns, msg_type, data) "
+                "VALUES (?, ?, ?, ?, ?)", rows)
+            conn.execute(
+                "UPDATE sessions SET next_sender_seq = ?, next_target_seq = ?, "
+                "creation_time_ns = ?, updated_ns = ? WHERE key = ?",
+                (st.next_sender_seq, st.next_target_seq, st.creation_time_ns, time.time_ns(), k))
+
+        await self._worker.submit(op)
 
     async def open(self, key: SessionKey) -> SqliteSessionStore:
         k = key.value

@@ -250,7 +250,7 @@ def _load_backend(scheme: str) -> Callable[[StoreURL], Awaitable[MessageStore]]:
         if e.name is not None and (e.name == module_name or module_name.startswith(e.name + ".")):
             raise ConfigError(
                 f"the {scheme}:// message store backend is not installed yet "
-                f"(module {module_name} is missing); available now: memory://, sqlite://"
+                f"(module {module_name} is missing)"
             ) from None
         driver = _DRIVERS.get(family, e.name)
         raise ConfigError(

@@ -34,6 +34,7 @@ from pyfixmsg_plus.engine.store.base import MessageStore, SessionKey, SessionSto
 from pyfixmsg_plus.engine.store.errors import StoreClosedError, StoreError, StoreSequenceError
 
 from tests.contract._store_writer import payload
+from tests.contract.admin_contract import AdminContract
 
 WRITER = Path(__file__).with_name("_store_writer.py")
 KEY = SessionKey("FIX.4.4:SENDER->TARGET")
@@ -94,8 +95,9 @@ async def _run_writer(
     return acked
 
 
-class StoreContract:
-    """Shared tests; a subclass named ``Test...`` provides ``factory``."""
+class StoreContract(AdminContract):
+    """Shared tests (and the administration contract); a subclass named
+    ``Test...`` provides ``factory``."""
 
     @pytest.fixture
     def factory(self) -> StoreFactory:

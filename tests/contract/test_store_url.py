@@ -42,10 +42,32 @@ async def test_sqlite_relative_url(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (tmp_path / "data" / "rel.db").exists()
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "redis", "rediss"])
-async def test_later_backends_are_recognised(scheme: str) -> None:
-    with pytest.raises(ConfigError, match=f"{scheme}:// message store backend is not installed"):
-        await open_store(f"{scheme}://user:pw@localhost:5432/fix")
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "redis"])
+async def test_unreachable_server_is_retryable_and_hides_the_password(scheme: str) -> None:
+    from pyfixmsg_plus.engine.store.errors import RetryableStoreError
+
+    # port 9 (discard) on 127.0.0.1: nothing listens there
+    with pytest.raises(RetryableStoreError) as info:
+        await open_store(f"{scheme}://user:secret-pw@127.0.0.1:9/0?connect_timeout=2")
+    assert "secret-pw" not in str(info.value)
+    assert "***" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://h/db?bogus=1", "unknown option"),
+        ("postgresql://h/db?schema=Bad-Name", "schema"),
+        ("postgresql://h/a/b", "one database name"),
+        ("postgresql://h/db?sslmode=sometimes", "sslmode"),
+        ("redis://h/zero", "database number"),
+        ("redis://h/0?prefix=a:b", "prefix"),
+        ("redis://h/0?ssl_ca_certs=/x", "rediss://"),
+    ],
+)
+async def test_bad_server_store_urls(url: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        await open_store(url)
 
 
 @pytest.mark.parametrize(
