@@ -104,6 +104,10 @@ class Schedule:
                         probe = mid
                     else:
                         lo = mid
+                # Boundaries fall on whole seconds: the first one after ``lo``.
+                edge = (lo // _NS + 1) * _NS
+                if edge <= probe and self.is_session_time(edge) != inside:
+                    return edge
                 return probe
         return None
 

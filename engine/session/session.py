@@ -93,6 +93,8 @@ class Session:
         self.sent_reset = False
         self.received_reset = False
         self.pending_logon: Message | None = None
+        #: The application was told LoggedOn and not yet LoggedOut.
+        self.announced = False
         # Outstanding ResendRequest: first seq asked for, last seq of the gap,
         # last seq of the current chunk.
         self.resend_range: tuple[int, int, int] | None = None
@@ -265,7 +267,8 @@ class Session:
         self._went_down(reason, now)
 
     def _went_down(self, reason: str, now: int) -> None:
-        was_on = self.state in (State.ACTIVE, State.LOGOUT_SENT)
+        was_on = self.announced
+        self.announced = False
         self._enter(State.RECONNECTING if self.initiator else State.DISCONNECTED, now)
         self.queue.clear()
         self.resend_range = None
@@ -541,6 +544,8 @@ class Session:
         self.outbox.append(fx.Log("Logon with ResetSeqNumFlag=Y: resetting sequence numbers"))
         self.state = State.AWAITING_LOGON  # the reset logon is handled like a first one
         self._on_logon(now, msg)
+        if self.state is State.AWAITING_LOGON:  # dropped as a PossDup duplicate
+            self._protocol_error("Logon with ResetSeqNumFlag=Y ignored while logged on", now)
 
     def _on_logon_authorized(self, now: int) -> None:
         msg = self.pending_logon
@@ -567,6 +572,7 @@ class Session:
         reset_logon = self.received_reset
         self.sent_reset = self.received_reset = False
         self.outbox.append(fx.LoggedOn())
+        self.announced = True
         seq = _seq_of(msg)
         if seq > self.next_target and not reset_logon:
             self._target_too_high(msg, seq, now)

@@ -57,6 +57,8 @@ class Side:
         #: the peer closed the connection after writing them.
         self.inbox: list[bytes] = []
         self.peer_closed = False
+        #: The application was told LoggedOn and not yet LoggedOut.
+        self.app_on = False
 
 
 class Pair:
@@ -111,6 +113,8 @@ class Pair:
                     side.session.closed(self.now, "peer closed")
                     break
             if not busy:
+                for side in (self.ini, self.acc):
+                    assert side.session.state.connected or not side.app_on, "no LoggedOut"
                 return
         raise AssertionError("effects never settle")
 
@@ -151,6 +155,11 @@ class Pair:
                     keep = not msg.is_admin() and seq not in side.veto_resend
                     stored.append((seq, msg if keep else None))
             s.resend_loaded(effect.begin, effect.end, stored, self.now)
+        elif isinstance(effect, fx.LoggedOn):
+            side.app_on = True
+        elif isinstance(effect, fx.LoggedOut):
+            assert side.app_on, "LoggedOut without LoggedOn"
+            side.app_on = False
         elif isinstance(effect, fx.Disconnect):
             side.disconnects.append(effect.reason)
             if self.connected:
@@ -214,6 +223,7 @@ class Solo:
         self.refuse_logon: str | None = None
         self.veto_resend: set[int] = set()
         self.authorized: list[Message] = []
+        self.app_on = False  # told LoggedOn and not yet LoggedOut
 
     # -- building counterparty messages ----------------------------------
     def msg(self, msg_type: str, body: list[tuple[int, Any]] | None = None, *,
@@ -308,8 +318,14 @@ class Solo:
                         keep = not m.is_admin() and seq not in self.veto_resend
                         stored.append((seq, m.copy() if keep else None))
                 s.resend_loaded(effect.begin, effect.end, stored, self.now)
+            elif isinstance(effect, fx.LoggedOn):
+                self.app_on = True
+            elif isinstance(effect, fx.LoggedOut):
+                assert self.app_on, "LoggedOut without LoggedOn"
+                self.app_on = False
             elif isinstance(effect, fx.Disconnect):
                 self.disconnects.append(effect.reason)
+        assert s.state.connected or not self.app_on, "went down without LoggedOut"
         return done
 
     def advance(self, seconds: float) -> list[fx.Effect]:

@@ -161,6 +161,32 @@ def test_acceptor_handles_reset_logon_while_active() -> None:
     assert a.session.next_target == 2
 
 
+def test_refused_reset_logon_while_active_tells_application() -> None:
+    """Regression: a Logon with ResetSeqNumFlag=Y received while logged on
+    and then refused (here: a negative HeartBtInt) disconnected without a
+    LoggedOut, so the application never heard of the logout."""
+    a = acceptor()
+    a.logon()
+    logon = a.logon_msg(body=[(141, "Y")], seq=1)
+    logon.set(108, b"-1")
+    out = a.feed(logon)
+    assert a.state is State.DISCONNECTED
+    assert [e.reason for e in only(out, fx.LoggedOut)] == [
+        "HeartBtInt(108) must be zero or positive"]
+
+
+def test_possdup_reset_logon_with_seq_zero_while_active() -> None:
+    """Regression: a PossDup reset Logon with MsgSeqNum 0 was dropped as a
+    duplicate and left the logged-on session in AWAITING_LOGON, a state the
+    transition table does not allow for (ACTIVE, LOGON)."""
+    a = acceptor()
+    a.logon()
+    out = a.feed(a.logon_msg(body=[(141, "Y")], seq=0,
+                             header=[(43, "Y"), (122, "20200101-00:00:00")]))
+    assert a.state is State.DISCONNECTED
+    assert only(out, fx.LoggedOut)
+
+
 def test_pair_reset_while_logged_on() -> None:
     p = Pair()
     p.connect()

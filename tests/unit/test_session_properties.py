@@ -1,0 +1,283 @@
+"""Property tests of the session state machine.
+
+1. Every (State, Event) pair, as h2's ``test_state_machines`` does: put a
+   session into the state through real inputs, fire the event with plausible
+   arguments, and check the outcome against ``TRANSITIONS``: a listed pair
+   ends in one of its declared states (or where it was); an unlisted remote
+   event disconnects; an unlisted local event raises ``LocalProtocolError``.
+2. A stateful test driving two wired sessions with random application
+   sends, drops, duplicates, time, logouts and reconnects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from pyfixmsg_plus.engine.codec import Message, decode
+from pyfixmsg_plus.engine.errors import LocalProtocolError
+from pyfixmsg_plus.engine.session import TRANSITIONS, Event, State
+from pyfixmsg_plus.engine.session import effects as fx
+
+from .session_harness import NS, Pair, Solo
+from .session_harness import settings as session_settings
+
+ROLES = ("acceptor", "initiator")
+
+
+def new_solo(role: str, **kw: Any) -> Solo:
+    sender, target = ("BROKER", "CLIENT") if role == "acceptor" else ("CLIENT", "BROKER")
+    s = Solo(session_settings(role, sender, target, **kw))
+    s.authorize = False
+    return s
+
+
+def reach(role: str, state: State) -> Solo | None:
+    """A session of ``role`` brought into ``state`` through real inputs."""
+    s = new_solo(role)
+    sess = s.session
+    initiator = role == "initiator"
+    if state is State.DISCONNECTED:
+        pass
+    elif state is State.CONNECTING:
+        if not initiator:
+            return None
+        sess.start_connect(s.now)
+    elif state is State.RECONNECTING:
+        if not initiator:
+            return None
+        sess.start_connect(s.now)
+        sess.connect_failed(s.now)
+    elif state is State.AWAITING_LOGON:
+        if initiator:
+            return None
+        s.connect()
+    elif state is State.LOGON_SENT:
+        if not initiator:
+            return None
+        s.connect()
+    else:
+        s.connect()
+        s.feed(s.logon_msg())
+        assert sess.state is State.LOGON_RECEIVED
+        if state is not State.LOGON_RECEIVED:
+            sess.logon_authorized(s.now)
+            s.run()
+            s.send()
+            s.feed(s.msg("0"))
+            if state is State.LOGOUT_SENT:
+                sess.logout(s.now)
+                s.run()
+    assert sess.state is state
+    s.run()
+    return s
+
+
+def fire(s: Solo, event: Event, data: st.DataObject) -> None:
+    sess = s.session
+    now = s.now
+    if event is Event.START_CONNECT:
+        sess.start_connect(now)
+    elif event is Event.CONNECTED:
+        sess.connected(now)
+    elif event is Event.CONNECT_FAILED:
+        sess.connect_failed(now)
+    elif event is Event.LOGON_AUTHORIZED:
+        sess.logon_authorized(now)
+    elif event is Event.LOGON_REFUSED:
+        sess.logon_refused(data.draw(st.sampled_from(["", "bad password"])), now)
+    elif event is Event.SEND:
+        sess.send_app(Message.new(sess.settings.begin_string, "D", [(11, "x")]), now)
+    elif event is Event.LOGOUT:
+        sess.logout(now, data.draw(st.sampled_from(["", "bye"])))
+    elif event is Event.TIMER:
+        sess.on_timer(now + data.draw(st.integers(0, 100)) * NS)
+    elif event is Event.RESEND_LOADED:
+        end = sess.next_sender - 1  # a LoadResend never reaches beyond what was sent
+        begin = data.draw(st.integers(1, max(1, end)))
+        stored = [(q, m if not m.is_admin() else None)
+                  for q, m in sorted(s.stored.items()) if begin <= q <= end]
+        sess.resend_loaded(begin, end, stored, now)
+    elif event is Event.CLOSED:
+        sess.closed(now)
+    elif event is Event.GARBLED:
+        sess.receive_garbled("bad checksum", now)
+    else:
+        seq = max(0, sess.next_target + data.draw(st.integers(-2, 2)))
+        header = [(43, "Y"), (122, "20200101-00:00:00")] if data.draw(st.booleans()) else []
+        if event is Event.LOGON:
+            body = [(141, "Y")] if data.draw(st.booleans()) else []
+            sess.receive(s.logon_msg(body=body, seq=seq, header=header), now)
+        elif event is Event.LOGOUT_MSG:
+            sess.receive(s.msg("5", seq=seq, header=header), now)
+        else:
+            mt, body = data.draw(st.sampled_from([
+                ("0", []), ("1", [(112, "T")]), ("D", [(11, "o")]), ("2", [(7, 1), (16, 0)]),
+                ("4", [(36, 9), (123, "Y")]), ("4", [(36, 1)]), ("3", [(45, 1)])]))
+            sess.receive(s.msg(mt, body, seq=seq, header=header), now)
+
+
+PAIRS = [(role, state, event) for role in ROLES for state in State for event in Event]
+
+
+@pytest.mark.parametrize(("role", "state", "event"), PAIRS,
+                         ids=[f"{r}-{s.value}-{e.value}" for r, s, e in PAIRS])
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_every_state_event_pair(role: str, state: State, event: Event,
+                                data: st.DataObject) -> None:
+    s = reach(role, state)
+    if s is None:
+        return  # this role never is in that state
+    entry = TRANSITIONS.get((state, event))
+    if entry is None and not event.remote:
+        with pytest.raises(LocalProtocolError):
+            fire(s, event, data)
+        assert s.session.state is state
+        return
+    fire(s, event, data)
+    after = s.session.state
+    if entry is None:
+        assert not after.connected
+        assert any(isinstance(e, fx.Disconnect) for e in s.session.outbox)
+        return
+    _, targets = entry
+    assert after is state or after in targets, (state, event, after, s.session.outbox)
+    s.run()  # the effects are carried out without tripping the harness's checks
+
+
+# ---------------------------------------------------------------------------
+# two wired sessions
+# ---------------------------------------------------------------------------
+class TwoSessions(RuleBasedStateMachine):
+    """Random traffic between an initiator and an acceptor, with losses,
+    duplicates, time passing, logouts and reconnects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.p = Pair()
+        self.p.connect()
+        self.sent: dict[str, list[str]] = {"ini": [], "acc": []}
+        self.losses: set[tuple[str, int]] = set()
+        self.counter = 0
+        self.seen: dict[str, set[bytes]] = {"ini": set(), "acc": set()}
+        self.p.ini.on_app = lambda m: self._check_new("ini", m)
+        self.p.acc.on_app = lambda m: self._check_new("acc", m)
+        self.p.drop = self._drop
+
+    def _name(self, side: Any) -> str:
+        return "ini" if side is self.p.ini else "acc"
+
+    def _check_new(self, name: str, msg: Message) -> None:
+        oid = msg.get(11)
+        assert oid is not None
+        if oid in self.seen[name]:
+            assert msg.get(43) == b"Y", f"{oid!r} delivered twice without PossDup"
+        self.seen[name].add(oid)
+
+    def _drop(self, side: Any, msg: Message) -> bool:
+        # Only application messages get lost while connected: TCP loses no
+        # bytes, and a lost session message (a ResendRequest nobody answers)
+        # would stall a FIX session by design.  Whole flights are lost by ``cut``.
+        key = (self._name(side), int(msg.get(34) or b"0"))
+        if key in self.losses and msg.msg_type == b"D":
+            self.losses.discard(key)
+            return True
+        return False
+
+    @rule(who=st.sampled_from(["ini", "acc"]))
+    def send(self, who: str) -> None:
+        side = self.p.ini if who == "ini" else self.p.acc
+        self.counter += 1
+        oid = f"{who}{self.counter}"
+        if side.session.state in (State.DISCONNECTED, State.RECONNECTING, State.CONNECTING,
+                                  State.ACTIVE):
+            self.p.send(side, "D", [(11, oid)])
+            self.sent[who].append(oid)
+
+    @rule(who=st.sampled_from(["ini", "acc"]), ahead=st.integers(0, 3))
+    def lose_next(self, who: str, ahead: int) -> None:
+        side = self.p.ini if who == "ini" else self.p.acc
+        self.losses.add((who, side.session.next_sender + ahead))
+
+    @rule(who=st.sampled_from(["ini", "acc"]))
+    def duplicate_last(self, who: str) -> None:
+        side = self.p.ini if who == "ini" else self.p.acc
+        peer = self.p.other(side)
+        if self.p.connected and side.wire and peer.session.state is State.ACTIVE:
+            peer.inbox.append(side.wire[-1])
+            self.p.pump()
+
+    @rule(seconds=st.sampled_from([1, 10, 31, 40, 75]))
+    def advance(self, seconds: int) -> None:
+        self.p.advance(seconds)
+
+    @rule(who=st.sampled_from(["ini", "acc"]))
+    def logout(self, who: str) -> None:
+        side = self.p.ini if who == "ini" else self.p.acc
+        if side.session.state is State.ACTIVE:
+            side.session.logout(self.p.now)
+            self.p.pump()
+
+    @rule()
+    def cut(self) -> None:
+        if self.p.connected:
+            self.p.ini.inbox.clear()  # in flight, lost
+            self.p.acc.inbox.clear()
+            self.p.ini.session.outbox.append(fx.Disconnect("cut"))
+            self.p.ini.session.closed(self.p.now, "cut")
+            self.p.pump()
+
+    @precondition(lambda self: not self.p.connected or not self.p.logged_on())
+    @rule()
+    def reconnect(self) -> None:
+        self.resync()
+
+    def resync(self) -> None:
+        p = self.p
+        self.losses.clear()
+        if p.connected and not p.logged_on():
+            p.advance(15)  # let a pending logon or logout finish or time out
+        if not p.logged_on():
+            if p.connected:
+                p.ini.session.closed(p.now, "reset")
+                p.acc.session.closed(p.now, "reset")
+                p.connected = False
+                p.pump()
+            p.connect()
+        assert p.logged_on()
+        # Two heartbeat rounds reveal any trailing gap and close it.
+        p.advance(31)
+        p.advance(31)
+
+    @invariant()
+    def persisted_sequence_numbers_agree(self) -> None:
+        for side in (self.p.ini, self.p.acc):
+            assert side.next_sender == side.session.next_sender
+            assert side.next_target == side.session.next_target
+
+    def teardown(self) -> None:
+        self.resync()
+        p = self.p
+        assert p.logged_on()
+        assert p.ini.session.next_target == p.acc.session.next_sender
+        assert p.acc.session.next_target == p.ini.session.next_sender
+        assert not p.ini.session.queue and not p.acc.session.queue
+        for name, receiver in (("ini", p.acc), ("acc", p.ini)):
+            got = {m.get(11) for m in receiver.delivered if m.msg_type == b"D"}
+            missing = [oid for oid in self.sent[name] if oid.encode() not in got]
+            assert not missing, f"never delivered from {name}: {missing}"
+        # What each side wrote decodes, and fresh (non-PossDup) numbers never repeat.
+        for side in (p.ini, p.acc):
+            fresh = [decode(d) for d in side.wire]
+            nums = [int(m.get(34) or b"0") for m in fresh
+                    if m.get(43) is None and not (m.msg_type == b"A" and m.get(141) == b"Y")]
+            assert nums == sorted(nums) and len(nums) == len(set(nums)), nums
+
+
+TwoSessions.TestCase.settings = settings(max_examples=80, stateful_step_count=30,
+                                         deadline=None)
+test_two_sessions = TwoSessions.TestCase
