@@ -19,6 +19,7 @@ from .codec import Framer, Garbled, decode
 from .config import load_config
 from .demo import run_demo
 from .errors import ConfigError, FixError
+from .logs import setup_logging
 from .runtime import Engine
 from .scripttest import main as script_main
 
@@ -110,7 +111,7 @@ def _load_app(spec: str | None) -> Application:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the configured sessions until SIGINT/SIGTERM, then log out cleanly."""
     config = load_config(args.config)
-    _setup_logging(args.log_level or config.logging.level)
+    setup_logging(config.logging, args.log_level)
     app = _load_app(args.app)
 
     async def main() -> None:

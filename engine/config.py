@@ -287,7 +287,7 @@ class SessionSettings(_Model):
 
 
 class LoggingSettings(_Model):
-    """Engine log output (placeholder: level and format only)."""
+    """Engine log output: level, and text or JSON lines."""
 
     level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     format: Literal["json", "text"] = "text"
@@ -299,12 +299,25 @@ class LoggingSettings(_Model):
 
 
 class MetricsSettings(_Model):
-    """Prometheus endpoint (placeholder: where to listen)."""
+    """The HTTP endpoint for Prometheus metrics (``path``) and the Kubernetes
+    probes ``/healthz`` (liveness) and ``/readyz`` (readiness)."""
 
     enabled: bool = False
     host: str = "0.0.0.0"
-    port: int = Field(default=9464, ge=1, le=65535)
+    #: 0 picks a free port (tests).
+    port: int = Field(default=9464, ge=0, le=65535)
     path: str = "/metrics"
+
+
+class TracingSettings(_Model):
+    """OpenTelemetry spans for application messages (off by default)."""
+
+    enabled: bool = False
+    #: OTLP/HTTP traces endpoint, e.g. ``http://otel-collector:4318/v1/traces``.
+    otlp_endpoint: str | None = None
+    service_name: str = "pyfixmsg-plus"
+    #: Fraction of traces kept (0 to 1).
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
 
 
 #: Identifier fields of a dynamic session template that may be glob patterns.
@@ -391,6 +404,37 @@ class DynamicSessionTemplate(_Model):
 StoreUrl = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:")]
 
 
+class StoreFailureSettings(_Model):
+    """What happens while the message store cannot be written (docs/stores.md).
+
+    Outgoing messages are always held (never written to the socket) until
+    their sequence numbers are durable.  ``wait``: the application's
+    ``send()`` waits for the store to come back, at most ``waitTimeout``
+    seconds of outage, then fails with ``StoreUnavailableError``.  ``fail``:
+    ``send()`` fails at once while the store is down.  Either way the engine
+    retries the store with exponential backoff and resumes by itself.
+    """
+
+    mode: Literal["wait", "fail"] = "wait"
+    #: Seconds of outage after which waiting sends fail (mode ``wait``).
+    wait_timeout: float = Field(default=30.0, gt=0)
+    #: First and longest delay (seconds) between attempts to reach the store.
+    retry_initial_delay: float = Field(default=0.05, gt=0)
+    retry_max_delay: float = Field(default=2.0, gt=0)
+
+
+class RetentionSettings(_Model):
+    """Deleting old data from the message store (also ``fixplus store prune``)."""
+
+    #: Delete stored messages sent more than this many days ago (None: keep).
+    max_age_days: float | None = Field(default=None, gt=0)
+    #: Delete whole sessions (state and messages) not updated for this many
+    #: days; never a session this engine runs (None: keep).
+    session_idle_days: float | None = Field(default=None, gt=0)
+    #: Seconds between two prunes while the engine runs.
+    interval: float = Field(default=3600.0, gt=0)
+
+
 class EngineConfig(_Model):
     """The whole engine configuration file."""
 
@@ -404,8 +448,11 @@ class EngineConfig(_Model):
     dynamic_sessions: list[DynamicSessionTemplate] = Field(default_factory=list)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     #: Seconds a graceful stop waits for Logouts to be answered.
     shutdown_timeout: float = Field(default=10.0, gt=0)
+    store_failure: StoreFailureSettings = Field(default_factory=StoreFailureSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @model_validator(mode="before")
     @classmethod

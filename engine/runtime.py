@@ -24,10 +24,13 @@ from .codec import Message
 from .config import EngineConfig, Role, SessionSettings
 from .dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
 from .errors import ConfigError
+from .httpserver import HealthServer, new_registry
+from .metrics import EngineCollector
 from .session import Session
 from .session.validation import Validator as SessionValidator
 from .store.base import MessageStore, SessionKey
 from .store.url import open_store
+from .tracing import build_tracer
 from .transport import Acceptor, Backoff, Initiator, SessionDriver
 from .transport.acceptor import Router
 
@@ -106,6 +109,10 @@ class Engine:
         self.initiators: dict[str, Initiator] = {}
         self._templates: dict[int, list[_Template]] = {}
         self._lock = asyncio.Lock()
+        self.health: HealthServer | None = None
+        traced = build_tracer(config.tracing)
+        self._tracer = traced[0] if traced else None
+        self.tracer_provider = traced[1] if traced else None
 
     def _app_for(self, settings: SessionSettings) -> Application:
         return self._app if isinstance(self._app, Application) else self._app(settings)
@@ -115,7 +122,8 @@ class Engine:
         validator = build_validator(settings, self._dictionary_base)
         session = Session(settings, validator)
         store = await self.store.open(SessionKey(settings.session_id))
-        driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock)
+        driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock,
+                               tracer=self._tracer)
         await driver.start()
         self.drivers[settings.session_id] = driver
         return driver
@@ -152,6 +160,29 @@ class Engine:
                 initiator = Initiator(self.drivers[settings.session_id], backoff)
                 initiator.start()
                 self.initiators[settings.session_id] = initiator
+        m = self.config.metrics
+        if m.enabled:
+            registry = new_registry()
+            registry.register(EngineCollector(lambda: list(self.drivers.values())))
+            self.health = HealthServer(m.host, m.port, registry, self.readiness,
+                                       metrics_path=m.path)
+            await self.health.start()
+
+    async def readiness(self) -> list[str]:
+        """Why the engine is not ready (empty when it is): every acceptor port
+        bound and the message store answering."""
+        problems = [f"acceptor port {port} is not listening"
+                    for port, acceptor in self.acceptors.items() if not acceptor.listening]
+        if self.store is None:
+            problems.append("message store not opened")
+        else:
+            driver = next(iter(self.drivers.values()), None)
+            if driver is not None:
+                try:
+                    await driver.store.load()
+                except Exception as exc:
+                    problems.append(f"message store unreachable: {exc}")
+        return problems
 
     def _router(self, port: int) -> Router:
         async def route(msg: Message) -> SessionDriver | None:
@@ -207,6 +238,10 @@ class Engine:
             await driver.store.close()
         if self.store is not None:
             await self.store.close()
+        if self.health is not None:
+            await self.health.stop()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
 
     async def wait_logged_on(self, session_id: str, timeout: float = 10.0) -> None:
         driver = self.driver(session_id)

@@ -41,14 +41,20 @@ class Acceptor:
         self._connections: set[asyncio.Task[None]] = set()
 
     @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def bound_port(self) -> int:
         assert self._server is not None and self._server.sockets
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port,
-                                                  ssl=self._ssl)
+        # TLS is started per connection in _serve, so that a failed handshake
+        # (no or a wrong client certificate) is logged: asyncio's own server
+        # TLS drops it silently.
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
         log.info("accepting on %s:%d", self.host, self.bound_port)
 
     async def stop_listening(self) -> None:
@@ -81,6 +87,13 @@ class Acceptor:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         tune_socket(writer, self.nodelay, self.keepalive)
+        if self._ssl is not None:
+            try:
+                async with asyncio.timeout(self.logon_timeout):
+                    await writer.start_tls(self._ssl)
+            except (TimeoutError, OSError) as exc:
+                log.warning("%s: TLS handshake failed: %s", peer, exc or "timed out")
+                return
         framer = Framer()
         received = bytearray()
         frame: bytes | Garbled | None = None

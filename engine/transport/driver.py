@@ -34,7 +34,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..application import (
     Application,
@@ -49,7 +49,11 @@ from ..codec import Framer, Garbled, Message, decode, encode
 from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
+from ..session.stats import SessionStats
 from ..store.base import SessionStore
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger("pyfixmsg_plus.session")
 
@@ -70,8 +74,10 @@ class SessionDriver:
         *,
         clock: Callable[[], int] = time.time_ns,
         max_message_size: int = 1 << 20,
+        tracer: Tracer | None = None,
     ) -> None:
         self.session = session
+        self.tracer = tracer
         self.store = store
         self.app = app
         self.clock = clock
@@ -106,6 +112,34 @@ class SessionDriver:
     def logged_on(self) -> bool:
         return self.session.state is State.ACTIVE
 
+    # -- what metrics and health checks read --------------------------------
+    @property
+    def counterparty(self) -> str:
+        return self.session.settings.target_comp_id
+
+    @property
+    def stats(self) -> SessionStats:
+        return self.session.stats
+
+    @property
+    def state(self) -> State:
+        return self.session.state
+
+    @property
+    def next_sender(self) -> int:
+        return self.session.next_sender
+
+    @property
+    def next_target(self) -> int:
+        return self.session.next_target
+
+    @property
+    def queued(self) -> int:
+        return len(self.session.queue)
+
+    def in_schedule(self) -> bool:
+        return self.session.schedule.is_session_time(self.clock())
+
     @property
     def connected(self) -> bool:
         return self._writer is not None or self._attaching
@@ -115,7 +149,16 @@ class SessionDriver:
             await self.app.to_app(msg, self)
         except DoNotSend:
             return None
-        return await self._send(msg)
+        if self.tracer is None:
+            return await self._send(msg)
+        with self.tracer.start_as_current_span("fix.send") as span:
+            seq = await self._send(msg)
+            span.set_attributes(self._span_attributes(msg, seq))
+            return seq
+
+    def _span_attributes(self, msg: Message, seq: int | None) -> dict[str, str | int]:
+        return {"fix.session": self.session_id, "fix.msg_type": msg.msg_type.decode(),
+                "fix.msg_seq_num": seq or 0, "fix.counterparty": self.counterparty}
 
     def send_nowait(self, msg: Message) -> int | None:
         seq = self.session.send_app(msg, self.clock())
@@ -254,7 +297,13 @@ class SessionDriver:
                 # ValueError: a number too long for int() in a tag or length.
                 session.receive_garbled(str(exc)[:200], now)
             else:
-                session.receive(msg, now)
+                session.stats.received[msg.msg_type] += 1
+                if self.tracer is None or msg.is_admin():
+                    session.receive(msg, now)
+                else:
+                    with self.tracer.start_as_current_span("fix.receive") as span:
+                        span.set_attributes(self._span_attributes(msg, msg.seq_num))
+                        session.receive(msg, now)
         outbox = session.outbox
         if len(outbox) > before:
             for i in range(before, len(outbox)):
@@ -317,6 +366,7 @@ class SessionDriver:
                 self._batch_seqs.append(effect.seq)
             if effect.write:
                 self._writes.append(data)
+                self.session.stats.sent[msg.msg_type] += 1
             return
         if isinstance(effect, fx.SetTarget):
             self._target = effect.next_target
@@ -356,6 +406,8 @@ class SessionDriver:
             return
         self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
         self._held = []
+        stats = self.session.stats
+        started = time.perf_counter()
         try:
             if batch and target is not None:
                 # Independent rows: the store's group commit puts both in one
@@ -367,6 +419,7 @@ class SessionDriver:
             elif target is not None:
                 await self.store.set_next_target(target)
         except (FixError, OSError) as exc:
+            stats.store_errors += 1
             log.error("%s: store failure, dropping the connection: %s", self.session_id, exc)
             err = exc if isinstance(exc, FixError) else RetryableError(str(exc))
             for seq in seqs:
@@ -375,6 +428,10 @@ class SessionDriver:
                     waiter.set_exception(err)
             self._abort(f"store failure: {exc}")
             return
+        if batch or target is not None:
+            stats.store_write.observe(time.perf_counter() - started)
+            if batch:
+                stats.store_batch.observe(len(batch))
         for seq in seqs:
             waiter = self._send_waiters.pop(seq, None)
             if waiter is not None and not waiter.done():

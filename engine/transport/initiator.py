@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 
 from ..config import Endpoint
 from .backoff import Backoff, ExponentialBackoff
@@ -76,6 +77,7 @@ class Initiator:
             for _ in range(len(self.endpoints)):
                 endpoint = self.endpoints[self._next % len(self.endpoints)]
                 session.start_connect(driver.clock())
+                session.stats.reconnect_attempts += 1
                 try:
                     reader, writer = await asyncio.wait_for(
                         asyncio.open_connection(
@@ -86,8 +88,12 @@ class Initiator:
                         self.connect_timeout,
                     )
                 except (TimeoutError, OSError) as exc:
-                    log.info("%s: cannot connect to %s:%d: %s", driver.session_id,
-                             endpoint.host, endpoint.port, exc)
+                    if isinstance(exc, ssl.SSLError):  # configuration, not a passing fault
+                        log.warning("%s: TLS handshake with %s:%d failed: %s",
+                                    driver.session_id, endpoint.host, endpoint.port, exc)
+                    else:
+                        log.info("%s: cannot connect to %s:%d: %s", driver.session_id,
+                                 endpoint.host, endpoint.port, exc)
                     session.connect_failed(driver.clock())
                     self._next += 1
                     continue

@@ -1,0 +1,163 @@
+"""Every Prometheus metric the engine exports, in one place.
+
+Dashboards and alert rules depend on these names: change one only together
+with ``charts/pyfixmsg-plus/dashboards`` and ``.../alerts``.
+
+Nothing here runs on the message path.  Sessions count into plain
+:class:`~.session.stats.SessionStats` objects; :class:`EngineCollector`
+reads them when Prometheus scrapes.  Labels: ``session`` (the SessionID
+text), ``counterparty`` (the TargetCompID), plus bounded ones (``msg_type``,
+``reason``, ``direction``, ``state``).  No label ever carries a ClOrdID or
+free text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Final, Protocol
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from .session import State
+from .session.stats import SessionStats
+
+PREFIX: Final = "fixplus"
+
+#: name -> (type, help).  The single list of exported metric names.
+METRICS: Final[dict[str, tuple[str, str]]] = {
+    "fixplus_messages_sent_total": ("counter", "FIX messages written, by MsgType"),
+    "fixplus_messages_received_total": ("counter", "FIX messages received, by MsgType"),
+    "fixplus_rejects_sent_total": ("counter", "Session Rejects sent, by SessionRejectReason"),
+    "fixplus_rejects_received_total": ("counter", "Session Rejects received"),
+    "fixplus_garbled_messages_total": ("counter", "Garbled messages ignored"),
+    "fixplus_resend_requests_total": ("counter", "ResendRequests, by direction (sent/received)"),
+    "fixplus_gap_fills_total": ("counter", "SequenceReset-GapFills, by direction"),
+    "fixplus_sequence_number": ("gauge", "Next sequence number, by direction (sender/target)"),
+    "fixplus_session_state": ("gauge", "1 for the session's current state"),
+    "fixplus_session_logged_on": ("gauge", "1 when the session is logged on"),
+    "fixplus_session_in_schedule": ("gauge", "1 when the session is inside its schedule"),
+    "fixplus_logons_total": ("counter", "Logons completed"),
+    "fixplus_logouts_total": ("counter", "Times the session left the logged-on state"),
+    "fixplus_heartbeat_timeouts_total": ("counter", "Connections dropped for silence"),
+    "fixplus_test_requests_sent_total": ("counter", "TestRequests sent"),
+    "fixplus_test_request_rtt_seconds": ("histogram", "TestRequest to Heartbeat round trip"),
+    "fixplus_store_write_seconds": ("histogram", "Store transaction latency"),
+    "fixplus_store_batch_messages": ("histogram", "Messages per store transaction"),
+    "fixplus_store_errors_total": ("counter", "Store operations that failed"),
+    "fixplus_reconnect_attempts_total": ("counter", "Initiator connection attempts"),
+    "fixplus_queued_messages": ("gauge", "Messages held above a sequence gap"),
+}
+
+
+class SessionView(Protocol):
+    """What the collector needs of a running session (a SessionDriver)."""
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def counterparty(self) -> str: ...
+
+    @property
+    def stats(self) -> SessionStats: ...
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def next_sender(self) -> int: ...
+
+    @property
+    def next_target(self) -> int: ...
+
+    @property
+    def queued(self) -> int: ...
+
+    def in_schedule(self) -> bool: ...
+
+
+def _counter(name: str, labels: list[str]) -> CounterMetricFamily:
+    # prometheus_client appends _total to counters itself.
+    return CounterMetricFamily(name.removesuffix("_total"), METRICS[name][1], labels=labels)
+
+
+def _gauge(name: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, METRICS[name][1], labels=labels)
+
+
+def _histogram(name: str, labels: list[str]) -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, METRICS[name][1], labels=labels)
+
+
+class EngineCollector(Collector):
+    """Exports the stats of the sessions ``sessions()`` returns at scrape time."""
+
+    def __init__(self, sessions: Callable[[], Iterable[SessionView]]) -> None:
+        self._sessions = sessions
+
+    def collect(self) -> Iterator[Metric]:
+        base = ["session", "counterparty"]
+        counters = {name: _counter(name, base) for name in (
+            "fixplus_rejects_received_total", "fixplus_garbled_messages_total",
+            "fixplus_logons_total", "fixplus_logouts_total", "fixplus_heartbeat_timeouts_total",
+            "fixplus_test_requests_sent_total", "fixplus_store_errors_total",
+            "fixplus_reconnect_attempts_total")}
+        gauges = {name: _gauge(name, base) for name in (
+            "fixplus_session_logged_on", "fixplus_session_in_schedule",
+            "fixplus_queued_messages")}
+        histograms = {name: _histogram(name, base) for name in (
+            "fixplus_test_request_rtt_seconds", "fixplus_store_write_seconds",
+            "fixplus_store_batch_messages")}
+        sent = _counter("fixplus_messages_sent_total", [*base, "msg_type"])
+        received = _counter("fixplus_messages_received_total", [*base, "msg_type"])
+        rejects = _counter("fixplus_rejects_sent_total", [*base, "reason"])
+        resends = _counter("fixplus_resend_requests_total", [*base, "direction"])
+        gaps = _counter("fixplus_gap_fills_total", [*base, "direction"])
+        seqs = _gauge("fixplus_sequence_number", [*base, "direction"])
+        states = _gauge("fixplus_session_state", [*base, "state"])
+        for view in self._sessions():
+            st = view.stats
+            lb = [view.session_id, view.counterparty]
+            for mt, n in st.sent.items():
+                sent.add_metric([*lb, mt.decode("ascii", "replace")], n)
+            for mt, n in st.received.items():
+                received.add_metric([*lb, mt.decode("ascii", "replace")], n)
+            for reason, n in st.rejects_sent.items():
+                rejects.add_metric([*lb, str(reason)], n)
+            resends.add_metric([*lb, "sent"], st.resend_requests_sent)
+            resends.add_metric([*lb, "received"], st.resend_requests_received)
+            gaps.add_metric([*lb, "sent"], st.gap_fills_sent)
+            gaps.add_metric([*lb, "received"], st.gap_fills_received)
+            seqs.add_metric([*lb, "sender"], view.next_sender)
+            seqs.add_metric([*lb, "target"], view.next_target)
+            current = view.state
+            for state in State:
+                states.add_metric([*lb, state.value], 1 if state is current else 0)
+            for name, value in (
+                ("fixplus_rejects_received_total", st.rejects_received),
+                ("fixplus_garbled_messages_total", st.garbled),
+                ("fixplus_logons_total", st.logons),
+                ("fixplus_logouts_total", st.logouts),
+                ("fixplus_heartbeat_timeouts_total", st.heartbeat_timeouts),
+                ("fixplus_test_requests_sent_total", st.test_requests_sent),
+                ("fixplus_store_errors_total", st.store_errors),
+                ("fixplus_reconnect_attempts_total", st.reconnect_attempts),
+            ):
+                counters[name].add_metric(lb, value)
+            gauges["fixplus_session_logged_on"].add_metric(lb, 1 if current is State.ACTIVE else 0)
+            gauges["fixplus_session_in_schedule"].add_metric(lb, 1 if view.in_schedule() else 0)
+            gauges["fixplus_queued_messages"].add_metric(lb, view.queued)
+            for name, h in (("fixplus_test_request_rtt_seconds", st.test_request_rtt),
+                            ("fixplus_store_write_seconds", st.store_write),
+                            ("fixplus_store_batch_messages", st.store_batch)):
+                histograms[name].add_metric(lb, h.cumulative(), h.total)
+        yield from (sent, received, rejects, resends, gaps, seqs, states)
+        yield from counters.values()
+        yield from gauges.values()
+        yield from histograms.values()
