@@ -132,3 +132,11 @@ def test_passwords_are_masked_in_logged_messages() -> None:
     msg = Message.new("FIX.4.4", "A", [(553, "user"), (554, "secret"), (925, "newsecret")])
     text = masked_text(msg)
     assert "secret" not in text and "553=user" in text and "554=***" in text
+
+
+def test_metrics_reference_lists_every_metric() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    missing = [name for name in METRICS if f"`{name}`" not in doc]
+    assert not missing, f"docs/metrics.md lacks {missing}"
