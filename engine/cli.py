@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from .errors import ConfigError, FixError
 from .logs import setup_logging
 from .runtime import Engine
 from .scripttest import main as script_main
+from .storecli import add_parser as add_store_parser
 
 
 def _read_input(text: str | None) -> bytes:
@@ -131,6 +134,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 when the liveness endpoint answers 200 (the image's HEALTHCHECK)."""
+    try:
+        with urllib.request.urlopen(args.url, timeout=args.timeout) as response:
+            ok = response.status == 200
+    except (OSError, ValueError) as exc:
+        print(f"fixplus healthcheck: {args.url}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
+
+
 def cmd_script_test(args: argparse.Namespace) -> int:
     """Run acceptance definitions against an acceptor."""
     return script_main(["--host", args.host, "--port", str(args.port), *args.rest])
@@ -157,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("healthcheck", help="probe the liveness endpoint (container HEALTHCHECK)")
+    p.add_argument("--url", default=os.environ.get("FIXPLUS_HEALTH_URL",
+                                                   "http://127.0.0.1:9464/healthz"))
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.set_defaults(func=cmd_healthcheck)
+
     p = sub.add_parser("acceptance-server",
                        help="run the acceptor the QuickFIX acceptance definitions expect")
     p.add_argument("--port", type=int, default=5001)
@@ -174,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER,
                    help=".def files or folders, then options (see above)")
     p.set_defaults(func=cmd_script_test)
+
+    add_store_parser(sub)
     return parser
 
 
