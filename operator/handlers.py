@@ -1,0 +1,64 @@
+"""Thin kopf handlers: read, reconcile (render and apply), post events, write status.
+
+Every resource is reconciled when it is created, changed or found at
+start-up, and again every ``FIXPLUS_RESYNC_SECONDS`` (default 60): the
+periodic pass corrects drift (someone edited or deleted an owned object),
+picks up a MessageStore or Secret that appeared after the resource that
+references it, and refreshes readiness.  Deletion needs no handler: every
+owned object carries an owner reference, and the garbage collector removes
+it with its owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+
+from . import reconcile
+from .models import GROUP, VERSION
+
+RESYNC_SECONDS = float(os.environ.get("FIXPLUS_RESYNC_SECONDS", "60"))
+
+Reconciler = Callable[[Mapping[str, Any]], reconcile.Result]
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Keep kopf's bookkeeping in annotations: the status schema is ours.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    settings.posting.level = logging.WARNING  # our own events say what changed
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.execution.max_workers = 4
+
+
+def _run(reconciler: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
+    result = reconciler(body)
+    for type_, reason, message in result.events:
+        kopf.event(body, type=type_, reason=reason, message=message)
+    current = dict(body.get("status") or {})
+    if any(current.get(k) != v for k, v in result.status.items()):
+        for key, value in result.status.items():
+            patch.status[key] = value
+
+
+def _register(plural: str, reconciler: Reconciler) -> None:
+    def handler(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        _run(reconciler, body, patch)
+
+    handler.__name__ = f"reconcile_{plural}"
+    for decorator in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        decorator(GROUP, VERSION, plural, id="reconcile")(handler)
+    kopf.timer(GROUP, VERSION, plural, id="resync", interval=RESYNC_SECONDS,
+               initial_delay=RESYNC_SECONDS)(handler)
+
+
+_register("fixsessions", reconcile.reconcile_fix_session)
+_register("fixclusters", reconcile.reconcile_fix_cluster)
+_register("messagestores", reconcile.reconcile_message_store)

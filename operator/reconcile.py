@@ -1,0 +1,292 @@
+"""One reconcile of a resource: read references, render, apply, prune, report.
+
+Each ``reconcile_*`` takes the resource as the API server returned it and
+gives back a :class:`Result`: the status to write and the events to post.
+It reads and writes owned objects through :mod:`.k8s` only; it knows
+nothing of kopf (the handlers post the events and write the status).
+
+Problems with the resource itself — a missing MessageStore or Secret, a
+configuration the engine would reject, an apply the API server refuses —
+become a ``Reconciled=False`` / ``Degraded=True`` condition with a readable
+reason and a Warning event, never an exception that kopf would retry in a
+loop.  The objects applied before stay as they are, so a running session
+keeps its last good configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import k8s, status
+from .models import (
+    API_VERSION,
+    FixClusterSpec,
+    FixSessionSpec,
+    LabelSelector,
+    MessageStoreSpec,
+    SessionFields,
+    StoreCredentials,
+)
+from .render import (
+    ClusterContext,
+    Obj,
+    Owner,
+    Rendered,
+    RenderError,
+    SessionContext,
+    render_fix_cluster,
+    render_fix_session,
+)
+from .render.config import StoreInput
+
+SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+
+Event = tuple[str, str, str]  # type (Normal/Warning), reason, message
+
+
+@dataclasses.dataclass
+class Result:
+    status: dict[str, Any]
+    events: list[Event] = dataclasses.field(default_factory=list)
+
+
+class Problem(Exception):
+    """A reason (CamelCase) and a message for the conditions."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def owner_of(body: Mapping[str, Any]) -> Owner:
+    meta = body["metadata"]
+    return Owner(api_version=body.get("apiVersion", API_VERSION), kind=body["kind"],
+                 name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+                 generation=meta.get("generation", 1))
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"spec.{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _secret(namespace: str, name: str, needed: set[str], what: str) -> frozenset[str]:
+    keys = k8s.secret_keys(namespace, name)
+    if keys is None:
+        raise Problem("SecretNotFound", f"{what}: Secret {name!r} does not exist in "
+                      f"namespace {namespace!r}")
+    missing = needed - keys
+    if missing:
+        raise Problem("SecretKeyMissing", f"{what}: Secret {name!r} has no key "
+                      f"{', '.join(sorted(missing))}")
+    return keys
+
+
+def _check_store_credentials(namespace: str, store: str, creds: StoreCredentials | None) -> None:
+    if creds is None or creds.secret_ref is None:
+        return
+    ref = creds.secret_ref
+    needed = {ref.password_key} | ({ref.username_key} if ref.username_key else set())
+    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials")
+
+
+def _store(namespace: str, name: str) -> StoreInput:
+    body = k8s.get(API_VERSION, "MessageStore", namespace, name)
+    if body is None:
+        raise Problem("StoreNotFound",
+                      f"MessageStore {name!r} does not exist in namespace {namespace!r}")
+    try:
+        spec = MessageStoreSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        raise Problem("InvalidStore", f"MessageStore {name!r}: {_describe(exc)}") from None
+    _check_store_credentials(namespace, name, spec.credentials)
+    return StoreInput(name, spec)
+
+
+def _session_secrets(namespace: str, fields: SessionFields, what: str) -> frozenset[str]:
+    """Check the Logon Secret; return the keys of the TLS Secret."""
+    logon = fields.logon
+    if logon is not None and logon.password_secret_ref is not None:
+        ref = logon.password_secret_ref
+        _secret(namespace, ref.name, {ref.key}, f"{what} logon password")
+    if fields.tls is None:
+        return frozenset()
+    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS")
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
+
+
+def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any]) -> list[Event]:
+    """Apply every object; delete what was owned before and is not rendered now."""
+    spec_changed = old_status.get("observedGeneration") != owner.generation
+    events: list[Event] = []
+    for obj in objects:
+        api_version, kind, name = _key(obj)
+        before = k8s.get(api_version, kind, owner.namespace, name)
+        try:
+            after = k8s.apply(obj)
+        except k8s.KubeError as exc:
+            raise Problem("ApplyFailed", f"{kind} {name}: {exc}") from None
+        if before is None:
+            events.append(("Normal", "Created", f"created {kind} {name}"))
+        elif before["metadata"].get("resourceVersion") != after["metadata"].get(
+                "resourceVersion"):
+            if spec_changed:
+                events.append(("Normal", "Updated", f"updated {kind} {name}"))
+            else:
+                events.append(("Warning", "DriftCorrected",
+                               f"{kind} {name} was changed outside the operator; restored"))
+    rendered = {_key(o) for o in objects}
+    for old in old_status.get("owned") or ():
+        key = (old.get("apiVersion"), old.get("kind"), old.get("name"))
+        if key in rendered or (key[0], key[1]) not in k8s.PLURALS:
+            continue
+        if k8s.delete(key[0], key[1], owner.namespace, key[2]):
+            events.append(("Normal", "Deleted", f"deleted {key[1]} {key[2]} (no longer needed)"))
+    return events
+
+
+def _finish(owner: Owner, body: Mapping[str, Any], rendered: Rendered, ready: status.Cond,
+            extra_events: list[Event] | None = None) -> Result:
+    old = body.get("status") or {}
+    events = apply_all(owner, rendered.objects, old)
+    conditions = status.reconciled(ready)
+    return Result(
+        status={
+            "observedGeneration": owner.generation,
+            "conditions": status.merge(old.get("conditions"), conditions, owner.generation),
+            "owned": [{"apiVersion": o["apiVersion"], "kind": o["kind"],
+                       "name": o["metadata"]["name"]} for o in rendered.objects],
+            "configHash": rendered.config_hash,
+            "sessionIds": rendered.session_ids,
+        },
+        events=[*(extra_events or []), *events],
+    )
+
+
+def _failed(owner: Owner, body: Mapping[str, Any], problem: Problem) -> Result:
+    old = body.get("status") or {}
+    conditions = status.merge(old.get("conditions"), status.failed(problem.reason,
+                                                                  problem.message),
+                              owner.generation)
+    before = status.get(old.get("conditions"), status.RECONCILED)
+    repeated = before is not None and before.get("reason") == problem.reason \
+        and before.get("message") == problem.message
+    events = [] if repeated else [("Warning", problem.reason, problem.message)]
+    return Result(status={**{k: v for k, v in old.items() if k != "conditions"},
+                          "observedGeneration": owner.generation, "conditions": conditions},
+                  events=events)
+
+
+def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    if selector is None or not selector.match_labels:
+        return False
+    return all(labels.get(k) == v for k, v in selector.match_labels.items())
+
+
+def _serving_cluster(namespace: str, labels: Mapping[str, str]) -> str | None:
+    for cluster in k8s.list_objects(API_VERSION, "FixCluster", namespace):
+        try:
+            spec = FixClusterSpec.model_validate(cluster.get("spec") or {})
+        except ValidationError:
+            continue
+        if _selects(spec.session_selector, labels):
+            return str(cluster["metadata"]["name"])
+    return None
+
+
+def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
+    owner = owner_of(body)
+    try:
+        try:
+            spec = FixSessionSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            raise Problem("InvalidSpec", _describe(exc)) from None
+        store = _store(owner.namespace, spec.store_ref) if spec.store_ref else None
+        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}")
+        cluster = _serving_cluster(owner.namespace, body["metadata"].get("labels") or {})
+        if cluster is not None:
+            # A session is live in one pod at a time: the cluster's pods serve it.
+            spec = spec.model_copy(update={"paused": True})
+        ctx = SessionContext(owner, spec, store, tls_keys,
+                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD))
+        try:
+            rendered = render_fix_session(ctx)
+        except RenderError as exc:
+            raise Problem("InvalidConfig", str(exc)) from None
+        deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
+        ready = status.deployment_ready(deployment, spec.paused)
+        if cluster is not None:
+            ready = status.Cond(status.READY, "False", "ServedByFixCluster",
+                                f"FixCluster {cluster!r} serves this session")
+        return _finish(owner, body, rendered, ready)
+    except Problem as problem:
+        return _failed(owner, body, problem)
+
+
+def reconcile_fix_cluster(body: Mapping[str, Any]) -> Result:
+    owner = owner_of(body)
+    try:
+        try:
+            spec = FixClusterSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            raise Problem("InvalidSpec", _describe(exc)) from None
+        store = _store(owner.namespace, spec.store_ref)
+        selected: list[tuple[str, SessionFields, frozenset[str]]] = []
+        if spec.session_selector is not None and spec.session_selector.match_labels:
+            selector = ",".join(f"{k}={v}" for k, v in
+                                sorted(spec.session_selector.match_labels.items()))
+            for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
+                name = item["metadata"]["name"]
+                try:
+                    fields = FixSessionSpec.model_validate(item.get("spec") or {})
+                except ValidationError as exc:
+                    raise Problem("InvalidSession",
+                                  f"FixSession {name!r}: {_describe(exc)}") from None
+                keys = _session_secrets(owner.namespace, fields, f"FixSession {name!r}")
+                selected.append((name, fields, keys))
+        inline = tuple(_session_secrets(owner.namespace, s, f"sessions[{i}]")
+                       for i, s in enumerate(spec.sessions))
+        ctx = ClusterContext(owner, spec, store, tuple(sorted(selected, key=lambda s: s[0])),
+                             inline, service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD))
+        try:
+            rendered = render_fix_cluster(ctx)
+        except RenderError as exc:
+            raise Problem("InvalidConfig", str(exc)) from None
+        deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
+        return _finish(owner, body, rendered, status.deployment_ready(deployment, spec.paused))
+    except Problem as problem:
+        return _failed(owner, body, problem)
+
+
+def reconcile_message_store(body: Mapping[str, Any]) -> Result:
+    """A MessageStore owns nothing; its status says whether its references resolve."""
+    owner = owner_of(body)
+    try:
+        try:
+            spec = MessageStoreSpec.model_validate(body.get("spec") or {})
+        except ValidationError as exc:
+            raise Problem("InvalidSpec", _describe(exc)) from None
+        _check_store_credentials(owner.namespace, owner.name, spec.credentials)
+    except Problem as problem:
+        return _failed(owner, body, problem)
+    old = body.get("status") or {}
+    via = ("Vault" if spec.credentials and spec.credentials.vault else
+           "a Secret" if spec.credentials else "no credentials")
+    ready = status.Cond(status.READY, "True", "ReferencesResolved",
+                        f"{spec.type.value} store; credentials from {via}")
+    return Result(status={
+        "observedGeneration": owner.generation,
+        "conditions": status.merge(old.get("conditions"), status.reconciled(ready),
+                                   owner.generation),
+    })

@@ -1,0 +1,118 @@
+"""The engine configuration a pod runs, and the ConfigMap that carries it.
+
+:func:`engine_config` turns sessions and a store into the plain data of an
+:class:`~pyfixmsg_plus.engine.config.EngineConfig` and validates it with
+the engine's own :func:`~pyfixmsg_plus.engine.config.parse_config` (secret
+references left unresolved), so the operator never writes a configuration
+the engine rejects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import yaml
+from pyfixmsg_plus.engine.config import Role, parse_config
+
+from ..models import MessageStoreSpec, PodSettings, SessionFields, StoreType
+from . import secrets
+from .common import CONFIG_HASH, Obj, Owner, PodLayout, digest, meta
+from .secrets import RenderError, Wiring
+
+#: SessionFields that are operator settings, not engine session settings.
+_NOT_ENGINE = {"tls", "logon"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInput:
+    """One session to configure, with the keys its TLS Secret holds."""
+
+    key: str
+    fields: SessionFields
+    tls_keys: frozenset[str] = frozenset()
+    accept_port: int | None = None  # a FixCluster puts every session on its port
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreInput:
+    name: str
+    spec: MessageStoreSpec
+
+
+def session_settings(s: SessionInput, wiring: Wiring, layout: PodLayout) -> dict[str, Any]:
+    data = s.fields.model_dump(mode="json", by_alias=True, exclude_none=True,
+                               include=set(SessionFields.model_fields) - _NOT_ENGINE)
+    if s.fields.role is Role.INITIATOR:
+        data.pop("acceptPort", None)
+    else:
+        data["acceptHost"] = "0.0.0.0"
+        if s.accept_port is not None:
+            data["acceptPort"] = s.accept_port
+    acceptor = s.fields.role is Role.ACCEPTOR
+    tls = secrets.tls(wiring, s.fields.tls, s.tls_keys, acceptor, layout)
+    if tls:
+        data["tls"] = tls
+    data.update(secrets.logon(wiring, s.key, s.fields.logon, layout))
+    return data
+
+
+def store_url(store: StoreInput | None, wiring: Wiring, layout: PodLayout) -> str:
+    """The engine's store URL; credentials only as file or variable references."""
+    if store is None:
+        return f"sqlite:///{layout.data_dir}/fixplus.db"
+    spec = store.spec
+    password_file = secrets.store_password(wiring, spec.credentials, layout)
+    query = f"?password_file={password_file}" if password_file else ""
+    if spec.type is StoreType.SQLITE:
+        return f"sqlite:///{layout.data_dir}/{store.name}.db"
+    if spec.type is StoreType.POSTGRESQL:
+        pg = spec.postgresql
+        assert pg is not None  # CEL rule of the CRD
+        from_secret = (spec.credentials is not None and spec.credentials.secret_ref is not None
+                       and spec.credentials.secret_ref.username_key)
+        user = "${FIXPLUS_STORE_USERNAME}" if from_secret else (pg.user or "")
+        sep = "&" if query else "?"
+        return (f"postgresql://{user}{'@' if user else ''}{pg.host}:{pg.port}/{pg.database}"
+                f"{query}{sep}sslmode={pg.ssl_mode}")
+    rd = spec.redis
+    assert rd is not None
+    scheme = "rediss" if rd.tls else "redis"
+    return f"{scheme}://{rd.host}:{rd.port}/{rd.db}{query}"
+
+
+def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: PodSettings,
+                  wiring: Wiring, layout: PodLayout) -> dict[str, Any]:
+    """Plain engine configuration data, checked by the engine's own parser."""
+    data: dict[str, Any] = {
+        "store": store_url(store, wiring, layout),
+        "sessions": [session_settings(s, wiring, layout) for s in sessions],
+        "logging": {"level": pod.log_level, "format": "json"},
+        "metrics": {"enabled": pod.metrics.enabled, "host": "0.0.0.0",
+                    "port": pod.metrics.port, "path": pod.metrics.path},
+        "shutdownTimeout": 10.0,
+    }
+    try:
+        parse_config(data, source="the rendered engine configuration", resolve_secrets=False)
+    except Exception as exc:  # InvalidConfigError, one line per problem
+        raise RenderError(str(exc)) from None
+    return data
+
+
+def config_text(config: dict[str, Any]) -> str:
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def config_map(owner: Owner, config: dict[str, Any]) -> Obj:
+    """The ConfigMap with ``engine.yaml``; annotated with the hash the pods carry."""
+    text = config_text(config)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(owner, f"{owner.child_name}-config", {CONFIG_HASH: config_hash(text)}),
+        "data": {"engine.yaml": text},
+    }
+
+
+def config_hash(text: str) -> str:
+    return digest(text)
