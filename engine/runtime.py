@@ -26,6 +26,7 @@ from .dictionary import DataDictionary, SessionDictionaries, ValidationOptions, 
 from .errors import ConfigError
 from .httpserver import HealthServer, new_registry
 from .metrics import EngineCollector
+from .retention import RetentionTask
 from .session import Session
 from .session.validation import Validator as SessionValidator
 from .store.base import MessageStore, SessionKey
@@ -109,6 +110,7 @@ class Engine:
         self.initiators: dict[str, Initiator] = {}
         self._templates: dict[int, list[_Template]] = {}
         self._lock = asyncio.Lock()
+        self.retention: RetentionTask | None = None
         self.health: HealthServer | None = None
         traced = build_tracer(config.tracing)
         self._tracer = traced[0] if traced else None
@@ -124,6 +126,7 @@ class Engine:
         store = await self.store.open(SessionKey(settings.session_id))
         driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock,
                                tracer=self._tracer)
+        driver.store_failure = self.config.store_failure
         await driver.start()
         self.drivers[settings.session_id] = driver
         return driver
@@ -136,6 +139,10 @@ class Engine:
 
     async def start(self) -> None:
         self.store = await open_store(self.config.store)
+        self.retention = RetentionTask(
+            self.store, self.config.retention,
+            lambda: [SessionKey(sid) for sid in self.drivers])
+        self.retention.start()
         ports: dict[int, SessionSettings] = {}
         for settings in self.config.sessions:
             await self._add_session(settings)
@@ -236,6 +243,8 @@ class Engine:
         for driver in self.drivers.values():
             await driver.stop()
             await driver.store.close()
+        if self.retention is not None:
+            await self.retention.stop()
         if self.store is not None:
             await self.store.close()
         if self.health is not None:

@@ -77,3 +77,10 @@ def check_outbound(messages: object, next_sender_seq: int | None) -> int:
             )
         expected += 1
     return expected if expected is not None else 0
+
+
+class StoreUnavailableError(RetryableStoreError):
+    """Raised to the application by ``send()`` when the message store has been
+    unreachable too long (``storeFailure.mode: wait``) or at all (``fail``).
+    The message was not sent and will not be: its sequence number is given
+    back, and the engine resumes by itself when the store is back."""

@@ -22,9 +22,24 @@ delivered to it.  The read loop waits while a Logon is being authorised or
 a resend is being prepared, so the session never sees a message it cannot
 take yet.
 
-A store failure fails the waiting senders, drops the connection and
-reloads the sequence numbers from the store before the next logon, so no
-sequence number is ever reused or skipped.
+Store outages (theory in docs/stores.md, "Failure behaviour"): when a flush
+fails with a retryable store error, nothing of it has been written to the
+socket, and nothing after it will be: the pump holds every outgoing message,
+heartbeats included, because a sequence number on the wire must be durable
+first (a crash must never make us reuse one).  It retries the store with
+backoff; the first successful ``load()`` tells whether the failed
+transaction committed after all (its outcome is unknown when a connection
+drops during COMMIT), then the batch is saved (or found saved) and the pump
+carries on as if nothing happened: senders waited, nothing lost, nothing
+reused or skipped.  The FIX connection survives as long as the counterparty
+tolerates our silence (about two heartbeat intervals); if it drops, the
+held messages reach it by resend after the next logon.  Under
+``storeFailure.mode: fail``, or once ``waitTimeout`` has passed, waiting
+senders get ``StoreUnavailableError``; when the store is back the durable
+sender sequence number is rewound to the first given-up message (which was
+never written) and the connection is dropped, so the session logs on again
+from durable state.  A permanent store error fails the waiting senders and
+drops the connection; the session reloads before the next logon.
 """
 
 from __future__ import annotations
@@ -46,11 +61,13 @@ from ..application import (
     UnsupportedMessageType,
 )
 from ..codec import Framer, Garbled, Message, decode, encode
+from ..config import StoreFailureSettings
 from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
 from ..store.base import SessionStore
+from ..store.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -74,6 +91,7 @@ class SessionDriver:
         *,
         clock: Callable[[], int] = time.time_ns,
         max_message_size: int = 1 << 20,
+        store_failure: StoreFailureSettings | None = None,
         tracer: Tracer | None = None,
     ) -> None:
         self.session = session
@@ -83,6 +101,9 @@ class SessionDriver:
         self.clock = clock
         self.max_message_size = max_message_size
         self.session_id = session.settings.session_id
+        self.store_failure = store_failure or StoreFailureSettings()
+        self._outage_since: float | None = None  # loop time of the first store failure
+        self._stopping = False
         self._writer: asyncio.StreamWriter | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._deliveries: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -161,11 +182,31 @@ class SessionDriver:
                 "fix.msg_seq_num": seq or 0, "fix.counterparty": self.counterparty}
 
     def send_nowait(self, msg: Message) -> int | None:
+        self._check_store()
         seq = self.session.send_app(msg, self.clock())
         self._kick()
         return seq
 
+    @property
+    def store_available(self) -> bool:
+        """False while an outage of the message store is being ridden out."""
+        return self._outage_since is None
+
+    def _check_store(self) -> None:
+        """Refuse a send while the store is down and sends may not wait."""
+        since = self._outage_since
+        if since is None:
+            return
+        policy = self.store_failure
+        elapsed = asyncio.get_running_loop().time() - since
+        if policy.mode == "fail" or elapsed >= policy.wait_timeout:
+            raise StoreUnavailableError(
+                f"{self.session_id}: not sent: the message store has been unavailable for "
+                f"{elapsed:.1f} s (storeFailure.mode={policy.mode}, "
+                f"waitTimeout={policy.wait_timeout:g} s)")
+
     async def _send(self, msg: Message) -> int:
+        self._check_store()
         if self._reload:  # after a store failure: number from the durable state
             await self._reloaded()
         seq = self.session.send_app(msg, self.clock())
@@ -204,6 +245,7 @@ class SessionDriver:
         await self._call(self.app.on_create(self))
 
     async def stop(self) -> None:
+        self._stopping = True  # an outage being ridden out gives up
         if self._timer is not None:
             self._timer.cancel()
         if self._pump_task is not None:
@@ -420,14 +462,8 @@ class SessionDriver:
                 await self.store.set_next_target(target)
         except (FixError, OSError) as exc:
             stats.store_errors += 1
-            log.error("%s: store failure, dropping the connection: %s", self.session_id, exc)
-            err = exc if isinstance(exc, FixError) else RetryableError(str(exc))
-            for seq in seqs:
-                waiter = self._send_waiters.pop(seq, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(err)
-            self._abort(f"store failure: {exc}")
-            return
+            if not await self._ride_out_outage(exc, batch, seqs, target):
+                return
         if batch or target is not None:
             stats.store_write.observe(time.perf_counter() - started)
             if batch:
@@ -466,13 +502,95 @@ class SessionDriver:
                                    if isinstance(e, fx.LoggedOut | fx.Log)]
             self._close_writer(self._writer)
 
+    def _fail_waiters(self, err: Exception, seqs: list[int] | None = None) -> None:
+        for seq in list(self._send_waiters) if seqs is None else seqs:
+            waiter = self._send_waiters.pop(seq, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(err)
+
+    async def _ride_out_outage(self, exc: Exception, batch: list[tuple[int, bytes]],
+                               seqs: list[int], target: int | None) -> bool:
+        """A flush failed; nothing of it reached the socket.  Retry the store
+        until it answers.  True: the batch and target are durable now (carry
+        on).  False: the batch was given up and the connection dropped."""
+        policy = self.store_failure
+        if not isinstance(exc, RetryableError | OSError):
+            log.error("%s: store failure, dropping the connection: %s", self.session_id, exc)
+            self._fail_waiters(exc, seqs)
+            self._abort(f"store failure: {exc}")
+            return False
+        loop = asyncio.get_running_loop()
+        self._outage_since = start = loop.time()
+        log.error("%s: message store unavailable, holding every outgoing message until it "
+                  "is back (storeFailure.mode=%s): %s", self.session_id, policy.mode, exc)
+        given_up = False
+        delay = policy.retry_initial_delay
+        try:
+            while True:
+                elapsed = loop.time() - start
+                if not given_up and (policy.mode == "fail" or self._stopping
+                                     or elapsed >= policy.wait_timeout):
+                    given_up = True
+                    self._fail_waiters(StoreUnavailableError(
+                        f"{self.session_id}: not sent: the message store has been unavailable "
+                        f"for {elapsed:.1f} s (storeFailure.mode={policy.mode})"))
+                if given_up and self._stopping:
+                    self._abort("stopping while the message store is unavailable")
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, policy.retry_max_delay)
+                try:
+                    if await self._recover(batch, seqs, target, given_up):
+                        log.warning("%s: message store is back after %.1f s; resuming",
+                                    self.session_id, loop.time() - start)
+                        return True
+                    return False
+                except (RetryableError, OSError) as again:
+                    log.debug("%s: message store still unavailable: %s", self.session_id, again)
+                except FixError as fatal:
+                    log.error("%s: store failure, dropping the connection: %s",
+                              self.session_id, fatal)
+                    self._fail_waiters(fatal)
+                    self._abort(f"store failure: {fatal}")
+                    return False
+        finally:
+            self._outage_since = None
+
+    async def _recover(self, batch: list[tuple[int, bytes]], seqs: list[int],
+                       target: int | None, given_up: bool) -> bool:
+        """The store answers again: settle the held flush (see _ride_out_outage)."""
+        state = await self.store.load()  # did the failed transaction commit after all?
+        durable = state.next_sender_seq
+        if given_up:
+            if seqs and durable > seqs[0]:
+                await self.store.set_next_sender(seqs[0])  # never written: give them back
+            self._abort("message store was unavailable; messages given up")
+            return False
+        if seqs:
+            first, last = seqs[0], seqs[-1]
+            if durable == first:
+                await self.store.save_outbound(batch)
+            elif durable != last + 1 or await self.store.get_range(first, last) != batch:
+                err = StoreUnavailableError(
+                    f"{self.session_id}: store state changed during the outage (next sender "
+                    f"{durable}, held {first}..{last}); reloading")
+                self._fail_waiters(err)
+                self._abort(str(err))
+                return False
+        if target is not None:
+            await self.store.set_next_target(target)
+        return True
+
     async def _load_resend(self, begin: int, end: int) -> None:
         try:
-            rows = await self.store.get_range(begin, end)
+            rows = await self._read_for_resend(begin, end)
         except (FixError, OSError) as exc:
-            log.error("%s: cannot read messages %d..%d for a resend: %s",
-                      self.session_id, begin, end, exc)
-            rows = []
+            # Never gap-fill messages we could not read: drop the connection,
+            # the counterparty asks again after the next logon.
+            log.error("%s: cannot read messages %d..%d for a resend, dropping the "
+                      "connection: %s", self.session_id, begin, end, exc)
+            self._abort(f"store failure during a resend: {exc}")
+            return
         stored: list[tuple[int, Message | None]] = []
         for seq, data in rows:
             try:
@@ -493,6 +611,22 @@ class SessionDriver:
             stored.append((seq, msg))
         self.session.resend_loaded(begin, end, stored, self.clock())
         self._ready.set()
+
+    async def _read_for_resend(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        """``get_range``, retried with backoff through a store outage of at
+        most ``storeFailure.waitTimeout``."""
+        policy = self.store_failure
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + policy.wait_timeout
+        delay = policy.retry_initial_delay
+        while True:
+            try:
+                return await self.store.get_range(begin, end)
+            except (RetryableError, OSError):
+                if self._stopping or loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, policy.retry_max_delay)
 
     # ------------------------------------------------------------------
     # timers
