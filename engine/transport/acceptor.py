@@ -92,7 +92,8 @@ class Acceptor:
                 async with asyncio.timeout(self.logon_timeout):
                     await writer.start_tls(self._ssl)
             except (TimeoutError, OSError) as exc:
-                log.warning("%s: TLS handshake failed: %s", peer, exc or "timed out")
+                log.warning("%s: TLS handshake failed: %s", peer,
+                            str(exc) or type(exc).__name__)
                 return
         framer = Framer()
         received = bytearray()
