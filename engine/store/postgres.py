@@ -168,7 +168,8 @@ def _is_connection_problem(exc: BaseException) -> bool:
         asyncpg.exceptions.ConnectionDoesNotExistError
         | asyncpg.exceptions.InterfaceError
         | asyncpg.exceptions.PostgresConnectionError
-        | asyncpg.exceptions.ConnectionFailureError,
+        | asyncpg.exceptions.ConnectionFailureError
+        | asyncpg.exceptions.InternalClientError,  # protocol state after a lost connection
     ):
         return True
     state = getattr(exc, "sqlstate", None)
@@ -379,12 +380,19 @@ class _Writer:
                         except StoreError as e:  # rejected before writing anything
                             job.error = e
                     await tx.finish()
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        await transaction.rollback()
+                except BaseException as e:
+                    if _is_connection_problem(e):
+                        conn.terminate()  # never hand a broken connection out again
+                    else:
+                        with contextlib.suppress(Exception):
+                            await transaction.rollback()
                     raise
                 committing = True
-                await transaction.commit()
+                try:
+                    await transaction.commit()
+                except BaseException:
+                    conn.terminate()
+                    raise
             store.transactions += 1
             return None
         except Exception as e:
