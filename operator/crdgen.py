@@ -12,6 +12,7 @@ that conversion; CEL rules come from each model's ``cel_rules``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import typing
 from pathlib import Path
@@ -186,12 +187,105 @@ def render_files() -> dict[str, str]:
     }
 
 
+def _type(node: dict[str, Any]) -> str:
+    kind = str(node.get("type", "any"))
+    if kind == "array":
+        return f"[]{_type(node.get('items') or {})}"
+    if kind == "object" and isinstance(node.get("additionalProperties"), dict):
+        return f"map[string]{_type(node['additionalProperties'])}"
+    return kind
+
+
+def _constraints(node: dict[str, Any]) -> str:
+    parts = []
+    if "enum" in node:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in node["enum"]))
+    for key, word in (("minimum", ">="), ("maximum", "<="), ("minLength", "length >="),
+                      ("maxLength", "length <=")):
+        if key in node:
+            strict = node.get("exclusiveMinimum" if key == "minimum" else "exclusiveMaximum")
+            op = word.replace("=", "") if strict and key in ("minimum", "maximum") else word
+            parts.append(f"{op} {node[key]}")
+    if "pattern" in node and "enum" not in node:
+        parts.append(f"pattern `{node['pattern']}`")
+    return "; ".join(parts)
+
+
+def _rows(node: dict[str, Any], path: str, required: set[str], rows: list[str]) -> None:
+    for name, sub in (node.get("properties") or {}).items():
+        where = f"{path}.{name}" if path else name
+        default = f"`{json.dumps(sub['default'])}`" if "default" in sub else ""
+        text = " ".join(str(sub.get("description", "")).split())
+        notes = "; ".join(x for x in (text, _constraints(sub)) if x).replace("|", "\\|")
+        req = "yes" if name in required else ""
+        rows.append(f"| `{where}` | {_type(sub)} | {req} | {default} | {notes} |")
+        target = sub.get("items", sub) if sub.get("type") == "array" else sub
+        _rows(target, f"{where}[]" if sub.get("type") == "array" else where,
+              set(target.get("required", [])), rows)
+
+
+def _rules(node: dict[str, Any], path: str, out: list[str]) -> None:
+    for rule in node.get("x-kubernetes-validations", []):
+        out.append(f"- `{path or 'spec'}`: {rule['message']} (`{rule['rule']}`)")
+    for name, sub in (node.get("properties") or {}).items():
+        target = sub.get("items", sub) if sub.get("type") == "array" else sub
+        _rules(target, f"{path}.{name}" if path else f"spec.{name}", out)
+
+
+def reference_markdown() -> str:
+    """docs/crds.md: every field of every kind, from the same schemas."""
+    lines = [
+        "# Custom resource reference (`fixplus.io/v1alpha1`)",
+        "",
+        "Generated from `operator/models.py` by `python -m pyfixmsg_plus.operator.crdgen "
+        "--docs`; a test fails when it drifts.  Session settings have the engine's own "
+        "types and meaning: see [configuration.md](configuration.md).",
+        "",
+    ]
+    for kind in models.KINDS:
+        version = crd(kind)["spec"]["versions"][0]
+        spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        lines += [f"## {kind.kind}", "",
+                  " ".join((kind.spec.__doc__ or "").split()), "",
+                  f"`kubectl get {kind.plural}` (short names: "
+                  f"{', '.join(kind.short_names)}) shows "
+                  f"{', '.join(c['name'] for c in kind.printer_columns)}.", "",
+                  "| field | type | required | default | notes |",
+                  "| --- | --- | --- | --- | --- |"]
+        rows: list[str] = []
+        _rows(spec, "spec", set(spec.get("required", [])), rows)
+        lines += rows
+        rules: list[str] = []
+        _rules(spec, "", rules)
+        if rules:
+            lines += ["", "Rules the API server enforces (CEL):", "", *rules]
+        lines.append("")
+    lines += ["## Status (all kinds)", "",
+              "| field | meaning |", "| --- | --- |",
+              "| `status.observedGeneration` | the generation the status describes |",
+              "| `status.conditions[]` | `Reconciled` (everything applied), `Ready` (pods "
+              "available), `Degraded` (a problem needs attention), each with `reason`, "
+              "`message`, `lastTransitionTime` and `observedGeneration` |",
+              "| `status.owned[]` | apiVersion, kind and name of every object the resource "
+              "owns |",
+              "| `status.configHash` | hash of the engine configuration; the pod template "
+              "carries it as `fixplus.io/config-hash` |",
+              "| `status.sessionIds[]` | the FIX sessions the pods serve |", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parent.parent / "crds"
     parser.add_argument("dir", nargs="?", default=str(default))
     parser.add_argument("--check", action="store_true", help="exit 1 if the files drifted")
+    parser.add_argument("--docs", action="store_true",
+                        help="write docs/crds.md (the reference) instead")
     args = parser.parse_args(argv)
+    if args.docs:
+        (Path(__file__).resolve().parent.parent / "docs" / "crds.md").write_text(
+            reference_markdown())
+        return 0
     out = Path(args.dir)
     drifted = []
     for name, text in render_files().items():

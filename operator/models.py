@@ -262,7 +262,7 @@ class SessionFields(CrdModel):
     logon: LogonCredentials | None = None
 
 
-class FixSessionSpec(SessionFields, PodSettings):
+class FixSessionSpec(PodSettings, SessionFields):
     """One FIX session served by one pod."""
 
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (

@@ -122,3 +122,8 @@ def test_examples_in_manifests_parse_with_the_models() -> None:
                 kinds[doc["kind"]].spec.model_validate(doc["spec"])
                 seen.add(doc["kind"])
     assert seen == set(kinds)
+
+
+def test_the_crd_reference_does_not_drift() -> None:
+    assert (REPO / "docs" / "crds.md").read_text() == crdgen.reference_markdown(), (
+        "docs/crds.md drifted: run `.venv/bin/python -m pyfixmsg_plus.operator.crdgen --docs`")

@@ -1,0 +1,285 @@
+"""The operator against a real kube-apiserver and etcd (tests/env/20-kube.sh).
+
+There is no kubelet and no scheduler: pods are never started, so ``Ready``
+stays False (``PodsNotAvailable``), which the tests assert too.  When the
+environment also runs kube-controller-manager (``FIXPLUS_KUBE_GC=1``), its
+garbage collector, deployment and replica-set controllers let the tests see
+deletion cascade through owner references and an update roll a new
+ReplicaSet; without it they check the owner references only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.operator.conftest import Kube, condition, wait_for
+from tests.realparts import REPO, env_value
+
+pytestmark = pytest.mark.integration
+
+CONFIG_HASH = "fixplus.io/config-hash"
+
+
+def _reconciled(kube: Kube, kind: str, name: str) -> dict[str, Any] | None:
+    obj = kube.get(kind, name)
+    cond = condition(obj, "Reconciled")
+    if obj and cond and cond["status"] == "True" and \
+            obj["status"].get("observedGeneration") == obj["metadata"]["generation"]:
+        return obj
+    return None
+
+
+def _tls_secret(kube: Kube, tmp: Path, name: str) -> None:
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.crt",
+        "-days", "2", "-subj", "/CN=fix-acceptor")
+    (tmp / "ca.crt").write_bytes((tmp / "tls.crt").read_bytes())
+    kube.run("create", "secret", "generic", name, "--type=kubernetes.io/tls",
+             f"--from-file={tmp / 'tls.crt'}", f"--from-file={tmp / 'tls.key'}",
+             f"--from-file={tmp / 'ca.crt'}")
+
+
+def test_api_server_rejects_invalid_resources_with_readable_messages(kube: Kube) -> None:
+    base = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+            "metadata": {"name": "bad"}}
+    session = {"role": "initiator", "beginString": "FIX.4.4", "senderCompId": "A",
+               "targetCompId": "B", "connect": [{"host": "h", "port": 1}]}
+    cases = [
+        ({**session, "connect": []}, "an initiator session needs at least one connect endpoint"),
+        ({**session, "beginString": "FIX.9.9"}, 'Unsupported value: "FIX.9.9"'),
+        ({**session, "heartbeatIntreval": 5}, 'unknown field "spec.heartbeatIntreval"'),
+        ({**session, "beginString": "FIXT.1.1"},
+         "defaultApplVerId is required for FIXT.1.1 sessions and only allowed there"),
+        ({**session, "heartbeatInterval": 7200, "istio": {"enabled": True}},
+         "istio.idleTimeout must be longer than twice heartbeatInterval"),
+        ({**session, "logon": {"passwordSecretRef": {"name": "a"},
+                               "vault": {"role": "r", "path": "p"}}},
+         "give the password either as passwordSecretRef or from vault, not both"),
+        ({**session, "networkPolicy": {"counterpartyCidrs": ["not-a-cidr"]}},
+         "spec.networkPolicy.counterpartyCidrs[0]"),
+    ]
+    for spec, message in cases:
+        proc = kube.run("apply", "-f", "-", stdin=json.dumps({**base, "spec": spec}),
+                        check=False)
+        assert proc.returncode != 0, f"accepted: {spec}"
+        assert message in proc.stderr, proc.stderr
+    cluster = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixCluster",
+               "metadata": {"name": "bad"},
+               "spec": {"storeRef": "s", "minReplicas": 5, "maxReplicas": 2,
+                        "sessions": [{**session, "role": "initiator"}]}}
+    proc = kube.run("apply", "-f", "-", stdin=json.dumps(cluster), check=False)
+    assert "minReplicas must not exceed maxReplicas" in proc.stderr
+    assert "a FixCluster serves acceptor sessions" in proc.stderr
+    store = {"apiVersion": "fixplus.io/v1alpha1", "kind": "MessageStore",
+             "metadata": {"name": "bad"}, "spec": {"type": "postgresql"}}
+    proc = kube.run("apply", "-f", "-", stdin=json.dumps(store), check=False)
+    assert "a postgresql store needs the postgresql connection settings" in proc.stderr
+    assert kube.items("fixsessions") == []
+
+
+def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -> None:
+    for path in sorted((REPO / "manifests").glob("*.yaml")):
+        kube.run("apply", "-f", str(path))
+
+    # -- initiator with a PostgreSQL MessageStore ---------------------------------
+    fs = wait_for("broker-orders reconciled", lambda: _reconciled(kube, "fixsession",
+                                                                   "broker-orders"))
+    uid = fs["metadata"]["uid"]
+    st = fs["status"]
+    assert st["sessionIds"] == ["FIX.4.4:CLIENT1->BROKER"]
+    ready = condition(fs, "Ready")
+    assert ready and ready["status"] == "False" and ready["reason"] == "PodsNotAvailable"
+    assert ready["observedGeneration"] == fs["metadata"]["generation"]
+    owned = {(o["kind"], o["name"]) for o in st["owned"]}
+    assert owned == {("ConfigMap", "fixs-broker-orders-config"),
+                     ("ServiceAccount", "fixs-broker-orders"),
+                     ("Deployment", "fixs-broker-orders"), ("Service", "fixs-broker-orders"),
+                     ("NetworkPolicy", "fixs-broker-orders"),
+                     ("PodDisruptionBudget", "fixs-broker-orders"),
+                     ("ServiceMonitor", "fixs-broker-orders")}
+    for kind, name in owned:
+        obj = kube.get(kind, name)
+        assert obj is not None, (kind, name)
+        refs = obj["metadata"]["ownerReferences"]
+        assert refs[0]["uid"] == uid and refs[0]["controller"] is True
+        assert obj["metadata"]["managedFields"][0]["manager"] == "fixplus-operator"
+        assert obj["metadata"]["managedFields"][0]["operation"] == "Apply"
+    cm = kube.get("configmap", "fixs-broker-orders-config")
+    assert cm is not None
+    text = cm["data"]["engine.yaml"]
+    assert "change-me" not in text
+    config = yaml.safe_load(text)
+    assert config["store"].startswith("postgresql://${FIXPLUS_STORE_USERNAME}@postgres.")
+    assert config["sessions"][0]["password"] == (
+        "${FILE:/var/run/secrets/fixplus/logon-session/password}")
+    dep = kube.get("deployment", "fixs-broker-orders")
+    assert dep is not None
+    spec = dep["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"
+    pod = spec["template"]
+    assert pod["metadata"]["annotations"][CONFIG_HASH] == st["configHash"] == \
+        cm["metadata"]["annotations"][CONFIG_HASH]
+    container = pod["spec"]["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert pod["spec"]["serviceAccountName"] == "fixs-broker-orders"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"name": "FIXPLUS_STORE_USERNAME", "valueFrom": {"secretKeyRef": {
+        "name": "fix-store-credentials", "key": "username"}}} in container["env"]
+    np = kube.get("networkpolicy", "fixs-broker-orders")
+    assert np is not None
+    assert {"ports": [{"protocol": "TCP", "port": 5432}]} in np["spec"]["egress"]
+    store = wait_for("orders-store ready", lambda: _reconciled(kube, "messagestore",
+                                                                "orders-store"))
+    assert condition(store, "Ready")["status"] == "True"  # type: ignore[index]
+    reasons = {e["reason"] for e in kube.events("broker-orders")}
+    assert "Created" in reasons
+    table = kube.run("get", "fixsessions").stdout
+    assert "READY" in table and "broker-orders" in table
+
+    # -- acceptor with TLS: a missing Secret is a condition, then it resolves ----
+    gw = wait_for("client-gateway reports the missing Secret", lambda: (
+        (c := condition(kube.get("fixsession", "client-gateway"), "Reconciled"))
+        and c["reason"] == "SecretNotFound" and c))
+    assert gw["status"] == "False" and "fix-acceptor-tls" in gw["message"]
+    degraded = condition(kube.get("fixsession", "client-gateway"), "Degraded")
+    assert degraded and degraded["status"] == "True"
+    assert kube.get("deployment", "fixs-client-gateway") is None
+    assert any(e["reason"] == "SecretNotFound" and e["type"] == "Warning"
+               for e in kube.events("client-gateway"))
+    _tls_secret(kube, tmp_path, "fix-acceptor-tls")
+    wait_for("client-gateway reconciled", lambda: _reconciled(kube, "fixsession",
+                                                               "client-gateway"))
+    svc = kube.get("service", "fixs-client-gateway")
+    assert svc is not None
+    fix_port = svc["spec"]["ports"][0]
+    assert fix_port["name"] == "tcp-fix" and fix_port["appProtocol"] == "tcp"
+    assert fix_port["port"] == 9443
+    assert svc["spec"]["ports"][1]["name"] == "http-metrics"
+    gw_config = yaml.safe_load(kube.get("configmap", "fixs-client-gateway-config")
+                               ["data"]["engine.yaml"])  # type: ignore[index]
+    tls = gw_config["sessions"][0]["tls"]
+    assert tls["requireClientCert"] is True and tls["caFile"].endswith("/ca.crt")
+    pdb = kube.get("poddisruptionbudget", "fixs-client-gateway")
+    assert pdb is not None and pdb["spec"]["maxUnavailable"] == 0
+
+    # -- FixCluster with autoscaling and Istio ----------------------------------
+    fc = wait_for("gateway reconciled", lambda: _reconciled(kube, "fixcluster", "gateway"))
+    assert fc["status"]["sessionIds"] == ["FIX.4.2:GATEWAY->FUND1", "FIX.4.4:GATEWAY->FUND2"]
+    hpa = kube.get("hpa", "fixc-gateway")
+    assert hpa is not None and hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] == 6
+    assert hpa["spec"]["behavior"]["scaleDown"]["selectPolicy"] == "Disabled"
+    vs = kube.get("virtualservices.networking.istio.io", "fixc-gateway")
+    assert vs is not None and vs["spec"]["tcp"][0]["match"] == [{"port": 5001}]
+    dr = kube.get("destinationrules.networking.istio.io", "fixc-gateway")
+    assert dr is not None
+    tcp = dr["spec"]["trafficPolicy"]["connectionPool"]["tcp"]
+    assert tcp["idleTimeout"] == "4h" and tcp["tcpKeepalive"]["probes"] == 3
+    pa = kube.get("peerauthentications.security.istio.io", "fixc-gateway")
+    assert pa is not None and pa["spec"]["mtls"]["mode"] == "STRICT"
+    assert kube.get("servicemonitors.monitoring.coreos.com", "fixc-gateway") is not None
+    cdep = kube.get("deployment", "fixc-gateway")
+    assert cdep is not None
+    ann = cdep["spec"]["template"]["metadata"]["annotations"]
+    assert ann["vault.hashicorp.com/role"] == "fixplus-store"
+    assert ann["vault.hashicorp.com/agent-inject-secret-store-password"] == \
+        "secret/data/fixplus/redis"
+    assert ann["sidecar.istio.io/inject"] == "true"
+
+
+def test_update_rolls_the_pods(kube: Kube) -> None:
+    before = wait_for("broker-orders", lambda: _reconciled(kube, "fixsession", "broker-orders"))
+    old_hash = before["status"]["configHash"]
+    kube.run("patch", "fixsession", "broker-orders", "--type=merge",
+             "-p", '{"spec": {"heartbeatInterval": 10}}')
+    after = wait_for("new config hash", lambda: (
+        (o := _reconciled(kube, "fixsession", "broker-orders"))
+        and o["status"]["configHash"] != old_hash and o))
+    assert after["status"]["observedGeneration"] == before["metadata"]["generation"] + 1
+    dep = kube.get("deployment", "fixs-broker-orders")
+    assert dep is not None
+    assert dep["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH] == \
+        after["status"]["configHash"]
+    cm = kube.get("configmap", "fixs-broker-orders-config")
+    assert "heartbeatInterval: 10" in cm["data"]["engine.yaml"]  # type: ignore[index]
+    assert any(e["reason"] == "Updated" for e in kube.events("broker-orders"))
+    if env_value("FIXPLUS_KUBE_GC") == "1":
+        # the deployment controller rolls a new ReplicaSet for the new template
+        def hashes() -> set[str] | None:
+            sets = kube.items("replicasets", "app.kubernetes.io/instance=fixs-broker-orders")
+            found = {rs["spec"]["template"]["metadata"]["annotations"][CONFIG_HASH]
+                     for rs in sets}
+            return found if {old_hash, after["status"]["configHash"]} <= found else None
+        wait_for("a ReplicaSet for each config", hashes)
+
+
+def test_drift_is_corrected(kube: Kube) -> None:
+    wait_for("broker-orders", lambda: _reconciled(kube, "fixsession", "broker-orders"))
+    kube.run("scale", "deployment", "fixs-broker-orders", "--replicas=3")
+    kube.run("patch", "configmap", "fixs-broker-orders-config", "--type=merge",
+             "-p", '{"data": {"engine.yaml": "sessions: []\\n"}}')
+    kube.run("delete", "service", "fixs-broker-orders")
+    wait_for("replicas restored", lambda: (
+        kube.get("deployment", "fixs-broker-orders") or {}).get("spec", {}).get("replicas") == 1)
+    wait_for("config restored", lambda: "CLIENT1" in (
+        kube.get("configmap", "fixs-broker-orders-config") or {}).get("data", {}).get(
+            "engine.yaml", ""))
+    wait_for("service recreated", lambda: kube.get("service", "fixs-broker-orders"))
+    wait_for("drift event", lambda: any(e["reason"] == "DriftCorrected"
+                                        for e in kube.events("broker-orders")))
+
+
+def test_missing_store_is_a_condition_until_it_appears(kube: Kube) -> None:
+    doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+           "metadata": {"name": "late-store"},
+           "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "S",
+                    "targetCompId": "T", "acceptPort": 7001, "storeRef": "not-yet"}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    cond = wait_for("StoreNotFound", lambda: (
+        (c := condition(kube.get("fixsession", "late-store"), "Reconciled"))
+        and c["reason"] == "StoreNotFound" and c))
+    assert cond["message"] == (f"MessageStore 'not-yet' does not exist in namespace "
+                               f"'{kube.namespace}'")
+    ready = condition(kube.get("fixsession", "late-store"), "Ready")
+    assert ready and ready["status"] == "False" and ready["reason"] == "StoreNotFound"
+    store = {"apiVersion": "fixplus.io/v1alpha1", "kind": "MessageStore",
+             "metadata": {"name": "not-yet"}, "spec": {"type": "sqlite"}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(store))
+    wait_for("late-store reconciled", lambda: _reconciled(kube, "fixsession", "late-store"))
+
+
+def test_a_session_selected_by_a_cluster_runs_in_the_cluster_only(kube: Kube) -> None:
+    doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+           "metadata": {"name": "pooled", "labels": {"fixplus.io/pool": "gateway"}},
+           "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "GATEWAY",
+                    "targetCompId": "FUND3", "acceptPort": 7002}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    wait_for("pooled served by the cluster", lambda: (
+        (c := condition(kube.get("fixsession", "pooled"), "Ready"))
+        and c["reason"] == "ServedByFixCluster"))
+    dep = kube.get("deployment", "fixs-pooled")
+    assert dep is not None and dep["spec"]["replicas"] == 0
+    wait_for("cluster config has the session", lambda: "FIX.4.4:GATEWAY->FUND3" in (
+        (kube.get("fixcluster", "gateway") or {}).get("status", {}).get("sessionIds", [])))
+
+
+def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
+    fs = wait_for("late-store", lambda: _reconciled(kube, "fixsession", "late-store"))
+    names = [(o["kind"], o["name"]) for o in fs["status"]["owned"]]
+    for kind, name in names:
+        obj = kube.get(kind, name)
+        assert obj and obj["metadata"]["ownerReferences"][0]["uid"] == fs["metadata"]["uid"]
+    kube.run("delete", "fixsession", "late-store")
+    if env_value("FIXPLUS_KUBE_GC") != "1":
+        pytest.skip("no kube-controller-manager: owner references checked, no garbage collector")
+    for kind, name in names:
+        wait_for(f"{kind} {name} collected", lambda k=kind, n=name: kube.get(k, n) is None)
