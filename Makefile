@@ -43,7 +43,7 @@ unit: setup testenv
 test: lint typecheck contracts unit
 
 bench: setup
-	$(PY) tests/benchmarks/w1_codec.py
+	$(PY) tests/benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
