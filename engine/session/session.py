@@ -180,6 +180,7 @@ class Session:
         else:
             reason = session_reason if session_reason is not None else 99
             reply = rejects.session_reject(self.begin_string, msg, reason, ref_tag, text)
+            self.stats.rejects_sent[reason] += 1
         self._send(reply, now)
 
     def next_deadline(self) -> int | None:
@@ -281,6 +282,7 @@ class Session:
         self.sent_reset = self.received_reset = False
         self.pending_logon = None
         self.test_requests = 0
+        self._test_request_at = 0
         if was_on:
             self.stats.logouts += 1
             self.outbox.append(fx.LoggedOut(reason))
@@ -669,8 +671,11 @@ class Session:
             if mt in {b"0", b"3"}:
                 if mt == b"3":
                     self.stats.rejects_received += 1
-                elif self.test_requests and msg.get(t.TEST_REQ_ID) == b"TEST":
+                elif self._test_request_at and msg.get(t.TEST_REQ_ID) == b"TEST":
+                    # Pending until answered, even when other traffic that was
+                    # in flight arrives first (and resets ``test_requests``).
                     self.stats.test_request_rtt.observe((now - self._test_request_at) / _NS)
+                    self._test_request_at = 0
                 if self._verify(msg, now, True, True):
                     self._advance_target()
                     self.outbox.append(fx.Deliver(msg, True))
@@ -730,8 +735,15 @@ class Session:
         if (modern and end == 0) or (not modern and end == 999999) or end >= self.next_sender:
             end = self.next_sender - 1
         self._request_resend_reply(begin, end, now)
-        if _seq_of(msg) == self.next_target:
+        seq = _seq_of(msg)
+        if seq == self.next_target:
             self._advance_target()
+        elif seq > self.next_target:
+            # Answered at once, and queued so that the target moves past it
+            # once the gap before it is filled (as QuickFIX/J does, QFJ-673):
+            # the counterparty's gap fill may start below it and be dropped
+            # as a PossDup duplicate.
+            self.queue[seq] = msg
         self.outbox.append(fx.Deliver(msg, True))
 
     def _request_resend_reply(self, begin: int, end: int, now: int) -> None:
