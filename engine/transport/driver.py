@@ -45,6 +45,7 @@ drops the connection; the session reloads before the next logon.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -106,7 +107,14 @@ class SessionDriver:
         self._stopping = False
         self._writer: asyncio.StreamWriter | None = None
         self._pump_task: asyncio.Task[None] | None = None
-        self._deliveries: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._pumping = False  # a pump runs inline in the read loop
+        # Deliveries waiting for the application, in order.  The read loop
+        # hands them over itself right after the flush that released them;
+        # the delivery task takes those released elsewhere (timers, sends).
+        self._ready_items: collections.deque[tuple[str, Any]] = collections.deque()
+        self._delivering = False
+        self._reader_delivers = False
+        self._delivery_wakeup = asyncio.Event()
         self._delivery_task: asyncio.Task[None] | None = None
         self._send_waiters: dict[int, asyncio.Future[int]] = {}
         self._batch: list[tuple[int, bytes]] = []
@@ -184,7 +192,8 @@ class SessionDriver:
     def send_nowait(self, msg: Message) -> int | None:
         self._check_store()
         seq = self.session.send_app(msg, self.clock())
-        self._kick()
+        if not self._delivering:
+            self._kick()  # (inside a callback, the deliverer carries it out next)
         return seq
 
     @property
@@ -251,7 +260,9 @@ class SessionDriver:
         if self._pump_task is not None:
             with contextlib.suppress(Exception):
                 await self._pump_task
-        await self._deliveries.join()
+        while self._ready_items or self._delivering:
+            await self._deliver_ready()
+            await asyncio.sleep(0)
         if self._delivery_task is not None:
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -303,12 +314,22 @@ class SessionDriver:
                 if data:
                     framer.feed(data)
                     while (frame := framer.next_frame()) is not None:
-                        await self._ready.wait()
+                        if not self._ready.is_set():
+                            await self._pump_now()
+                            await self._ready.wait()
                         if not self._attached(writer):
                             return
                         self._feed(frame)
-                    if len(session.outbox) > _MAX_BACKLOG:
-                        await self._drain()
+                    # Carry the chunk's effects out in this task: one store
+                    # flush for everything the chunk brought, then hand the
+                    # messages to the application, with no task switch.
+                    self._reader_delivers = True
+                    try:
+                        await self._pump_now()
+                    finally:
+                        self._reader_delivers = False
+                    if self._ready_items:
+                        await self._deliver_ready()
                 if not self._attached(writer):
                     return
                 data = await reader.read(_READ_SIZE)
@@ -352,7 +373,6 @@ class SessionDriver:
                 if isinstance(outbox[i], _ROUND_TRIPS):
                     self._ready.clear()
                     break
-            self._kick()
 
     def _close_writer(self, writer: asyncio.StreamWriter) -> None:
         if self._writer is writer:
@@ -366,8 +386,26 @@ class SessionDriver:
     # the pump
     # ------------------------------------------------------------------
     def _kick(self) -> None:
+        if self._pumping:
+            return  # the running pump picks the new effects up
         if self._pump_task is None or self._pump_task.done():
             self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump_now(self) -> None:
+        """Carry out pending effects in the calling task (or wait for the
+        pump task that is already at it)."""
+        while True:
+            task = self._pump_task
+            if task is not None and not task.done():
+                await asyncio.shield(task)
+                continue
+            if not self.session.outbox or self._pumping:
+                return
+            self._pumping = True
+            try:
+                await self._pump()
+            finally:
+                self._pumping = False
 
     async def _drain(self) -> None:
         while self._pump_task is not None and not self._pump_task.done():
@@ -426,7 +464,7 @@ class SessionDriver:
             return
         await self._flush()
         if isinstance(effect, fx.AuthorizeLogon):
-            self._deliveries.put_nowait(("authorize", effect.msg))
+            self._release([("authorize", effect.msg)])
         elif isinstance(effect, fx.LoadResend):
             await self._load_resend(effect.begin, effect.end)
         elif isinstance(effect, fx.Disconnect):
@@ -472,8 +510,8 @@ class SessionDriver:
             waiter = self._send_waiters.pop(seq, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(seq)
-        for item in held:
-            self._deliveries.put_nowait(item)
+        if held:
+            self._release(held)
         writer = self._writer
         if writes and writer is not None and not writer.is_closing():
             writer.write(b"".join(writes) if len(writes) > 1 else writes[0])
@@ -635,6 +673,11 @@ class SessionDriver:
         deadline = self.session.next_deadline()
         if deadline == self._timer_at:
             return
+        if (deadline is not None and self._timer_at is not None and self._timer is not None
+                and deadline > self._timer_at):
+            # Later than the armed timer: let that one fire and re-arm then
+            # (saves a cancel and a call_later per message sent).
+            return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -660,15 +703,37 @@ class SessionDriver:
         except Exception:
             log.exception("%s: application callback failed", self.session_id)
 
+    def _release(self, items: list[tuple[str, Any]]) -> None:
+        self._ready_items.extend(items)
+        if not self._reader_delivers or self._delivering:
+            self._delivery_wakeup.set()
+
+    async def _deliver_ready(self) -> None:
+        """Hand every released item to the application, in order, one at a
+        time; effects the callbacks cause are carried out after each."""
+        if self._delivering:
+            return  # whoever is delivering drains the rest
+        self._delivering = True
+        try:
+            items = self._ready_items
+            while items:
+                while items:
+                    kind, payload = items.popleft()
+                    try:
+                        await self._deliver(kind, payload)
+                    except Exception:
+                        log.exception("%s: application callback failed", self.session_id)
+                # What the callbacks sent goes out in one flush.
+                if self.session.outbox:
+                    await self._pump_now()
+        finally:
+            self._delivering = False
+
     async def _deliver_loop(self) -> None:
         while True:
-            kind, payload = await self._deliveries.get()
-            try:
-                await self._deliver(kind, payload)
-            except Exception:
-                log.exception("%s: application callback failed", self.session_id)
-            finally:
-                self._deliveries.task_done()
+            await self._delivery_wakeup.wait()
+            self._delivery_wakeup.clear()
+            await self._deliver_ready()
 
     async def _deliver(self, kind: str, payload: Any) -> None:
         session = self.session
