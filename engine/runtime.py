@@ -109,6 +109,7 @@ class Engine:
         self.acceptors: dict[int, Acceptor] = {}
         self.initiators: dict[str, Initiator] = {}
         self._templates: dict[int, list[_Template]] = {}
+        self._acceptor_index: dict[tuple[int, str, str, str], SessionDriver] = {}
         self._lock = asyncio.Lock()
         self.retention: RetentionTask | None = None
         self.health: HealthServer | None = None
@@ -129,6 +130,11 @@ class Engine:
         driver.store_failure = self.config.store_failure
         await driver.start()
         self.drivers[settings.session_id] = driver
+        if settings.role is Role.ACCEPTOR and settings.accept_port is not None:
+            # Logons are routed by a dict lookup: thousands of sessions log on
+            # together after a restart.
+            self._acceptor_index[(settings.accept_port, settings.begin_string,
+                                  settings.sender_comp_id, settings.target_comp_id)] = driver
         return driver
 
     def driver(self, session_id: str) -> SessionDriver:
@@ -196,11 +202,9 @@ class Engine:
             begin = msg.get_str(8) or ""
             ours = msg.get_str(56) or ""
             theirs = msg.get_str(49) or ""
-            for driver in self.drivers.values():
-                s = driver.session.settings
-                if (s.role is Role.ACCEPTOR and s.accept_port == port and s.begin_string == begin
-                        and s.sender_comp_id == ours and s.target_comp_id == theirs):
-                    return driver
+            driver = self._acceptor_index.get((port, begin, ours, theirs))
+            if driver is not None:
+                return driver
             return await self._dynamic(port, begin, ours, theirs)
 
         return route

@@ -29,8 +29,11 @@ Router = Callable[[Message], Awaitable[SessionDriver | None]]
 class Acceptor:
     def __init__(self, host: str, port: int, router: Router, tls: TlsSettings | None = None,
                  *, logon_timeout: float = 10.0, nodelay: bool = True,
-                 keepalive: bool = True) -> None:
+                 keepalive: bool = True, backlog: int = 4096) -> None:
         self.host = host
+        #: Pending connections the kernel queues: thousands of sessions log
+        #: on at once after an acceptor restart.
+        self.backlog = backlog
         self.port = port
         self.router = router
         self.logon_timeout = logon_timeout
@@ -54,7 +57,8 @@ class Acceptor:
         # TLS is started per connection in _serve, so that a failed handshake
         # (no or a wrong client certificate) is logged: asyncio's own server
         # TLS drops it silently.
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port,
+                                                  backlog=self.backlog)
         log.info("accepting on %s:%d", self.host, self.bound_port)
 
     async def stop_listening(self) -> None:

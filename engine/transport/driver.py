@@ -647,7 +647,8 @@ class SessionDriver:
             else:
                 msg = None
             stored.append((seq, msg))
-        self.session.resend_loaded(begin, end, stored, self.clock())
+        if self.session.state in (State.ACTIVE, State.LOGOUT_SENT, State.LOGON_RECEIVED):
+            self.session.resend_loaded(begin, end, stored, self.clock())
         self._ready.set()
 
     async def _read_for_resend(self, begin: int, end: int) -> list[tuple[int, bytes]]:
@@ -759,15 +760,20 @@ class SessionDriver:
         elif kind == "admin":
             await self.app.from_admin(payload, self)
         elif kind == "authorize":
+            verdict: str | None = None
             try:
                 await self.app.from_admin(payload, self)
             except RejectLogon as exc:
-                session.logon_refused(str(exc), self.clock())
+                verdict = str(exc)
             except Exception:
                 log.exception("%s: from_admin failed on Logon; refusing it", self.session_id)
-                session.logon_refused("Logon refused", self.clock())
-            else:
-                session.logon_authorized(self.clock())
+                verdict = "Logon refused"
+            # The connection may have gone while the application decided.
+            if session.state is State.LOGON_RECEIVED and session.pending_logon is payload:
+                if verdict is None:
+                    session.logon_authorized(self.clock())
+                else:
+                    session.logon_refused(verdict, self.clock())
             self._ready.set()
             self._kick()
         elif kind == "logon":
