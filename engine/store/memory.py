@@ -206,7 +206,22 @@ class MemorySessionStore:
             d.put(seq, bytes(data))
         d.next_sender_seq = new_next
         d.updated_ns = time.time_ns()
-        await asyncio.sleep(0)
+
+    async def save_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> None:
+        """Messages and the next target seq together (no I/O: no yield either)."""
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        d = self._data()
+        if messages:
+            new_next = check_outbound(messages, d.next_sender_seq)
+            for seq, data in messages:
+                d.put(seq, bytes(data))
+            d.next_sender_seq = new_next
+        if next_target is not None:
+            d.next_target_seq = next_target
+        d.updated_ns = time.time_ns()
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
@@ -220,7 +235,6 @@ class MemorySessionStore:
         d = self._data()
         d.next_target_seq = seq
         d.updated_ns = time.time_ns()
-        await asyncio.sleep(0)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         d = self._data()

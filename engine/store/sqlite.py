@@ -629,6 +629,38 @@ class SqliteSessionStore:
 
         await self._submit(op)
 
+    async def save_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> None:
+        """``save_outbound`` and ``set_next_target`` in one transaction: the
+        engine's flush, one commit for everything since the last one."""
+        check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        frozen = tuple((seq, bytes(data)) for seq, data in messages)
+        k = self._key.value
+
+        def op(conn: sqlite3.Connection) -> None:
+            next_sender, _, _ = _ensure_row(conn, k)
+            new_next = check_outbound(frozen, next_sender)  # raises before writing
+            now = time.time_ns()
+            if frozen:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO messages (session_key, seq, sent_time_ns, msg_type, "
+                    "data) VALUES (?, ?, ?, ?, ?)",
+                    [(k, seq, now, _msg_type(data), data) for seq, data in frozen],
+                )
+            if next_target is None:
+                conn.execute(
+                    "UPDATE sessions SET next_sender_seq = ?, updated_ns = ? WHERE key = ?",
+                    (new_next, now, k))
+            else:
+                conn.execute(
+                    "UPDATE sessions SET next_sender_seq = ?, next_target_seq = ?, updated_ns = ? "
+                    "WHERE key = ?", (new_next, next_target, now, k))
+
+        await self._submit(op)
+
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
         k = self._key.value

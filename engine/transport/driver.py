@@ -67,7 +67,7 @@ from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
-from ..store.base import SessionStore
+from ..store.base import SessionStore, save_batch
 from ..store.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -489,15 +489,9 @@ class SessionDriver:
         stats = self.session.stats
         started = time.perf_counter()
         try:
-            if batch and target is not None:
-                # Independent rows: the store's group commit puts both in one
-                # transaction.
-                await asyncio.gather(self.store.save_outbound(batch),
-                                     self.store.set_next_target(target))
-            elif batch:
-                await self.store.save_outbound(batch)
-            elif target is not None:
-                await self.store.set_next_target(target)
+            if batch or target is not None:
+                # One transaction for the messages and the target seq.
+                await save_batch(self.store, batch, target)
         except (FixError, OSError) as exc:
             stats.store_errors += 1
             if not await self._ride_out_outage(exc, batch, seqs, target):
