@@ -358,14 +358,16 @@ class ClientApp(Application):
             if msg.get(43) == b"Y":
                 self.poss_dup += 1
             else:
-                self.plain[(cl, status)] += 1
+                self.plain[(msg.get_str(17) or "", status)] += 1
             if status == self.final:
                 self.done.add(cl)
         elif msg.msg_type == b"j":
             self.rejects.append(f"BusinessMessageReject {msg.get_str(58)}")
 
     def duplicates(self) -> dict[tuple[str, bytes], int]:
-        """Reports delivered twice without PossDupFlag=Y."""
+        """Reports (by ExecID) delivered twice without PossDupFlag=Y.  (A peer
+        may answer an order twice, with two ExecIDs, when it restarts before
+        it stored the order as received: at-least-once, not a duplicate.)"""
         return {k: n for k, n in self.plain.items() if n > 1}
 
 

@@ -56,6 +56,8 @@ import quickfix.field.TransactTime;
 public final class InteropPeer implements Application {
     private final PrintStream out;
     private final AtomicLong ids = new AtomicLong();
+    /** ExecIDs stay unique across restarts of the peer. */
+    private final String run = Long.toString(System.currentTimeMillis(), 36);
     private final Map<String, SessionID> sessions = new HashMap<>();
 
     InteropPeer(PrintStream out) {
@@ -131,8 +133,8 @@ public final class InteropPeer implements Application {
         long n = ids.incrementAndGet();
         Message er = new Message();
         er.getHeader().setString(35, "8");
-        er.setString(37, "O" + n);
-        er.setString(17, "E" + n);
+        er.setString(37, "O" + run + "-" + n);
+        er.setString(17, "E" + run + "-" + n);
         if (id.getBeginString().equals("FIX.4.2")) {
             er.setString(20, "0");
         }
