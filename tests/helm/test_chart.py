@@ -1,0 +1,211 @@
+"""The chart with the real helm binary alone: lint, rendering, the values schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pyfixmsg_plus.operator import k8s
+
+from tests.helm.conftest import CHART, PROMETHEUS_RULE_API, Helm, docs, find
+from tests.helm.values import value_sets, write
+from tests.realparts import REPO
+
+WATCHED = ("trading-a", "trading-b")
+SETS = value_sets(WATCHED)
+
+
+def render(helm: Helm, tmp_path: Path, name: str) -> list[dict[str, Any]]:
+    values, extra = SETS[name]
+    return docs(helm.template("--values", str(write(tmp_path, name, values)), *extra))
+
+
+def test_chart_crds_are_the_generated_crds() -> None:
+    generated = sorted(p.name for p in (REPO / "crds").glob("*.yaml"))
+    copied = sorted(p.name for p in (CHART / "files" / "crds").glob("*.yaml"))
+    assert copied == generated
+    for name in generated:
+        assert (CHART / "files" / "crds" / name).read_text() == \
+            (REPO / "crds" / name).read_text(), (
+            f"charts/pyfixmsg-plus/files/crds/{name} differs from crds/{name}: "
+            "cp crds/*.yaml charts/pyfixmsg-plus/files/crds/")
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_lint_strict_is_clean(helm: Helm, tmp_path: Path, name: str) -> None:
+    values, _ = SETS[name]
+    proc = helm.run("lint", "--strict", str(CHART), "--namespace", "fixplus-system",
+                    "--values", str(write(tmp_path, name, values)), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 chart(s) failed" in proc.stdout
+    assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout, proc.stdout
+
+
+def test_defaults(helm: Helm, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, "defaults")
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == sorted(["ServiceAccount", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
+                            "ClusterRoleBinding", "Deployment", "CustomResourceDefinition",
+                            "CustomResourceDefinition", "CustomResourceDefinition",
+                            "ConfigMap", "ConfigMap", "ConfigMap"])
+
+    (deployment,) = find(objects, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == "fixplus-pyfixmsg-plus"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    (container,) = pod["containers"]
+    assert container["image"] == "pyfixmsg-plus:0.1.0"
+    assert container["command"] == ["fixplus-operator"]
+    assert container["args"] == ["--liveness=http://0.0.0.0:8080/healthz", "--log-level=info"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["runAsUser"] == 10001
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["ports"] == [{"name": "health", "containerPort": 8080, "protocol": "TCP"}]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert {"name": "FIXPLUS_RESYNC_SECONDS", "value": "60"} in container["env"]
+
+    crds = find(objects, "CustomResourceDefinition")
+    assert sorted(c["metadata"]["name"] for c in crds) == [
+        "fixclusters.fixplus.io", "fixsessions.fixplus.io", "messagestores.fixplus.io"]
+    for crd in crds:
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+        source = yaml.safe_load((REPO / "crds" / f"{crd['metadata']['name']}.yaml").read_text())
+        assert crd["spec"] == source["spec"], "the chart must not change the generated CRD"
+
+    dashboards = find(objects, "ConfigMap")
+    assert len(dashboards) == 3
+    for cm in dashboards:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["annotations"] == {"grafana_folder": "PyFixMsg Plus"}
+        ((key, text),) = cm["data"].items()
+        assert json.loads(text) == json.loads((CHART / "dashboards" / key).read_text())
+    assert not find(objects, "PrometheusRule"), "no PrometheusRule without the API"
+
+
+def test_rbac_is_least_privilege(helm: Helm, tmp_path: Path) -> None:
+    """Only the verbs the operator uses (operator/k8s.py, reconcile.py, kopf)."""
+    objects = render(helm, tmp_path, "defaults")
+    roles = {r["metadata"]["name"]: r["rules"] for r in find(objects, "ClusterRole")}
+    grants: dict[tuple[str, str], set[str]] = {}
+    for rules in roles.values():
+        for rule in rules:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+            assert "*" not in rule["apiGroups"] and "resourceNames" not in rule
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    grants.setdefault((group, resource), set()).update(rule["verbs"])
+
+    def group(api_version: str) -> str:
+        return api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
+
+    owned = {key: plural for key, plural in k8s.PLURALS.items()
+             if group(key[0]) not in ("fixplus.io", "apiextensions.k8s.io")
+             and key[1] not in ("Secret", "Event", "Pod")}
+    for (api_version, _kind), plural in owned.items():
+        # server-side apply creates or patches; pruning deletes; reconcile reads
+        assert grants.pop((group(api_version), plural)) == {"get", "create", "patch", "delete"}
+    for plural in ("fixsessions", "fixclusters", "messagestores"):
+        assert grants.pop(("fixplus.io", plural)) == {"get", "list", "watch", "patch"}
+        assert grants.pop(("fixplus.io", f"{plural}/status")) == {"get", "patch"}
+    assert grants.pop(("", "secrets")) == {"get"}  # keys checked; never listed
+    assert grants.pop(("", "events")) == {"create"}
+    assert grants.pop(("apiextensions.k8s.io", "customresourcedefinitions")) == {
+        "get", "list", "watch"}
+    assert grants == {}, f"granted but not used: {grants}"
+
+    (binding,) = find(objects, "ClusterRoleBinding", "fixplus-pyfixmsg-plus-reconcile")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "fixplus-pyfixmsg-plus",
+                                    "namespace": "fixplus-system"}]
+
+
+def test_namespaced_watch(helm: Helm, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, "namespaced-watch")
+    assert not find(objects, "ClusterRoleBinding", "fixplus-pyfixmsg-plus-reconcile")
+    bindings = find(objects, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(WATCHED)
+    for b in bindings:
+        assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                "name": "fixplus-pyfixmsg-plus-reconcile"}
+    # CRDs are cluster-scoped: that read stays cluster-wide
+    assert find(objects, "ClusterRoleBinding", "fixplus-pyfixmsg-plus-crds")
+    (deployment,) = find(objects, "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert [a for a in args if a.startswith("--namespace")] == [
+        "--namespace=trading-a", "--namespace=trading-b"]
+
+
+def test_examples(helm: Helm, tmp_path: Path) -> None:
+    assert not find(render(helm, tmp_path, "defaults"), "FixSession")
+    objects = render(helm, tmp_path, "examples")
+    sessions = find(objects, "FixSession")
+    (store,) = find(objects, "MessageStore")
+    assert sorted(s["spec"]["role"] for s in sessions) == ["acceptor", "initiator"]
+    for obj in [*sessions, store]:
+        assert obj["metadata"]["namespace"] == WATCHED[0]
+    for s in sessions:
+        assert s["spec"]["storeRef"] == store["metadata"]["name"]
+        assert s["spec"]["image"] == "pyfixmsg-plus:0.1.0"
+
+
+def test_dashboards_off_and_crds_not_kept(helm: Helm, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, "no-dashboards")
+    assert not find(objects, "ConfigMap")
+    for crd in find(objects, "CustomResourceDefinition"):
+        assert "annotations" not in crd["metadata"]
+    groups = {g for r in find(objects, "ClusterRole") for rule in r["rules"]
+              for g in rule["apiGroups"]}
+    assert not groups & {"networking.istio.io", "security.istio.io", "monitoring.coreos.com"}
+    objects = docs(helm.template("--set", "crds.install=false"))
+    assert not find(objects, "CustomResourceDefinition")
+
+
+def test_prometheus_rule_when_the_api_exists(helm: Helm, tmp_path: Path) -> None:
+    text = helm.template("--values", str(write(tmp_path, "p", SETS["prometheus-rule"][0])),
+                         "--api-versions", PROMETHEUS_RULE_API)
+    (rule,) = find(docs(text), "PrometheusRule")
+    source = yaml.safe_load((CHART / "alerts" / "fixplus-alerts.yaml").read_text())
+    assert rule["spec"] == source, "the rules must reach the PrometheusRule unchanged"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # Prometheus's own templates pass through Helm untouched
+    assert "{{ $labels.session }}" in text
+    for cm in find(docs(text), "ConfigMap"):
+        labels = cm["metadata"]["labels"]
+        assert labels["grafana.io/dashboard"] == "fixplus" and labels["team"] == "trading"
+        assert "grafana_dashboard" not in labels
+    (deployment,) = find(docs(text), "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "registry.example:5000/fix/pyfixmsg-plus:0.1.0"
+    assert "--log-level=debug" in container["args"]
+
+
+BAD_VALUES: list[tuple[list[str], list[str]]] = [
+    (["--set", "image.pullPolicy=Sometimes"], ["/image/pullPolicy", "Always"]),
+    (["--set", "watch.namespaces={Trading_A}"], ["/watch/namespaces/0", "Trading_A"]),
+    (["--set", "operator.replicas=2"], ["replicas"]),
+    (["--set", "operator.resyncSeconds=0"], ["/operator/resyncSeconds"]),
+    (["--set", "operator.healthPort=80"], ["/operator/healthPort"]),
+    (["--set", "operator.logLevel=verbose"], ["/operator/logLevel", "info"]),
+    (["--set", "crds.install=maybe"], ["/crds/install", "boolean"]),
+    (["--set", "dashboards.labelValue=not ok"], ["/dashboards/labelValue"]),
+    (["--set", "operator.resources.limits.memory=lots"], ["/operator/resources/limits/memory"]),
+    (["--set", "examples.enable=true"], ["enable"]),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_VALUES,
+                         ids=[" ".join(a[1:]) for a, _ in BAD_VALUES])
+def test_schema_rejects_bad_values(helm: Helm, args: list[str], expected: list[str]) -> None:
+    proc = helm.run("template", "fixplus", str(CHART), *args, check=False)
+    assert proc.returncode != 0, f"accepted: {args}"
+    assert "values don't meet the specifications of the schema" in proc.stderr, proc.stderr
+    for piece in expected:
+        assert piece in proc.stderr, proc.stderr
+    assert len(proc.stderr) < 1500, f"an unreadable wall of text: {proc.stderr}"
