@@ -53,8 +53,9 @@ def _register(plural: str, reconciler: Reconciler) -> None:
         _run(reconciler, body, patch)
 
     handler.__name__ = f"reconcile_{plural}"
-    for decorator in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        decorator(GROUP, VERSION, plural, id="reconcile")(handler)
+    kopf.on.resume(GROUP, VERSION, plural, id="on-resume")(handler)
+    kopf.on.create(GROUP, VERSION, plural, id="on-create")(handler)
+    kopf.on.update(GROUP, VERSION, plural, id="on-update")(handler)
     kopf.timer(GROUP, VERSION, plural, id="resync", interval=RESYNC_SECONDS,
                initial_delay=RESYNC_SECONDS)(handler)
 

@@ -82,23 +82,28 @@ def path(api_version: str, kind: str, namespace: str | None, name: str | None = 
 
 def _call(method: str, url: str, *, body: Any = None, query: list[tuple[str, str]] | None = None,
           content_type: str = "application/json") -> Obj:
+    api = client()
     try:
-        data = client().call_api(
-            url, method, query_params=query or [],
+        method, full_url, headers, payload, _ = api.param_serialize(
+            method=method, resource_path=url, query_params=query or [],
             header_params={"Accept": "application/json", "Content-Type": content_type},
-            body=body, auth_settings=["BearerToken"], response_type="object",
-            _return_http_data_only=True, _preload_content=True,
-        )
-    except ApiException as exc:
-        raise KubeError(_message(exc), exc.status or 0) from None
-    return cast(Obj, data or {})
+            body=body, auth_settings=["BearerToken"])
+        response = api.call_api(method, full_url, header_params=headers, body=payload,
+                                _request_timeout=30)
+        raw = response.read()
+    except ApiException as exc:  # transport-level failures
+        raise KubeError(_message(exc.body, str(exc.reason)), exc.status or 0) from None
+    if not 200 <= response.status < 300:
+        raise KubeError(_message(raw, str(response.reason)), response.status)
+    return cast(Obj, json.loads(raw) if raw else {})
 
 
-def _message(exc: ApiException) -> str:
+def _message(body: Any, fallback: str) -> str:
+    """The API server's ``Status.message``, or ``fallback``."""
     try:
-        return str(json.loads(exc.body or "").get("message") or exc.reason)
-    except (TypeError, ValueError):
-        return str(exc.reason)
+        return str(json.loads(body or b"").get("message") or fallback)
+    except (TypeError, ValueError, AttributeError):
+        return fallback
 
 
 def get(api_version: str, kind: str, namespace: str | None, name: str) -> Obj | None:

@@ -54,6 +54,7 @@ Duration = Annotated[
     str,
     Field(
         pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$",
+        max_length=24,
         description="a duration such as 90s, 2h or 1h30m",
     ),
 ]
@@ -268,8 +269,8 @@ class FixSessionSpec(PodSettings, SessionFields):
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
         *SessionFields.cel_rules,
         rule(
-            "!has(self.istio) || !self.istio.enabled || duration(self.istio.idleTimeout) > "
-            "duration(string(self.heartbeatInterval * 2) + 's')",
+            "!has(self.istio) || !self.istio.enabled || "
+            "duration(self.istio.idleTimeout).getSeconds() > 2 * self.heartbeatInterval",
             "istio.idleTimeout must be longer than twice heartbeatInterval, "
             "or the mesh cuts quiet sessions",
         ),
@@ -377,8 +378,9 @@ class MessageStoreSpec(CrdModel):
 class ClusterSession(SessionFields):
     """An inline session of a FixCluster (an acceptor on the cluster's port)."""
 
+    # every session of a cluster listens on the cluster's port: no acceptPort rule
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
-        *SessionFields.cel_rules,
+        *(r for r in SessionFields.cel_rules if "acceptPort" not in r["rule"]),
         rule("self.role == 'acceptor'",
              "a FixCluster serves acceptor sessions (an initiator must live in one pod)"),
     )

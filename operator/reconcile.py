@@ -16,7 +16,7 @@ keeps its last good configuration.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -156,11 +156,13 @@ def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any]) -
     return events
 
 
-def _finish(owner: Owner, body: Mapping[str, Any], rendered: Rendered, ready: status.Cond,
-            extra_events: list[Event] | None = None) -> Result:
+def _finish(owner: Owner, body: Mapping[str, Any], rendered: Rendered,
+            ready: Callable[[Mapping[str, Any] | None], status.Cond]) -> Result:
+    """Apply, then judge readiness from the Deployment as it is now."""
     old = body.get("status") or {}
     events = apply_all(owner, rendered.objects, old)
-    conditions = status.reconciled(ready)
+    deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
+    conditions = status.reconciled(ready(deployment))
     return Result(
         status={
             "observedGeneration": owner.generation,
@@ -170,7 +172,7 @@ def _finish(owner: Owner, body: Mapping[str, Any], rendered: Rendered, ready: st
             "configHash": rendered.config_hash,
             "sessionIds": rendered.session_ids,
         },
-        events=[*(extra_events or []), *events],
+        events=events,
     )
 
 
@@ -224,11 +226,14 @@ def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
             rendered = render_fix_session(ctx)
         except RenderError as exc:
             raise Problem("InvalidConfig", str(exc)) from None
-        deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
-        ready = status.deployment_ready(deployment, spec.paused)
-        if cluster is not None:
-            ready = status.Cond(status.READY, "False", "ServedByFixCluster",
-                                f"FixCluster {cluster!r} serves this session")
+        paused = spec.paused
+
+        def ready(deployment: Mapping[str, Any] | None) -> status.Cond:
+            if cluster is not None:
+                return status.Cond(status.READY, "False", "ServedByFixCluster",
+                                   f"FixCluster {cluster!r} serves this session")
+            return status.deployment_ready(deployment, paused)
+
         return _finish(owner, body, rendered, ready)
     except Problem as problem:
         return _failed(owner, body, problem)
@@ -263,8 +268,8 @@ def reconcile_fix_cluster(body: Mapping[str, Any]) -> Result:
             rendered = render_fix_cluster(ctx)
         except RenderError as exc:
             raise Problem("InvalidConfig", str(exc)) from None
-        deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
-        return _finish(owner, body, rendered, status.deployment_ready(deployment, spec.paused))
+        paused = spec.paused
+        return _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
     except Problem as problem:
         return _failed(owner, body, problem)
 

@@ -40,7 +40,7 @@ class Kube:
         return proc
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        proc = self.run("get", kind, name, "-o", "json", check=False)
+        proc = self.run("get", kind, name, "-o", "json", "--show-managed-fields", check=False)
         if proc.returncode != 0:
             if "NotFound" in proc.stderr:
                 return None

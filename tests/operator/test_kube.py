@@ -58,7 +58,7 @@ def test_api_server_rejects_invalid_resources_with_readable_messages(kube: Kube)
         ({**session, "heartbeatIntreval": 5}, 'unknown field "spec.heartbeatIntreval"'),
         ({**session, "beginString": "FIXT.1.1"},
          "defaultApplVerId is required for FIXT.1.1 sessions and only allowed there"),
-        ({**session, "heartbeatInterval": 7200, "istio": {"enabled": True}},
+        ({**session, "heartbeatInterval": 7200, "istio": {"enabled": True, "idleTimeout": "3h"}},
          "istio.idleTimeout must be longer than twice heartbeatInterval"),
         ({**session, "logon": {"passwordSecretRef": {"name": "a"},
                                "vault": {"role": "r", "path": "p"}}},

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# A real Kubernetes API server for the operator's integration tests:
+# etcd + kube-apiserver (+ kube-controller-manager for garbage collection,
+# deployments and namespaces; no kubelet, no scheduler: pods never run)
+# on 127.0.0.1, and kubectl.
+#
+# The binaries are built once from the Go module proxy by the wrapper
+# module in tests/env/kube/ (it pins k8s.io/kubernetes, its staging modules
+# and etcd) and cached under $FIXPLUS_CACHE/kube/<pin>/bin; a second run
+# reuses them, and reuses the running servers when they answer.  The Istio
+# and ServiceMonitor CRDs come from their Go modules (go mod download).
+#
+# Writes FIXPLUS_KUBECONFIG, FIXPLUS_KUBECTL, FIXPLUS_KUBE_CRDS and
+# FIXPLUS_KUBE_GC to $FIXPLUS_ENV_FILE.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+: "${FIXPLUS_CACHE:=$HOME/.cache/pyfixmsg-plus}"
+: "${FIXPLUS_ENV_FILE:=$FIXPLUS_CACHE/test-env}"
+
+K8S_VERSION=v1.35.4          # keep in step with tests/env/kube/go.mod
+ISTIO_API_VERSION=v1.31.1
+PROM_OPERATOR_VERSION=v0.85.0
+ETCD_PORT=23790
+ETCD_PEER_PORT=23800
+API_PORT=16443
+
+pin="$(cat "$here/kube/go.mod" "$here/kube/go.sum" "$here/kube/tools.go" | sha256sum | cut -c1-12)"
+root="$FIXPLUS_CACHE/kube"
+bin="$root/$pin/bin"
+run="$root/run"
+mkdir -p "$root" "$run"
+
+command -v go >/dev/null || { echo "go is not installed (needed to build kube-apiserver)"; exit 1; }
+command -v openssl >/dev/null || { apt-get install -y -q openssl >/dev/null; }
+
+# -- build (once per pin; a lock keeps two setups from building at once) ------
+exec 9>"$root/build.lock"
+flock 9
+if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/etcd" ] || [ ! -x "$bin/kubectl" ] \
+   || [ ! -x "$bin/kube-controller-manager" ]; then
+  echo "building kube-apiserver, kube-controller-manager, kubectl $K8S_VERSION and etcd into $bin"
+  start=$(date +%s)
+  tmp="$root/$pin/bin.tmp"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+  ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld="$ld -X $pkg.gitTreeState=clean"
+  done
+  (cd "$here/kube" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$tmp/" \
+      k8s.io/kubernetes/cmd/kube-apiserver \
+      k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kubectl \
+      go.etcd.io/etcd/server/v3)
+  mv "$tmp/server" "$tmp/etcd"  # the main package of go.etcd.io/etcd/server/v3
+  rm -rf "$bin"; mv "$tmp" "$bin"
+  echo "$(( $(date +%s) - start ))" > "$root/$pin/build-seconds"
+  echo "built in $(cat "$root/$pin/build-seconds") s"
+fi
+
+# -- CRDs of Istio and the Prometheus operator, from their Go modules ----------
+crds="$root/crds"
+mkdir -p "$crds"
+fetch() {  # module@version -> its folder in the module cache
+  (cd "$root" && GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+}
+if [ ! -s "$crds/istio-$ISTIO_API_VERSION.yaml" ]; then
+  dir="$(fetch "istio.io/api@$ISTIO_API_VERSION")"
+  cp "$dir/kubernetes/customresourcedefinitions.gen.yaml" "$crds/istio-$ISTIO_API_VERSION.yaml.tmp"
+  mv "$crds/istio-$ISTIO_API_VERSION.yaml.tmp" "$crds/istio-$ISTIO_API_VERSION.yaml"
+fi
+sm="$crds/servicemonitor-$PROM_OPERATOR_VERSION.yaml"
+if [ ! -s "$sm" ]; then
+  dir="$(fetch "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION")"
+  cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$sm.tmp"
+  mv "$sm.tmp" "$sm"
+fi
+exec 9>&-
+
+# -- certificates and tokens (once) --------------------------------------------
+pki="$root/pki"
+if [ ! -s "$pki/token" ]; then
+  rm -rf "$pki"; mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
+      -subj "/CN=fixplus-test-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+      -subj "/CN=kube-apiserver" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n' > san.ext
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -out apiserver.crt -days 3650 -extfile san.ext 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    token="$(openssl rand -hex 24)"
+    echo "$token,admin,admin,system:masters" > tokens.csv
+    echo "$token" > token.tmp && mv token.tmp token
+  )
+fi
+token="$(cat "$pki/token")"
+kubeconfig="$root/kubeconfig"
+cat > "$kubeconfig.tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: fixplus-test
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority: $pki/ca.crt
+users:
+- name: admin
+  user:
+    token: $token
+contexts:
+- name: fixplus-test
+  context: {cluster: fixplus-test, user: admin, namespace: default}
+current-context: fixplus-test
+EOF
+mv "$kubeconfig.tmp" "$kubeconfig"
+
+api_ready() {
+  curl -fsS --max-time 3 --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" \
+    "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1
+}
+alive() { [ -s "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+stop() {
+  if alive "$1"; then kill "$(cat "$run/$1.pid")" 2>/dev/null || true; sleep 1; fi
+  rm -f "$run/$1.pid"
+}
+
+# -- start (or reuse) etcd, kube-apiserver, kube-controller-manager -------------
+exec 8>"$root/start.lock"
+flock 8
+if ! (alive etcd && alive kube-apiserver && api_ready \
+      && [ "$(cat "$run/pin" 2>/dev/null)" = "$pin" ]); then
+  stop kube-controller-manager; stop kube-apiserver; stop etcd
+  rm -rf "$run/etcd-data"
+  echo "$pin" > "$run/pin"
+  nohup setsid "$bin/etcd" --name fixplus-test --data-dir "$run/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "fixplus-test=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync --quota-backend-bytes 1073741824 \
+    > "$run/etcd.log" 2>&1 < /dev/null &
+  echo $! > "$run/etcd.pid"
+  for _ in $(seq 1 50); do
+    curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  nohup setsid "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --token-auth-file "$pki/tokens.csv" --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true \
+    --enable-priority-and-fairness=false --profiling=false \
+    --cert-dir "$run/apiserver-certs" \
+    > "$run/kube-apiserver.log" 2>&1 < /dev/null &
+  echo $! > "$run/kube-apiserver.pid"
+  for _ in $(seq 1 120); do api_ready && break; sleep 0.5; done
+  if ! api_ready; then
+    echo "kube-apiserver did not become ready; last lines of its log:"
+    tail -n 30 "$run/kube-apiserver.log"
+    exit 1
+  fi
+fi
+if ! alive kube-controller-manager; then
+  # Garbage collection (owner references), namespaces, deployments and replica
+  # sets: enough to see deletion cascade and an update roll a new ReplicaSet.
+  nohup setsid "$bin/kube-controller-manager" --kubeconfig "$kubeconfig" \
+    --controllers garbagecollector,namespace,deployment,replicaset \
+    --leader-elect=false --secure-port 0 --use-service-account-credentials=false \
+    --concurrent-gc-syncs 5 \
+    > "$run/kube-controller-manager.log" 2>&1 < /dev/null &
+  echo $! > "$run/kube-controller-manager.pid"
+fi
+exec 8>&-
+
+"$bin/kubectl" --kubeconfig "$kubeconfig" version
+{
+  echo "FIXPLUS_KUBECONFIG=$kubeconfig"
+  echo "FIXPLUS_KUBECTL=$bin/kubectl"
+  echo "FIXPLUS_KUBE_CRDS=$crds/istio-$ISTIO_API_VERSION.yaml:$sm"
+  echo "FIXPLUS_KUBE_GC=1"
+} >> "$FIXPLUS_ENV_FILE"
