@@ -134,8 +134,12 @@ def test_namespaced_watch(helm: Helm, tmp_path: Path) -> None:
     for b in bindings:
         assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                 "name": "fixplus-pyfixmsg-plus-reconcile"}
-    # CRDs are cluster-scoped: that read stays cluster-wide
-    assert find(objects, "ClusterRoleBinding", "fixplus-pyfixmsg-plus-crds")
+    # CRDs are cluster objects: that read stays cluster-wide; kopf lists the
+    # namespaces (else it retries for a minute at start-up, then warns)
+    assert find(objects, "ClusterRoleBinding", "fixplus-pyfixmsg-plus-cluster")
+    (cluster,) = find(objects, "ClusterRole", "fixplus-pyfixmsg-plus-cluster")
+    assert {"apiGroups": [""], "resources": ["namespaces"],
+            "verbs": ["list", "watch"]} in cluster["rules"]
     (deployment,) = find(objects, "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert [a for a in args if a.startswith("--namespace")] == [

@@ -1,0 +1,383 @@
+"""The chart against the real kube-apiserver (tests/env/20-kube.sh).
+
+Every value set is validated by a server-side dry run.  Then one release
+goes through ``helm install``, ``helm upgrade`` (a value change and a CRD
+change) and ``helm uninstall``, and the API server is asked what exists
+after each step.  With no kubelet the operator pod never runs, so the
+operator is started here instead, authenticated with a token of the
+chart's ServiceAccount: it reconciles the example resources with exactly
+the permissions the chart grants, which proves the RBAC is sufficient (the
+static test in test_chart.py proves it is not more than needed).
+
+The API server is shared with the operator's tests, which apply the same
+CRDs with kubectl: before installing, the CRDs are marked as the release's
+(``meta.helm.sh/*``), which is how a user hands CRDs applied by hand over
+to Helm (docs/helm.md).  ``helm uninstall`` keeps them (crds.keep).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from tests.helm.conftest import CHART, Helm, Kube, docs
+from tests.helm.values import value_sets, write
+from tests.realparts import REPO, env_value
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+OPERATOR = Path(sys.executable).parent / "fixplus-operator"
+CRDS = ("fixsessions.fixplus.io", "fixclusters.fixplus.io", "messagestores.fixplus.io")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def fixplus_crds(kube: Kube) -> None:
+    """The CRDs exist (the example resources of a dry run need them)."""
+    if all(kube.get("crd", name) for name in CRDS):
+        return
+    kube.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    kube.run("wait", "--for=condition=established", "--timeout=60s",
+             *[f"crd/{name}" for name in CRDS])
+
+
+@pytest.mark.parametrize("name", sorted(value_sets(("a", "b"))))
+def test_server_side_dry_run(helm: Helm, kube: Kube, namespaces: list[str], fixplus_crds: None,
+                             prometheus_rule_crd: None, tmp_path: Path, name: str) -> None:
+    release_ns, watch_a, watch_b = namespaces
+    values, extra = value_sets((watch_a, watch_b))[name]
+    manifest = helm.template("--values", str(write(tmp_path, name, values)), *extra,
+                             namespace=release_ns, release=f"dry-{name}")
+    kinds = {d["kind"] for d in docs(manifest)}
+    if name == "prometheus-rule":
+        assert "PrometheusRule" in kinds
+    if name == "examples":
+        assert {"FixSession", "MessageStore"} <= kinds
+    proc = kube.dry_run(manifest)
+    assert proc.returncode == 0, f"the API server refused the {name} manifest:\n{proc.stderr}"
+    assert proc.stdout.count("(server dry run)") == len(docs(manifest)), proc.stdout
+
+
+def test_server_rejects_what_the_schema_would_not_catch(kube: Kube, helm: Helm,
+                                                        namespaces: list[str]) -> None:
+    """The dry run is a real check: a broken object is refused."""
+    manifest = helm.template("--set", "operator.extraEnv[0].name=X",
+                             "--set", "operator.extraEnv[0].valueFrom.nope=1",
+                             namespace=namespaces[0])
+    proc = kube.dry_run(manifest)
+    assert proc.returncode != 0 and "nope" in proc.stderr, proc.stderr
+
+
+# -- one release, installed, upgraded and uninstalled ---------------------------------
+
+
+class Release:
+    def __init__(self, helm: Helm, kube: Kube, namespaces: list[str], tmp: Path) -> None:
+        self.helm, self.kube, self.tmp = helm, kube, tmp
+        self.namespace, self.watch_a, self.watch_b = namespaces
+        self.name = f"fx{uuid.uuid4().hex[:6]}"
+        self.fullname = f"{self.name}-pyfixmsg-plus"
+        self.operator: subprocess.Popen[bytes] | None = None
+        self.operator_log = tmp / "operator.log"
+
+    def helm_run(self, *args: str, chart: Path = CHART) -> str:
+        return self.helm.run(*args, self.name, str(chart), "--namespace", self.namespace,
+                             "--timeout", "2m").stdout
+
+    def adopt_crds(self) -> None:
+        """Mark CRDs applied before (by kubectl) as this release's."""
+        for name in CRDS:
+            if self.kube.get("crd", name) is None:
+                continue
+            self.kube.run("label", "--overwrite", "crd", name, "app.kubernetes.io/managed-by=Helm")
+            self.kube.run("annotate", "--overwrite", "crd", name,
+                          f"meta.helm.sh/release-name={self.name}",
+                          f"meta.helm.sh/release-namespace={self.namespace}")
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return self.kube.get(kind, name, namespace)
+
+    def deployment(self) -> dict[str, Any]:
+        obj = self.get("deployment", self.fullname, self.namespace)
+        assert obj is not None
+        return obj
+
+
+@pytest.fixture(scope="module")
+def release(helm_binary: str, kube: Kube, namespaces: list[str], fixplus_crds: None,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    tmp = tmp_path_factory.mktemp("release")
+    helm = Helm(helm_binary, tmp / "helm-home", kubeconfig=kube.kubeconfig)
+    rel = Release(helm, kube, namespaces, tmp)
+    try:
+        yield rel
+    finally:
+        if rel.operator is not None:
+            stop_operator(rel)
+        helm.run("uninstall", rel.name, "--namespace", rel.namespace, check=False)
+        # Without the operator, a finalizer kopf added would keep these forever.
+        for ns in (rel.watch_a, rel.watch_b):
+            for kind in ("fixsessions", "messagestores"):
+                names = kube.run("get", kind, "-n", ns, "-o", "name", check=False).stdout.split()
+                for obj in names:
+                    kube.run("patch", obj, "-n", ns, "--type=merge", "-p",
+                             '{"metadata":{"finalizers":null}}', check=False)
+
+
+def stop_operator(rel: Release) -> None:
+    assert rel.operator is not None
+    rel.operator.terminate()
+    try:
+        rel.operator.wait(20)
+    except subprocess.TimeoutExpired:
+        rel.operator.kill()
+        rel.operator.wait(5)
+    rel.operator = None
+
+
+def replica_sets(rel: Release) -> list[str]:
+    return rel.kube.run("get", "rs", "-n", rel.namespace, "-l",
+                        f"app.kubernetes.io/instance={rel.name}", "-o", "name").stdout.split()
+
+
+def start_operator(rel: Release) -> None:
+    """Run fixplus-operator as the Deployment's pod would: its arguments (less
+    the liveness endpoint) and a token of the chart's ServiceAccount."""
+    if rel.operator is not None:
+        stop_operator(rel)  # the Recreate strategy: the old one stops first
+    token = rel.kube.run("create", "token", rel.fullname, "-n", rel.namespace,
+                         "--duration=1h").stdout.strip()
+    admin = yaml.safe_load(Path(rel.kube.kubeconfig).read_text())
+    config = {
+        "apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {
+            "cluster": admin["clusters"][0]["name"], "user": "operator"}}],
+        "current-context": "operator",
+    }
+    kubeconfig = rel.tmp / "operator-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    args = [a for a in rel.deployment()["spec"]["template"]["spec"]["containers"][0]["args"]
+            if not a.startswith("--liveness")]
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "FIXPLUS_RESYNC_SECONDS": "2"}
+    rel.operator_log = rel.tmp / f"operator-{time.monotonic_ns()}.log"
+    with rel.operator_log.open("w") as out:
+        rel.operator = subprocess.Popen([str(OPERATOR), *args], env=env, stdout=out,
+                                        stderr=subprocess.STDOUT)
+
+
+def assert_never_forbidden(rel: Release) -> None:
+    log = rel.operator_log.read_text()
+    assert "403" not in log and "orbidden" not in log, log[-4000:]
+
+
+def test_install(release: Release) -> None:
+    rel = release
+    rel.adopt_crds()
+    out = rel.helm_run("install", "--set", f"watch.namespaces={{{rel.watch_a},{rel.watch_b}}}",
+                       "--set", "examples.enabled=true")
+    assert "STATUS: deployed" in out
+    notes = out[out.index("NOTES:"):]
+    assert "One replica on purpose" in notes
+    assert f"in: {rel.watch_a}, {rel.watch_b}." in notes
+    assert "3 dashboards in ConfigMaps labelled grafana_dashboard=1 in " + rel.namespace in notes
+    assert "PrometheusRule" in notes  # created, or why not
+
+    deployment = rel.deployment()
+    assert deployment["spec"]["replicas"] == 1
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert f"--namespace={rel.watch_a}" in container["args"]
+    assert rel.get("serviceaccount", rel.fullname, rel.namespace)
+    for suffix in ("reconcile", "cluster"):
+        assert rel.get("clusterrole", f"{rel.fullname}-{suffix}")
+    assert rel.get("clusterrolebinding", f"{rel.fullname}-cluster")
+    assert rel.get("clusterrolebinding", f"{rel.fullname}-reconcile") is None
+    for ns in (rel.watch_a, rel.watch_b):
+        assert rel.get("rolebinding", f"{rel.fullname}-reconcile", ns)
+    for board in ("overview", "session", "store"):
+        cm = rel.get("configmap", f"{rel.fullname}-fixplus-{board}", rel.namespace)
+        assert cm and cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    for name in CRDS:
+        crd = rel.get("crd", name)
+        assert crd is not None
+        assert crd["metadata"]["annotations"]["meta.helm.sh/release-name"] == rel.name
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    for role in ("acceptor", "initiator"):
+        assert rel.get("fixsession", f"{rel.fullname}-example-{role}", rel.watch_a)
+    if env_value("FIXPLUS_KUBE_GC") == "1":
+        # the deployment controller runs: it makes the ReplicaSet (its pod never starts)
+        wait_for("the operator's ReplicaSet", lambda: replica_sets(rel))
+    status = rel.helm.run("status", rel.name, "--namespace", rel.namespace).stdout
+    assert "STATUS: deployed" in status and "REVISION: 1" in status
+
+
+def test_service_account_can_do_what_the_operator_does_and_no_more(release: Release) -> None:
+    rel = release
+    who = f"system:serviceaccount:{rel.namespace}:{rel.fullname}"
+
+    def can(verb: str, resource: str, ns: str | None = None) -> bool:
+        args = ["auth", "can-i", verb, resource, "--as", who]
+        args += ["-n", ns] if ns else ["--all-namespaces"]
+        proc = rel.kube.run(*args, check=False)
+        return proc.stdout.strip() == "yes"
+
+    a = rel.watch_a
+    assert can("watch", "fixsessions.fixplus.io", a)
+    assert can("patch", "fixsessions.fixplus.io/status", a)
+    assert can("patch", "deployments.apps", a) and can("delete", "configmaps", a)
+    assert can("create", "events", a) and can("get", "secrets", a)
+    assert can("watch", "customresourcedefinitions.apiextensions.k8s.io")
+    assert can("list", "namespaces") and not can("get", "namespaces")
+    # namespaced watch: nothing outside the watched namespaces
+    assert not can("watch", "fixsessions.fixplus.io")
+    assert not can("patch", "deployments.apps", rel.namespace)
+    assert not can("get", "secrets", "default")
+    # and never more than the operator uses, even where it works
+    assert not can("list", "secrets", a)
+    assert not can("get", "pods", a)
+    assert not can("update", "deployments.apps", a)
+    assert not can("create", "rolebindings.rbac.authorization.k8s.io", a)
+    assert not can("delete", "customresourcedefinitions.apiextensions.k8s.io")
+
+
+def test_operator_reconciles_with_the_charts_service_account(release: Release) -> None:
+    """fixplus-operator with a token of the chart's ServiceAccount (and so only
+    its RBAC) reconciles the example resources, as the pod would."""
+    rel = release
+    start_operator(rel)
+    def reconciled(name: str) -> dict[str, Any] | None:
+        obj = rel.get("fixsession", name, rel.watch_a)
+        for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+            if cond["type"] == "Reconciled" and cond["status"] == "True":
+                return obj
+        return None
+
+    try:
+        for role in ("acceptor", "initiator"):
+            name = f"{rel.fullname}-example-{role}"
+            obj = wait_for(f"FixSession {name} reconciled", lambda n=name: reconciled(n))
+            owned = obj["status"]["owned"]
+            assert {"apiVersion": "apps/v1", "kind": "Deployment",
+                    "name": f"fixs-{name}"} in owned
+            for o in owned:  # everything it applied, it was allowed to apply
+                api_group, _, version = o["apiVersion"].rpartition("/")
+                resource = f"{o['kind']}.{version}.{api_group}" if api_group else o["kind"]
+                assert rel.get(resource, o["name"], rel.watch_a), o
+        store = wait_for("the example MessageStore ready", lambda: (rel.get(
+            "messagestore", f"{rel.fullname}-example-store", rel.watch_a) or {}).get("status"))
+        assert store["conditions"]
+    finally:
+        assert_never_forbidden(rel)
+
+
+def test_upgrade_changes_the_deployment_and_the_watched_namespaces(release: Release) -> None:
+    rel = release
+    before = rel.deployment()
+    out = rel.helm_run("upgrade", "--reuse-values", "--set", "operator.logLevel=debug",
+                       "--set", f"watch.namespaces={{{rel.watch_a}}}")
+    assert "STATUS: deployed" in out and "REVISION: 2" in out
+    after = rel.deployment()
+    assert after["metadata"]["generation"] > before["metadata"]["generation"]
+    args = after["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--log-level=debug" in args and f"--namespace={rel.watch_b}" not in args
+    # the RoleBinding of the namespace no longer watched is gone
+    assert rel.get("rolebinding", f"{rel.fullname}-reconcile", rel.watch_a)
+    assert rel.get("rolebinding", f"{rel.fullname}-reconcile", rel.watch_b) is None
+    if env_value("FIXPLUS_KUBE_GC") == "1":
+        wait_for("a second ReplicaSet", lambda: len(replica_sets(rel)) == 2)
+    # the new pod: it reconciles in the namespace still watched, with the
+    # permissions left
+    start_operator(rel)
+    for what in ("Handler 'on-resume' succeeded", "Timer 'resync' succeeded"):
+        wait_for(what, lambda w=what: w in rel.operator_log.read_text())
+    assert_never_forbidden(rel)
+
+
+def test_upgrade_applies_a_crd_change(release: Release) -> None:
+    """A new chart version whose CRD changed: `helm upgrade` updates the CRD
+    (it would not, were the CRDs in crds/)."""
+    rel = release
+    chart = rel.tmp / "chart-next" / "pyfixmsg-plus"
+    shutil.copytree(CHART, chart)
+    crd_file = chart / "files" / "crds" / "fixsessions.fixplus.io.yaml"
+    crd = yaml.safe_load(crd_file.read_text())
+    crd["spec"]["versions"][0].setdefault("additionalPrinterColumns", []).append(
+        {"name": "Chart-Upgrade-Test", "type": "string", "jsonPath": ".spec.senderCompId",
+         "priority": 1})
+    crd_file.write_text(yaml.safe_dump(crd))
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta["version"] = "0.1.1-test"
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta))
+
+    def columns() -> list[str]:
+        live = rel.get("crd", "fixsessions.fixplus.io")
+        assert live is not None
+        return [c["name"] for c in live["spec"]["versions"][0].get(
+            "additionalPrinterColumns", [])]
+
+    assert "Chart-Upgrade-Test" not in columns()
+    rel.helm_run("upgrade", "--reuse-values", chart=chart)
+    assert "Chart-Upgrade-Test" in columns()
+    assert "pyfixmsg-plus-0.1.1-test" in rel.deployment()["metadata"]["labels"]["helm.sh/chart"]
+    rel.helm_run("upgrade", "--reuse-values")  # and back
+    assert "Chart-Upgrade-Test" not in columns()
+    history = rel.helm.run("history", rel.name, "--namespace", rel.namespace).stdout
+    assert len(history.strip().splitlines()) == 1 + 4, history
+
+
+def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> None:
+    """Resources go before the operator does (docs/helm.md, uninstalling): kopf
+    puts a finalizer on each, which only a running operator takes off."""
+    rel = release
+    rel.helm_run("upgrade", "--reuse-values", "--set", "examples.enabled=false")
+    for role in ("acceptor", "initiator"):
+        name = f"{rel.fullname}-example-{role}"
+        wait_for(f"FixSession {name} gone",
+                 lambda n=name: rel.get("fixsession", n, rel.watch_a) is None)
+        if env_value("FIXPLUS_KUBE_GC") == "1":
+            wait_for(f"Deployment fixs-{name} collected",
+                     lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None)
+    wait_for("the example MessageStore gone", lambda: rel.get(
+        "messagestore", f"{rel.fullname}-example-store", rel.watch_a) is None)
+
+
+def test_uninstall_removes_the_operator_and_keeps_the_crds(release: Release) -> None:
+    rel = release
+    if rel.operator is not None:
+        stop_operator(rel)
+    out = rel.helm.run("uninstall", rel.name, "--namespace", rel.namespace).stdout
+    assert "These resources were kept due to the resource policy" in out
+    assert rel.get("deployment", rel.fullname, rel.namespace) is None
+    assert rel.get("serviceaccount", rel.fullname, rel.namespace) is None
+    for suffix in ("reconcile", "cluster"):
+        assert rel.get("clusterrole", f"{rel.fullname}-{suffix}") is None
+        assert rel.get("clusterrolebinding", f"{rel.fullname}-{suffix}") is None
+    assert rel.get("rolebinding", f"{rel.fullname}-reconcile", rel.watch_a) is None
+    assert rel.get("configmap", f"{rel.fullname}-fixplus-overview", rel.namespace) is None
+    for name in CRDS:
+        crd = rel.get("crd", name)
+        assert crd is not None, f"{name} must survive helm uninstall"
+        assert crd["status"]["acceptedNames"]["kind"]
+    listed = rel.helm.run("list", "--namespace", rel.namespace, "-q").stdout
+    assert rel.name not in listed
