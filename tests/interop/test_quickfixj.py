@@ -215,9 +215,11 @@ async def test_quickfixj_initiator_to_our_acceptor(version: str, reverse: Revers
     assert proxy.connections >= 2
     assert not app.rejects, app.rejects
     assert not peer.starting(f"REJECT {begin}")
+    logouts = peer.has(f"LOGOUT {begin}")  # the cut was one
+    ours_before = app.counts[session].logouts
     peer.command(f"logout {begin}")
-    await peer.wait_line(f"LOGOUT {begin}", 15)
-    await wait_until(lambda: app.counts[session].logouts >= 1, 10, "our on_logout")
+    await peer.wait_line(f"LOGOUT {begin}", 15, count=logouts + 1)
+    await wait_until(lambda: app.counts[session].logouts > ours_before, 10, "our on_logout")
     _, next_sender, next_target = (await peer.query(f"seq {begin}", f"SEQ {begin}"))[1:]
     ours = reverse.engine.driver(session).session
     assert (ours.next_sender, ours.next_target) == (int(next_target), int(next_sender))
