@@ -353,8 +353,11 @@ def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> 
     rel.helm_run("upgrade", "--reuse-values", "--set", "examples.enabled=false")
     for role in ("acceptor", "initiator"):
         name = f"{rel.fullname}-example-{role}"
+        # A deletion that meets a running resync timer waits for kopf's next
+        # check of the stopped timer: settings.background.cancellation_polling,
+        # 60 s by default (the operator does not change it).
         wait_for(f"FixSession {name} gone",
-                 lambda n=name: rel.get("fixsession", n, rel.watch_a) is None)
+                 lambda n=name: rel.get("fixsession", n, rel.watch_a) is None, timeout=150)
         if env_value("FIXPLUS_KUBE_GC") == "1":
             wait_for(f"Deployment fixs-{name} collected",
                      lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None)
@@ -381,3 +384,30 @@ def test_uninstall_removes_the_operator_and_keeps_the_crds(release: Release) -> 
         assert crd["status"]["acceptedNames"]["kind"]
     listed = rel.helm.run("list", "--namespace", rel.namespace, "-q").stdout
     assert rel.name not in listed
+
+
+def test_cluster_wide_release_grants_every_namespace(helm_binary: str, kube: Kube,
+                                                     namespaces: list[str],
+                                                     tmp_path: Path) -> None:
+    """The default (watch every namespace): one ClusterRoleBinding.  The CRDs
+    stay with whoever owns them (crds.install=false), and the operator is not
+    started: cluster-wide, it would reconcile the other tests' resources."""
+    helm = Helm(helm_binary, tmp_path / "helm-home", kubeconfig=kube.kubeconfig)
+    name, namespace = f"cw{uuid.uuid4().hex[:6]}", namespaces[0]
+    helm.run("install", name, str(CHART), "--namespace", namespace,
+             "--set", "crds.install=false", "--set", "dashboards.enabled=false")
+    try:
+        who = f"system:serviceaccount:{namespace}:{name}-pyfixmsg-plus"
+
+        def can(verb: str, resource: str, *where: str) -> bool:
+            proc = kube.run("auth", "can-i", verb, resource, "--as", who, *where, check=False)
+            return proc.stdout.strip() == "yes"
+
+        assert can("watch", "fixsessions.fixplus.io", "--all-namespaces")
+        assert can("patch", "deployments.apps", "-n", namespaces[2])
+        assert not can("list", "namespaces")  # kopf does not need them cluster-wide
+        assert not can("list", "secrets", "-n", namespaces[2])
+        assert kube.get("clusterrolebinding", f"{name}-pyfixmsg-plus-reconcile")
+    finally:
+        helm.run("uninstall", name, "--namespace", namespace)
+    assert kube.get("clusterrolebinding", f"{name}-pyfixmsg-plus-reconcile") is None
