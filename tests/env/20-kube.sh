@@ -34,8 +34,9 @@ command -v go >/dev/null || { echo "go is not installed (needed to build kube-ap
 command -v openssl >/dev/null || { apt-get install -y -q openssl >/dev/null; }
 
 # -- build (once per pin; a lock keeps two setups from building at once) ------
+# (the servers started below must not inherit the lock files: 8>&- 9>&-)
 exec 9>"$root/build.lock"
-flock 9
+flock -w 5400 9
 if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/etcd" ] || [ ! -x "$bin/kubectl" ] \
    || [ ! -x "$bin/kube-controller-manager" ]; then
   echo "building kube-apiserver, kube-controller-manager, kubectl $K8S_VERSION and etcd into $bin"
@@ -131,7 +132,7 @@ stop() {
 
 # -- start (or reuse) etcd, kube-apiserver, kube-controller-manager -------------
 exec 8>"$root/start.lock"
-flock 8
+flock -w 600 8
 if ! (alive etcd && alive kube-apiserver && api_ready \
       && [ "$(cat "$run/pin" 2>/dev/null)" = "$pin" ]); then
   stop kube-controller-manager; stop kube-apiserver; stop etcd
@@ -144,7 +145,7 @@ if ! (alive etcd && alive kube-apiserver && api_ready \
     --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "fixplus-test=http://127.0.0.1:$ETCD_PEER_PORT" \
     --unsafe-no-fsync --quota-backend-bytes 1073741824 \
-    > "$run/etcd.log" 2>&1 < /dev/null &
+    > "$run/etcd.log" 2>&1 < /dev/null 8>&- 9>&- &
   echo $! > "$run/etcd.pid"
   for _ in $(seq 1 50); do
     curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" >/dev/null 2>&1 && break
@@ -160,7 +161,7 @@ if ! (alive etcd && alive kube-apiserver && api_ready \
     --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true \
     --enable-priority-and-fairness=false --profiling=false \
     --cert-dir "$run/apiserver-certs" \
-    > "$run/kube-apiserver.log" 2>&1 < /dev/null &
+    > "$run/kube-apiserver.log" 2>&1 < /dev/null 8>&- 9>&- &
   echo $! > "$run/kube-apiserver.pid"
   for _ in $(seq 1 120); do api_ready && break; sleep 0.5; done
   if ! api_ready; then
@@ -176,7 +177,7 @@ if ! alive kube-controller-manager; then
     --controllers garbagecollector,namespace,deployment,replicaset \
     --leader-elect=false --secure-port 0 --use-service-account-credentials=false \
     --concurrent-gc-syncs 5 \
-    > "$run/kube-controller-manager.log" 2>&1 < /dev/null &
+    > "$run/kube-controller-manager.log" 2>&1 < /dev/null 8>&- 9>&- &
   echo $! > "$run/kube-controller-manager.pid"
 fi
 exec 8>&-
