@@ -35,7 +35,7 @@ command -v openssl >/dev/null || { apt-get install -y -q openssl >/dev/null; }
 
 # -- build (once per pin; a lock keeps two setups from building at once) ------
 # (the servers started below must not inherit the lock files: 8>&- 9>&-)
-exec 9>"$root/build.lock"
+exec 9>"$root/build.flock"
 flock -w 5400 9
 if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/etcd" ] || [ ! -x "$bin/kubectl" ] \
    || [ ! -x "$bin/kube-controller-manager" ]; then
@@ -131,7 +131,7 @@ stop() {
 }
 
 # -- start (or reuse) etcd, kube-apiserver, kube-controller-manager -------------
-exec 8>"$root/start.lock"
+exec 8>"$root/start.flock"
 flock -w 600 8
 if ! (alive etcd && alive kube-apiserver && api_ready \
       && [ "$(cat "$run/pin" 2>/dev/null)" = "$pin" ]); then
