@@ -34,12 +34,11 @@ carries on as if nothing happened: senders waited, nothing lost, nothing
 reused or skipped.  The FIX connection survives as long as the counterparty
 tolerates our silence (about two heartbeat intervals); if it drops, the
 held messages reach it by resend after the next logon.  Under
-``storeFailure.mode: fail``, or once ``waitTimeout`` has passed, waiting
-senders get ``StoreUnavailableError``; when the store is back the durable
-sender sequence number is rewound to the first given-up message (which was
-never written) and the connection is dropped, so the session logs on again
-from durable state.  A permanent store error fails the waiting senders and
-drops the connection; the session reloads before the next logon.
+``storeFailure.mode: fail``, once ``waitTimeout`` has passed, or on a
+permanent store error, the waiting senders fail and the connection is
+dropped at once; the session reloads its sequence numbers from the store
+before it numbers anything again (next send or logon), so nothing that was
+not durable is ever written and no number is reused.
 """
 
 from __future__ import annotations
@@ -542,37 +541,37 @@ class SessionDriver:
 
     async def _ride_out_outage(self, exc: Exception, batch: list[tuple[int, bytes]],
                                seqs: list[int], target: int | None) -> bool:
-        """A flush failed; nothing of it reached the socket.  Retry the store
-        until it answers.  True: the batch and target are durable now (carry
-        on).  False: the batch was given up and the connection dropped."""
+        """A flush failed; nothing of it reached the socket.  Mode ``wait``:
+        retry the store until it answers or ``waitTimeout`` passes.  True: the
+        batch and target are durable now (carry on).  False: the waiting
+        senders failed and the connection was dropped (reload before reuse)."""
         policy = self.store_failure
-        if not isinstance(exc, RetryableError | OSError):
+        if policy.mode == "fail" or not isinstance(exc, RetryableError | OSError):
             log.error("%s: store failure, dropping the connection: %s", self.session_id, exc)
-            self._fail_waiters(exc, seqs)
+            self._fail_waiters(StoreUnavailableError(
+                f"{self.session_id}: not sent: message store failure: {exc}"))
             self._abort(f"store failure: {exc}")
             return False
         loop = asyncio.get_running_loop()
         self._outage_since = start = loop.time()
         log.error("%s: message store unavailable, holding every outgoing message until it "
                   "is back (storeFailure.mode=%s): %s", self.session_id, policy.mode, exc)
-        given_up = False
         delay = policy.retry_initial_delay
         try:
             while True:
                 elapsed = loop.time() - start
-                if not given_up and (policy.mode == "fail" or self._stopping
-                                     or elapsed >= policy.wait_timeout):
-                    given_up = True
+                if self._stopping or elapsed >= policy.wait_timeout:
                     self._fail_waiters(StoreUnavailableError(
                         f"{self.session_id}: not sent: the message store has been unavailable "
-                        f"for {elapsed:.1f} s (storeFailure.mode={policy.mode})"))
-                if given_up and self._stopping:
-                    self._abort("stopping while the message store is unavailable")
+                        f"for {elapsed:.1f} s (storeFailure.waitTimeout="
+                        f"{policy.wait_timeout:g} s)"))
+                    self._abort("message store unavailable")
                     return False
-                await asyncio.sleep(delay)
+                await asyncio.sleep(min(delay, max(0.0, start + policy.wait_timeout
+                                                   - loop.time())))
                 delay = min(delay * 2, policy.retry_max_delay)
                 try:
-                    if await self._recover(batch, seqs, target, given_up):
+                    if await self._recover(batch, seqs, target):
                         log.warning("%s: message store is back after %.1f s; resuming",
                                     self.session_id, loop.time() - start)
                         return True
@@ -589,15 +588,10 @@ class SessionDriver:
             self._outage_since = None
 
     async def _recover(self, batch: list[tuple[int, bytes]], seqs: list[int],
-                       target: int | None, given_up: bool) -> bool:
+                       target: int | None) -> bool:
         """The store answers again: settle the held flush (see _ride_out_outage)."""
         state = await self.store.load()  # did the failed transaction commit after all?
         durable = state.next_sender_seq
-        if given_up:
-            if seqs and durable > seqs[0]:
-                await self.store.set_next_sender(seqs[0])  # never written: give them back
-            self._abort("message store was unavailable; messages given up")
-            return False
         if seqs:
             first, last = seqs[0], seqs[-1]
             if durable == first:

@@ -166,6 +166,12 @@ async def test_exceptions_in_callbacks_do_not_stop_the_engine(
 # store failure
 
 
+#: ``storeFailure.mode: fail``: a store failure fails the sends and drops the
+#: connection at once (the default, ``wait``, rides an outage out: see
+#: test_store_outage.py).
+FAIL_FAST = {"mode": "fail"}
+
+
 class FailingStore:
     """A session store whose disk goes bad for a while: a test double for the
     disk, not for the transport.  ``failing`` makes ``save_outbound`` (and,
@@ -224,7 +230,7 @@ async def test_store_failure_drops_the_connection_and_recovers(
     client = RecordingApp("client")
     backoff = FastBackoff(0.02)
     ini = await engines.start(f"sqlite:///{tmp_path / 'ini.db'}", client,
-                              [initiator(port_of(acc))], backoff=backoff)
+                              [initiator(port_of(acc))], backoff=backoff, storeFailure=FAIL_FAST)
     await ini.wait_logged_on(CLIENT, 5)
     driver = ini.driver(CLIENT)
     store = FailingStore(driver.store)
@@ -279,7 +285,8 @@ async def _client_behind_proxy(engines: Engines, proxies: list[FaultProxy], tmp_
     proxy = await start_proxy(proxies, port_of(acc))
     client = RecordingApp("client")
     ini = await engines.start(f"sqlite:///{tmp_path / 'ini.db'}", client,
-                              [initiator(proxy.port)], backoff=FastBackoff(0.02))
+                              [initiator(proxy.port)], backoff=FastBackoff(0.02),
+                              storeFailure=FAIL_FAST)
     await ini.wait_logged_on(CLIENT, 5)
     driver = ini.driver(CLIENT)
     store = FailingStore(driver.store)
@@ -337,7 +344,8 @@ async def test_a_message_whose_receipt_was_not_stored_is_delivered_once(
     message was delivered to the application anyway, then once more when the
     counterparty resent it after the reconnection."""
     broker = RecordingApp("broker", broker=True)
-    acc = await engines.start(f"sqlite:///{tmp_path / 'acc.db'}", broker, [acceptor()])
+    acc = await engines.start(f"sqlite:///{tmp_path / 'acc.db'}", broker, [acceptor()],
+                              storeFailure=FAIL_FAST)
     client = RecordingApp("client")
     ini = await engines.start("memory://", client, [initiator(port_of(acc))],
                               backoff=FastBackoff(0.02))
