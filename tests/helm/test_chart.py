@@ -201,6 +201,7 @@ BAD_VALUES: list[tuple[list[str], list[str]]] = [
     (["--set", "dashboards.labelValue=not ok"], ["/dashboards/labelValue"]),
     (["--set", "operator.resources.limits.memory=lots"], ["/operator/resources/limits/memory"]),
     (["--set", "examples.enable=true"], ["enable"]),
+    (["--set", "serviceAccount.create=false"], ["/serviceAccount/name"]),
 ]
 
 

@@ -22,12 +22,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: pyfixmsg-plus
 {{- end -}}
 
+{{/* With serviceAccount.create=false the schema requires a name: the RBAC
+is never bound to the namespace's "default" ServiceAccount. */}}
 {{- define "fixplus.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}
 {{- default (include "fixplus.fullname" .) .Values.serviceAccount.name -}}
-{{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
-{{- end -}}
 {{- end -}}
 
 {{- define "fixplus.image" -}}
