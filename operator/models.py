@@ -26,6 +26,7 @@ from pyfixmsg_plus.engine.config import (
     CompID,
     Endpoint,
     ReconnectSettings,
+    RetentionSettings,
     Role,
     ScheduleSettings,
     TimestampPrecision,
@@ -345,10 +346,6 @@ class Encryption(CrdModel):
     kms_key_ref: str | None = Field(default=None, min_length=1)
 
 
-class Retention(CrdModel):
-    days: int = Field(default=7, ge=1)
-
-
 class MessageStoreSpec(CrdModel):
     """Where sessions keep their sequence numbers and messages."""
 
@@ -369,7 +366,8 @@ class MessageStoreSpec(CrdModel):
     sqlite: SqliteStorage | None = None
     credentials: StoreCredentials | None = None
     encryption: Encryption | None = None
-    retention: Retention = Field(default_factory=Retention)
+    retention: RetentionSettings | None = Field(
+        default=None, description="pruning of old messages and idle sessions by the engine")
 
 
 # -- FixCluster ---------------------------------------------------------------------

@@ -92,6 +92,9 @@ def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: P
                     "port": pod.metrics.port, "path": pod.metrics.path},
         "shutdownTimeout": 10.0,
     }
+    if store is not None and store.spec.retention is not None:
+        data["retention"] = store.spec.retention.model_dump(mode="json", by_alias=True,
+                                                            exclude_none=True)
     try:
         parse_config(data, source="the rendered engine configuration", resolve_secrets=False)
     except Exception as exc:  # InvalidConfigError, one line per problem

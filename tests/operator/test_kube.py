@@ -118,6 +118,8 @@ def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -
     assert "change-me" not in text
     config = yaml.safe_load(text)
     assert config["store"].startswith("postgresql://${FIXPLUS_STORE_USERNAME}@postgres.")
+    assert config["retention"] == {"maxAgeDays": 30.0, "sessionIdleDays": 90.0,
+                                   "interval": 3600.0}
     assert config["sessions"][0]["password"] == (
         "${FILE:/var/run/secrets/fixplus/logon-session/password}")
     dep = kube.get("deployment", "fixs-broker-orders")

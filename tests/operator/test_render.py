@@ -249,6 +249,15 @@ def test_store_urls() -> None:
         "postgresql://fix@h:5432/d?password_file=/vault/secrets/store-password&sslmode=prefer")
 
 
+def test_store_retention_goes_into_the_engine_config() -> None:
+    store = StoreInput("s", MessageStoreSpec.model_validate(
+        {"type": "sqlite", "retention": {"maxAgeDays": 30, "interval": 600}}))
+    config = engine_yaml(session(store=store))
+    assert config["retention"] == {"maxAgeDays": 30.0, "interval": 600.0}
+    assert parse_config(config, resolve_secrets=False).retention.max_age_days == 30
+    assert "retention" not in engine_yaml(session(store=PG))
+
+
 def test_a_config_the_engine_rejects_is_a_render_error() -> None:
     spec = FixClusterSpec.model_validate({
         "storeRef": "pg", "sessions": [ACCEPTOR, ACCEPTOR]})
