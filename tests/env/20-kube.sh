@@ -31,7 +31,9 @@ run="$root/run"
 mkdir -p "$root" "$run"
 
 command -v go >/dev/null || { echo "go is not installed (needed to build kube-apiserver)"; exit 1; }
-command -v openssl >/dev/null || { apt-get install -y -q openssl >/dev/null; }
+for tool in openssl curl; do
+  command -v "$tool" >/dev/null || apt-get install -y -q "$tool" >/dev/null
+done
 
 # -- build (once per pin; a lock keeps two setups from building at once) ------
 # (the servers started below must not inherit the lock files: 8>&- 9>&-)
