@@ -179,6 +179,9 @@ class MemoryStore:
 class MemorySessionStore:
     """One session's state inside a :class:`MemoryStore`."""
 
+    #: Its coroutines never wait for I/O: the engine may run them inline.
+    synchronous = True
+
     def __init__(self, backend: MemoryStore, key: SessionKey) -> None:
         self._backend = backend
         self._key = key

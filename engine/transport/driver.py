@@ -107,6 +107,8 @@ class SessionDriver:
         self._writer: asyncio.StreamWriter | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._pumping = False  # a pump runs inline in the read loop
+        #: Effects run in the reading task when the store never waits on I/O.
+        self._inline = bool(getattr(store, "synchronous", False))
         # Deliveries waiting for the application, in order.  The read loop
         # hands them over itself right after the flush that released them;
         # the delivery task takes those released elsewhere (timers, sends).
@@ -252,16 +254,28 @@ class SessionDriver:
                                                       name=f"deliver {self.session_id}")
         await self._call(self.app.on_create(self))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Finish pending effects and deliveries (at most ``timeout`` seconds,
+        then cancel them: a callback that never returns must not hang a
+        shutdown)."""
         self._stopping = True  # an outage being ridden out gives up
         if self._timer is not None:
             self._timer.cancel()
-        if self._pump_task is not None:
-            with contextlib.suppress(Exception):
-                await self._pump_task
-        while self._ready_items or self._delivering:
-            await self._deliver_ready()
-            await asyncio.sleep(0)
+        try:
+            async with asyncio.timeout(timeout):
+                if self._pump_task is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pump_task
+                while self._ready_items or self._delivering:
+                    if self._delivering:
+                        await asyncio.sleep(0.01)
+                    else:
+                        await self._deliver_ready()
+        except TimeoutError:
+            log.warning("%s: stopped with effects or deliveries still pending after %.0f s",
+                        self.session_id, timeout)
+            if self._pump_task is not None:
+                self._pump_task.cancel()
         if self._delivery_task is not None:
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -319,16 +333,23 @@ class SessionDriver:
                         if not self._attached(writer):
                             return
                         self._feed(frame)
-                    # Carry the chunk's effects out in this task: one store
-                    # flush for everything the chunk brought, then hand the
-                    # messages to the application, with no task switch.
-                    self._reader_delivers = True
-                    try:
-                        await self._pump_now()
-                    finally:
-                        self._reader_delivers = False
-                    if self._ready_items:
-                        await self._deliver_ready()
+                    if self._inline:
+                        # A store without I/O: carry the chunk's effects out
+                        # in this task and hand the messages to the
+                        # application, with no task switch.
+                        self._reader_delivers = True
+                        try:
+                            await self._pump_now()
+                        finally:
+                            self._reader_delivers = False
+                        if self._ready_items:
+                            await self._deliver_ready()
+                    else:
+                        # A store that commits to disk or a server: the pump
+                        # task flushes while this loop reads on, so one commit
+                        # carries a chunk's target seq and the answers to the
+                        # chunk before it.
+                        self._kick()
                 if not self._attached(writer):
                     return
                 data = await reader.read(_READ_SIZE)
@@ -714,7 +735,10 @@ class SessionDriver:
                         log.exception("%s: application callback failed", self.session_id)
                 # What the callbacks sent goes out in one flush.
                 if self.session.outbox:
-                    await self._pump_now()
+                    if self._inline:
+                        await self._pump_now()
+                    else:
+                        self._kick()
         finally:
             self._delivering = False
 
