@@ -46,8 +46,15 @@ if os.environ.get("FIXPLUS_NO_SPEEDUPS", "") in ("", "0"):
 
 def encode(msg: Message) -> bytes:
     """The wire form of ``msg`` with BodyLength and CheckSum computed."""
-    begin = msg.get(8)
-    msg_type = msg.get(35)
+    header = msg.header
+    begin: bytes | None
+    msg_type: bytes | None
+    if len(header) > 1 and header[0][0] == 8 and header[1][0] == 35:
+        # The usual layout: no need to build the read index.
+        begin, msg_type = header[0][1], header[1][1]
+    else:
+        begin = msg.get(8)
+        msg_type = msg.get(35)
     if not begin:
         raise LocalProtocolError("cannot encode a message without BeginString(8)")
     if not msg_type:

@@ -105,6 +105,16 @@ class Message:
             index = self._build_index()
         return tag in index
 
+    def index(self) -> dict[int, bytes]:
+        """The read index (tag -> first value); valid until the next change.
+
+        For hot loops that read many tags: ``get = msg.index().get``.
+        """
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        return index
+
     def get_str(self, tag: int, default: str | None = None) -> str | None:
         value = self.get(tag)
         return default if value is None else value.decode("utf-8", "replace")

@@ -442,17 +442,18 @@ class Session:
             self._disconnect("Logon state is not valid for message", now)
             return False
         vs = self.settings.validation
+        get = msg.index().get
         if vs.check_latency:
             try:
-                sent = parse_utc_timestamp_ns(msg.get(t.SENDING_TIME) or b"")
+                sent = parse_utc_timestamp_ns(get(t.SENDING_TIME) or b"")
             except FieldValueError:
                 sent = None
             if sent is None or abs(now - sent) > vs.max_latency * _NS:
                 self._reject_and_logout(msg, rejects.SENDING_TIME_ACCURACY, now)
                 return False
         if vs.check_comp_id and (
-            msg.get(t.SENDER_COMP_ID) != self.target_comp_id
-            or msg.get(t.TARGET_COMP_ID) != self.sender_comp_id
+            get(t.SENDER_COMP_ID) != self.target_comp_id
+            or get(t.TARGET_COMP_ID) != self.sender_comp_id
         ):
             self._reject_and_logout(msg, rejects.COMPID_PROBLEM, now)
             return False
@@ -651,11 +652,12 @@ class Session:
             self._logout_and_disconnect("Session end", now)
             return
         mt = msg.msg_type
+        get = msg.index().get
         for tag in (t.SENDER_COMP_ID, t.TARGET_COMP_ID):
-            if msg.get(tag) is None:
+            if get(tag) is None:
                 self._reject(msg, Problem(rejects.REQUIRED_TAG_MISSING, tag), now)
                 return
-        if msg.get(t.BEGIN_STRING) != self.begin_string:
+        if get(t.BEGIN_STRING) != self.begin_string:
             if mt == b"5":
                 self._handle_logout(msg, now)
             else:

@@ -54,11 +54,11 @@ def basic_problems(msg: Message, fields_have_values: bool = True) -> Problem | N
                 return Problem(0, tag)
             if not value and fields_have_values:
                 return Problem(4, tag)
-    get = msg.get
+    get = msg.index().get
     for tag in _REQUIRED_HEADER:
         if get(tag) is None:
             return Problem(1, tag)
-    seq = msg.get(t.MSG_SEQ_NUM)
+    seq = get(t.MSG_SEQ_NUM)
     if seq is not None and not seq.isdigit():
         return Problem(6, t.MSG_SEQ_NUM)
     return None
