@@ -31,7 +31,6 @@ Further rules every backend follows (the shared contract suite in
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
@@ -99,15 +98,14 @@ async def save_batch(
     store: SessionStore, messages: Sequence[tuple[int, bytes]], next_target: int | None
 ) -> None:
     """Store ``messages`` (as ``save_outbound``) and the next target seq in
-    one transaction when the backend offers ``save_batch``; otherwise both
-    calls concurrently, which a group-committing backend merges."""
+    one transaction when the backend offers ``save_batch``; otherwise one
+    after the other, the target only once the messages are stored."""
     combined = getattr(store, "save_batch", None)
     if combined is not None:
         await combined(messages, next_target)
-    elif messages and next_target is not None:
-        await asyncio.gather(store.save_outbound(messages), store.set_next_target(next_target))
-    elif messages:
+        return
+    if messages:
         await store.save_outbound(messages)
-    elif next_target is not None:
+    if next_target is not None:
         await store.set_next_target(next_target)
 

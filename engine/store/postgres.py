@@ -681,6 +681,30 @@ class PostgresSessionStore:
 
         await self._submit(op)
 
+    async def save_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> None:
+        """``save_outbound`` and ``set_next_target`` as one operation of the
+        group-commit transaction (the engine's flush)."""
+        check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        frozen = tuple((seq, bytes(data)) for seq, data in messages)
+        k = self._key.value
+
+        async def op(tx: _Tx) -> None:
+            row = tx.rows[k]
+            new_next = check_outbound(frozen, row[0])  # raises before writing
+            if frozen:
+                now = tx.now
+                tx.inserts.extend((k, seq, now, msg_type_of(data), data) for seq, data in frozen)
+                row[0] = new_next
+            if next_target is not None:
+                row[1] = next_target
+            tx.dirty.add(k)
+
+        await self._submit(op)
+
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
         k = self._key.value

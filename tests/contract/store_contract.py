@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 from pyfixmsg_plus.engine.errors import PermanentError, RetryableError
-from pyfixmsg_plus.engine.store.base import MessageStore, SessionKey, SessionStore
+from pyfixmsg_plus.engine.store.base import MessageStore, SessionKey, SessionStore, save_batch
 from pyfixmsg_plus.engine.store.errors import StoreClosedError, StoreError, StoreSequenceError
 
 from tests.contract._store_writer import payload
@@ -140,6 +140,24 @@ class StoreContract(AdminContract):
         assert state.next_sender_seq == 5
         assert state.next_target_seq == 1
         assert await session.get_range(1, 0) == msgs(1, 4)
+
+    async def test_save_batch_stores_messages_and_target_together(
+        self, session: SessionStore
+    ) -> None:
+        await save_batch(session, msgs(1, 3), 7)
+        await save_batch(session, [], 9)
+        await save_batch(session, [(4, msg(4))], None)
+        state = await session.load()
+        assert (state.next_sender_seq, state.next_target_seq) == (5, 9)
+        assert await session.get_range(1, 0) == msgs(1, 4)
+
+    async def test_bad_save_batch_writes_nothing(self, session: SessionStore) -> None:
+        await save_batch(session, msgs(1, 2), 3)
+        with pytest.raises(StoreSequenceError):
+            await save_batch(session, [(5, b"gap")], 8)
+        state = await session.load()
+        assert (state.next_sender_seq, state.next_target_seq) == (3, 3)
+        assert await session.get_range(1, 0) == msgs(1, 2)
 
     async def test_empty_save_is_a_no_op(self, session: SessionStore) -> None:
         await session.save_outbound([])
