@@ -16,6 +16,7 @@ with a readable message instead of the operator reporting it later.
 from __future__ import annotations
 
 import enum
+import typing
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,6 +79,38 @@ class CrdModel(BaseModel):
     )
     #: CEL rules of this object (``x-kubernetes-validations`` in the CRD).
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = ()
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def known_fields(model: type[BaseModel], data: Any) -> Any:
+    """``data`` without the keys ``model`` does not know, recursively.
+
+    The API server already prunes fields its CRD does not declare; what is
+    left and unknown here comes from a CRD newer or older than this operator
+    (an upgrade in progress).  Such fields are ignored rather than failing
+    every reconcile; missing or invalid known fields still fail.
+    """
+    if isinstance(data, list):
+        return [known_fields(model, item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        for key in (info.alias or name, name):
+            if key in data:
+                child = _inner_model(info.annotation)
+                out[key] = known_fields(child, data[key]) if child else data[key]
+                break
+    return out
 
 
 # -- references ---------------------------------------------------------------

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import k8s, status
 from .models import (
@@ -30,6 +30,7 @@ from .models import (
     MessageStoreSpec,
     SessionFields,
     StoreCredentials,
+    known_fields,
 )
 from .render import (
     ClusterContext,
@@ -45,7 +46,8 @@ from .render.config import StoreInput
 
 SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
 
-Event = tuple[str, str, str]  # type (Normal/Warning), reason, message
+Event = tuple[str, str, str]
+M = TypeVar("M", bound=BaseModel)  # type (Normal/Warning), reason, message
 
 
 @dataclasses.dataclass
@@ -68,6 +70,11 @@ def owner_of(body: Mapping[str, Any]) -> Owner:
     return Owner(api_version=body.get("apiVersion", API_VERSION), kind=body["kind"],
                  name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
                  generation=meta.get("generation", 1))
+
+
+def _spec(model: type[M], obj: Mapping[str, Any]) -> M:
+    """The resource's spec as ``model`` (fields of a newer or older CRD ignored)."""
+    return model.model_validate(known_fields(model, obj.get("spec") or {}))
 
 
 def _describe(exc: ValidationError) -> str:
@@ -104,7 +111,7 @@ def _store(namespace: str, name: str) -> StoreInput:
         raise Problem("StoreNotFound",
                       f"MessageStore {name!r} does not exist in namespace {namespace!r}")
     try:
-        spec = MessageStoreSpec.model_validate(body.get("spec") or {})
+        spec = _spec(MessageStoreSpec, body)
     except ValidationError as exc:
         raise Problem("InvalidStore", f"MessageStore {name!r}: {_describe(exc)}") from None
     _check_store_credentials(namespace, name, spec.credentials)
@@ -199,7 +206,7 @@ def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
 def _serving_cluster(namespace: str, labels: Mapping[str, str]) -> str | None:
     for cluster in k8s.list_objects(API_VERSION, "FixCluster", namespace):
         try:
-            spec = FixClusterSpec.model_validate(cluster.get("spec") or {})
+            spec = _spec(FixClusterSpec, cluster)
         except ValidationError:
             continue
         if _selects(spec.session_selector, labels):
@@ -211,7 +218,7 @@ def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
     owner = owner_of(body)
     try:
         try:
-            spec = FixSessionSpec.model_validate(body.get("spec") or {})
+            spec = _spec(FixSessionSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
         store = _store(owner.namespace, spec.store_ref) if spec.store_ref else None
@@ -243,7 +250,7 @@ def reconcile_fix_cluster(body: Mapping[str, Any]) -> Result:
     owner = owner_of(body)
     try:
         try:
-            spec = FixClusterSpec.model_validate(body.get("spec") or {})
+            spec = _spec(FixClusterSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
         store = _store(owner.namespace, spec.store_ref)
@@ -254,7 +261,7 @@ def reconcile_fix_cluster(body: Mapping[str, Any]) -> Result:
             for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
                 name = item["metadata"]["name"]
                 try:
-                    fields = FixSessionSpec.model_validate(item.get("spec") or {})
+                    fields = _spec(FixSessionSpec, item)
                 except ValidationError as exc:
                     raise Problem("InvalidSession",
                                   f"FixSession {name!r}: {_describe(exc)}") from None
@@ -279,7 +286,7 @@ def reconcile_message_store(body: Mapping[str, Any]) -> Result:
     owner = owner_of(body)
     try:
         try:
-            spec = MessageStoreSpec.model_validate(body.get("spec") or {})
+            spec = _spec(MessageStoreSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
         _check_store_credentials(owner.namespace, owner.name, spec.credentials)

@@ -127,3 +127,18 @@ def test_examples_in_manifests_parse_with_the_models() -> None:
 def test_the_crd_reference_does_not_drift() -> None:
     assert (REPO / "docs" / "crds.md").read_text() == crdgen.reference_markdown(), (
         "docs/crds.md drifted: run `.venv/bin/python -m pyfixmsg_plus.operator.crdgen --docs`")
+
+
+def test_fields_of_another_crd_version_are_ignored_when_reading() -> None:
+    stored = {"type": "sqlite", "retention": {"days": 7, "maxAgeDays": 3},
+              "futureSetting": True, "sqlite": {"claimName": "pvc", "size": "1Gi"}}
+    spec = models.MessageStoreSpec.model_validate(
+        models.known_fields(models.MessageStoreSpec, stored))
+    assert spec.retention is not None and spec.retention.max_age_days == 3
+    assert spec.sqlite is not None and spec.sqlite.claim_name == "pvc"
+    session = {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "A",
+               "targetCompId": "B", "acceptPort": 1, "connect": [{"host": "h", "port": 2,
+                                                                   "weight": 5}]}
+    parsed = models.FixSessionSpec.model_validate(
+        models.known_fields(models.FixSessionSpec, session))
+    assert parsed.connect[0].port == 2
