@@ -27,23 +27,13 @@ from typing import Final
 
 from ..codec.tags import HEADER_TAGS, TRAILER_TAGS
 from ..codec.values import FieldType
+from ..config import APPL_VER_IDS as _CONFIG_APPL_VER_IDS
 
 #: First tag number of the user-defined range (QuickFIX ``FIELD::UserMin``).
 USER_MIN: Final = 5000
 
-#: ApplVerID(1128) value of each application version.
-APPL_VER_IDS: Final[Mapping[str, str]] = {
-    "FIX.2.7": "0",
-    "FIX.3.0": "1",
-    "FIX.4.0": "2",
-    "FIX.4.1": "3",
-    "FIX.4.2": "4",
-    "FIX.4.3": "5",
-    "FIX.4.4": "6",
-    "FIX.5.0": "7",
-    "FIX.5.0SP1": "8",
-    "FIX.5.0SP2": "9",
-}
+#: ApplVerID(1128) value of each application version (one table, in config).
+APPL_VER_IDS: Final[Mapping[str, str]] = _CONFIG_APPL_VER_IDS
 
 #: A format check: truthy when the value is well formed.
 ValueCheck = Callable[[bytes], object]
