@@ -477,8 +477,11 @@ class Session:
         rng = self.resend_range
         if rng is None or last < rng[2]:
             return
-        if last < rng[1]:
-            self._send_resend_request(last + 1, rng[1], now)
+        missing = last + 1
+        while missing in self.queue:  # already here, waiting behind the gap
+            missing += 1
+        if missing <= rng[1]:
+            self._send_resend_request(missing, rng[1], now)
         else:
             self.outbox.append(fx.Log(f"resend of {rng[0]}..{rng[1]} complete"))
             self.resend_range = None
@@ -741,11 +744,11 @@ class Session:
         if seq == self.next_target:
             self._advance_target()
         elif seq > self.next_target:
-            # Answered at once, and queued so that the target moves past it
-            # once the gap before it is filled (as QuickFIX/J does, QFJ-673):
-            # the counterparty's gap fill may start below it and be dropped
-            # as a PossDup duplicate.
-            self.queue[seq] = msg
+            # Answered at once, and treated as any message above a gap:
+            # queued (so the target moves past it once the gap is filled, as
+            # QuickFIX/J does, QFJ-673) and the gap asked for now rather than
+            # when the next message happens to arrive.
+            self._target_too_high(msg, seq, now)
         self.outbox.append(fx.Deliver(msg, True))
 
     def _request_resend_reply(self, begin: int, end: int, now: int) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pyfixmsg_plus.engine.codec import Message
+from pyfixmsg_plus.engine.codec import Message, decode
 from pyfixmsg_plus.engine.session import effects as fx
 from pyfixmsg_plus.engine.session.resend import plan_resend
 
-from .session_harness import NS, Solo, only, settings
+from .session_harness import NS, Pair, Solo, only, settings
 
 
 def solo(**kw: Any) -> Solo:
@@ -163,3 +163,32 @@ def test_plan_ignores_rows_outside_range() -> None:
 
 def test_plan_trailing_admin_inside_range() -> None:
     assert _plan(1, 3, 4, {1: True, 2: False, 3: False}) == [("msg", 1, "msg"), ("gap", 2, 4)]
+
+
+def test_resend_request_above_a_gap_is_answered_and_queued() -> None:
+    """Regression (found against QuickFIX/J): a ResendRequest whose own
+    MsgSeqNum is above a gap is answered at once and queued, so that the
+    target moves past it when the gap closes instead of sticking below it."""
+    p = Pair()
+    p.connect()
+    dropped: list[bytes] = []
+
+    def drop(side, msg):  # type: ignore[no-untyped-def]
+        if side is p.ini and msg.msg_type == b"D" and not dropped:
+            dropped.append(msg.get(34) or b"")
+            return True
+        return False
+
+    p.drop = drop
+    p.send(p.ini, "D", [(11, "lost")])  # seq 2 never arrives
+    p.send(p.acc, "D", [(11, "from-broker")])
+    p.ini.session._send_admin(b"2", [(7, b"1"), (16, b"0")], p.now)  # seq 3: above the gap
+    p.pump()
+    assert dropped == [b"2"]
+    # the broker answered the request (a gap fill, then its order again) ...
+    answered = [decode(d) for d in p.acc.wire if decode(d).get(43) == b"Y"]
+    assert any(m.msg_type == b"D" and m.get(11) == b"from-broker" for m in answered)
+    # ... and, once the client's resend of seq 2 filled the gap, moved past seq 3
+    assert [m.get(11) for m in p.acc.delivered if m.msg_type == b"D"] == [b"lost"]
+    assert p.acc.session.next_target == p.ini.session.next_sender
+    assert not p.acc.session.queue and p.acc.session.resend_range is None

@@ -275,14 +275,15 @@ def test_sequence_reset_drops_skipped_queue_entries() -> None:
 def test_resend_request_above_gap_is_answered_at_once() -> None:
     """A ResendRequest is served whatever its MsgSeqNum (QuickFIX's rule: a
     counterparty that lost our ResendRequest must still get its messages);
-    the gap below it is noticed with the next message."""
+    the gap below it is asked for at once, and only once."""
     a = acceptor()
     a.send()
     a.send()
     a.sent.clear()
     a.feed(a.msg("2", [(7, 2), (16, 0)], seq=5))
     assert [(m.msg_type, m.get(34), m.get(43)) for m in a.sent] == [
-        (b"D", b"2", b"Y"), (b"D", b"3", b"Y")]
+        (b"2", b"4", None), (b"D", b"2", b"Y"), (b"D", b"3", b"Y")]
+    assert resend_requests(a) == [(b"2", b"0")]
     assert a.session.next_target == 2
     a.feed(a.msg("0", seq=6))
     assert resend_requests(a) == [(b"2", b"0")]
