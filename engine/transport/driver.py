@@ -46,10 +46,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
 from ..application import (
     Application,
@@ -75,6 +76,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pyfixmsg_plus.session")
 
 _READ_SIZE = 1 << 16
+_PAUSE_AT = 4 << 20  # eager reading: stop reading with this much unprocessed input
+_RESUME_AT = 1 << 20
 #: Effects that need an answer before the session may see the next message.
 _ROUND_TRIPS = (fx.AuthorizeLogon, fx.LoadResend)
 _MAX_BACKLOG = 10_000
@@ -107,6 +110,11 @@ class SessionDriver:
         self._writer: asyncio.StreamWriter | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._pumping = False  # a pump runs inline in the read loop
+        self._framer: Framer | None = None  # eager reading: the connection's framer
+        self._eager_writer: asyncio.StreamWriter | None = None
+        self._eager_busy = False  # eager reading: effects still being carried out
+        self._writable = asyncio.Event()
+        self._writable.set()
         #: Effects run in the reading task when the store never waits on I/O.
         self._inline = bool(getattr(store, "synchronous", False))
         # Deliveries waiting for the application, in order.  The read loop
@@ -320,6 +328,9 @@ class SessionDriver:
         framer = Framer(self.max_message_size)
         session = self.session
         try:
+            if self._inline:
+                await self._serve_eagerly(reader, writer, framer, initial)
+                return
             session.connected(self.clock())
             self._kick()
             data = initial
@@ -333,23 +344,10 @@ class SessionDriver:
                         if not self._attached(writer):
                             return
                         self._feed(frame)
-                    if self._inline:
-                        # A store without I/O: carry the chunk's effects out
-                        # in this task and hand the messages to the
-                        # application, with no task switch.
-                        self._reader_delivers = True
-                        try:
-                            await self._pump_now()
-                        finally:
-                            self._reader_delivers = False
-                        if self._ready_items:
-                            await self._deliver_ready()
-                    else:
-                        # A store that commits to disk or a server: the pump
-                        # task flushes while this loop reads on, so one commit
-                        # carries a chunk's target seq and the answers to the
-                        # chunk before it.
-                        self._kick()
+                    # A store that commits to disk or a server: the pump task
+                    # flushes while this loop reads on, so one commit carries a
+                    # chunk's target seq and the answers to the chunk before it.
+                    self._kick()
                 if not self._attached(writer):
                     return
                 data = await reader.read(_READ_SIZE)
@@ -363,9 +361,127 @@ class SessionDriver:
                 self._kick()
                 await self._drain()
             self._close_writer(writer)
+            self._framer = None
+            self._eager_writer = None
 
     def _attached(self, writer: asyncio.StreamWriter) -> bool:
         return self._writer is writer
+
+    # ------------------------------------------------------------------
+    # eager reading (stores without I/O)
+    # ------------------------------------------------------------------
+    async def _serve_eagerly(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                             framer: Framer, initial: bytes) -> None:
+        """Read through a protocol: a chunk's frames, their effects and the
+        application callbacks run right inside ``data_received`` when none
+        of them has to wait, with no reader task to wake.  What does wait
+        goes on in a task, and frames arriving meanwhile queue in order."""
+        transport = cast(asyncio.Transport, writer.transport)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._framer = framer
+        self._eager_writer = writer
+        reading = _EagerReader(self, done)
+        leftover = bytes(getattr(reader, "_buffer", b""))
+        transport.set_protocol(reading)
+        if not transport.is_reading():
+            transport.resume_reading()
+        self.session.connected(self.clock())
+        if initial:
+            framer.feed(initial)
+        if leftover:
+            framer.feed(leftover)
+        if reader.at_eof():
+            done.set_result(None)
+        self._process_frames()
+        await done
+
+    def _on_data(self, data: bytes) -> None:
+        framer = self._framer
+        if framer is None:
+            return
+        framer.feed(data)
+        if framer.buffered > _PAUSE_AT and self._eager_writer is not None:
+            transport = cast(asyncio.Transport, self._eager_writer.transport)
+            if transport.is_reading():
+                transport.pause_reading()
+        self._process_frames()
+
+    def _process_frames(self) -> None:
+        """Feed the queued frames to the session and carry their effects out."""
+        writer = self._eager_writer
+        framer = self._framer
+        if self._eager_busy or framer is None or writer is None:
+            return
+        while self._ready.is_set() and self._attached(writer):
+            frame = framer.next_frame()
+            if frame is None:
+                break
+            self._feed(frame)
+        if framer.buffered < _RESUME_AT and not writer.is_closing():
+            transport = cast(asyncio.Transport, writer.transport)
+            if not transport.is_reading():
+                transport.resume_reading()
+        if self.session.outbox or self._ready_items:
+            self._run_eagerly(self._after_chunk())
+
+    async def _after_chunk(self) -> None:
+        self._reader_delivers = True
+        try:
+            await self._pump_now()
+        finally:
+            self._reader_delivers = False
+        if self._ready_items:
+            await self._deliver_ready()
+
+    def _run_eagerly(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` now; if it has to wait, finish it in a task (in the
+        same context, as a task would) and hold further frames until then."""
+        context = contextvars.copy_context()
+        try:
+            waiting = context.run(coro.send, None)
+        except StopIteration:
+            return
+        except Exception:
+            log.exception("%s: internal error while carrying out session effects",
+                          self.session_id)
+            self._abort("internal error")
+            return
+        self._eager_busy = True
+        asyncio.get_running_loop().create_task(self._finish_eagerly(coro, waiting, context))
+
+    async def _finish_eagerly(self, coro: Coroutine[Any, Any, None], waiting: Any,
+                              context: contextvars.Context) -> None:
+        try:
+            while True:
+                if waiting is None:
+                    await asyncio.sleep(0)
+                else:
+                    waiting._asyncio_future_blocking = False
+                    await asyncio.wait((waiting,))
+                try:
+                    waiting = context.run(coro.send, None)
+                except StopIteration:
+                    break
+        except asyncio.CancelledError:
+            coro.close()
+            raise
+        except Exception:
+            log.exception("%s: internal error while carrying out session effects",
+                          self.session_id)
+            self._abort("internal error")
+        finally:
+            self._eager_busy = False
+        self._process_frames()
+
+    def _resume_frames(self) -> None:
+        """Frames held while a Logon was authorised or a resend prepared."""
+        if self._framer is not None:
+            asyncio.get_running_loop().call_soon(self._process_frames)
+
+    def _connection_lost(self, done: asyncio.Future[None]) -> None:
+        if not done.done():
+            done.set_result(None)
 
     def _feed(self, frame: bytes | Garbled) -> None:
         session = self.session
@@ -530,8 +646,11 @@ class SessionDriver:
         if writes and writer is not None and not writer.is_closing():
             writer.write(b"".join(writes) if len(writes) > 1 else writes[0])
             if writer.transport.get_write_buffer_size() > (1 << 20):
-                with contextlib.suppress(ConnectionError):
-                    await writer.drain()
+                if self._framer is not None:  # eager reading: our protocol tracks it
+                    await self._writable.wait()
+                else:
+                    with contextlib.suppress(ConnectionError):
+                        await writer.drain()
 
     def _abort(self, reason: str) -> None:
         """Drop the connection after an internal or store failure; the
@@ -659,6 +778,7 @@ class SessionDriver:
         if self.session.state in (State.ACTIVE, State.LOGOUT_SENT, State.LOGON_RECEIVED):
             self.session.resend_loaded(begin, end, stored, self.clock())
         self._ready.set()
+        self._resume_frames()
 
     async def _read_for_resend(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         """``get_range``, retried with backoff through a store outage of at
@@ -787,8 +907,34 @@ class SessionDriver:
                 else:
                     session.logon_refused(verdict, self.clock())
             self._ready.set()
+            self._resume_frames()
             self._kick()
         elif kind == "logon":
             await self.app.on_logon(self)
         elif kind == "logout":
             await self.app.on_logout(self)
+
+
+class _EagerReader(asyncio.Protocol):
+    """The transport's protocol while a driver reads eagerly."""
+
+    def __init__(self, driver: SessionDriver, done: asyncio.Future[None]) -> None:
+        self.driver = driver
+        self.done = done
+
+    def data_received(self, data: bytes) -> None:
+        self.driver._on_data(data)
+
+    def eof_received(self) -> bool:
+        self.driver._connection_lost(self.done)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.driver._writable.set()
+        self.driver._connection_lost(self.done)
+
+    def pause_writing(self) -> None:
+        self.driver._writable.clear()
+
+    def resume_writing(self) -> None:
+        self.driver._writable.set()
