@@ -9,6 +9,7 @@ from free text or identifiers such as ClOrdID.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 
 
@@ -24,11 +25,8 @@ class Histogram:
         self.n = 0
 
     def observe(self, value: float) -> None:
-        i = 0
-        bounds = self.bounds
-        while i < len(bounds) and value > bounds[i]:
-            i += 1
-        self.counts[i] += 1
+        # Bucket i counts values in (bounds[i-1], bounds[i]]; the last one, +Inf.
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
         self.n += 1
 

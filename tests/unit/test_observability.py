@@ -140,3 +140,13 @@ def test_metrics_reference_lists_every_metric() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
     missing = [name for name in METRICS if f"`{name}`" not in doc]
     assert not missing, f"docs/metrics.md lacks {missing}"
+
+
+def test_histogram_buckets_are_prometheus_le_buckets() -> None:
+    from pyfixmsg_plus.engine.session.stats import Histogram
+
+    h = Histogram((1, 2, 5))
+    for value in (0.5, 1, 1.5, 2, 3, 5, 6, 100):
+        h.observe(value)
+    assert h.cumulative() == [("1.0", 2), ("2.0", 4), ("5.0", 6), ("+Inf", 8)]
+    assert h.n == 8 and h.total == 119.0
