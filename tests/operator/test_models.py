@@ -142,3 +142,17 @@ def test_fields_of_another_crd_version_are_ignored_when_reading() -> None:
     parsed = models.FixSessionSpec.model_validate(
         models.known_fields(models.FixSessionSpec, session))
     assert parsed.connect[0].port == 2
+
+
+def test_shared_settings_have_the_engine_defaults_and_limits() -> None:
+    """The CRD repeats the engine's session fields (the CRD needs its own
+    descriptions and optionality); their defaults and limits must not drift.
+    Deliberate difference: a pod's acceptPort is never 0 (the engine allows 0,
+    "any free port", for tests)."""
+    for name, info in models.SessionFields.model_fields.items():
+        engine = SessionSettings.model_fields.get(name)
+        if engine is None or name in models.SessionFields.REPLACED or name == "accept_port":
+            continue
+        if info.default is not None and engine.default is not None:
+            assert info.default == engine.default, name
+        assert [repr(m) for m in info.metadata] == [repr(m) for m in engine.metadata], name
