@@ -36,6 +36,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.execution.max_workers = 4
+    # A deletion that meets a running resync timer waits for the timer to
+    # stop before kopf removes its finalizer.  The reconcile is synchronous
+    # (a worker thread) and usually ends within a second: wait that long
+    # in place, then check again every second (kopf's default is to look
+    # again after 60 s, which holds `kubectl delete` for a minute).
+    settings.background.instant_exit_timeout = 1.0
+    settings.background.cancellation_polling = 1.0
 
 
 def _run(reconciler: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:

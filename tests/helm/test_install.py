@@ -353,11 +353,10 @@ def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> 
     rel.helm_run("upgrade", "--reuse-values", "--set", "examples.enabled=false")
     for role in ("acceptor", "initiator"):
         name = f"{rel.fullname}-example-{role}"
-        # A deletion that meets a running resync timer waits for kopf's next
-        # check of the stopped timer: settings.background.cancellation_polling,
-        # 60 s by default (the operator does not change it).
+        # A deletion that meets a running resync timer waits for the timer to
+        # stop (the operator checks every second, operator/handlers.py).
         wait_for(f"FixSession {name} gone",
-                 lambda n=name: rel.get("fixsession", n, rel.watch_a) is None, timeout=150)
+                 lambda n=name: rel.get("fixsession", n, rel.watch_a) is None, timeout=60)
         if env_value("FIXPLUS_KUBE_GC") == "1":
             wait_for(f"Deployment fixs-{name} collected",
                      lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None)

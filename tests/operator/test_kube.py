@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -280,8 +281,32 @@ def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
     for kind, name in names:
         obj = kube.get(kind, name)
         assert obj and obj["metadata"]["ownerReferences"][0]["uid"] == fs["metadata"]["uid"]
-    kube.run("delete", "fixsession", "late-store")
+    kube.run("delete", "fixsession", "late-store", "--wait=false")
+    # kopf's finalizer (the resync timer needs one) comes off promptly, even
+    # when the deletion meets a running resync (resync every 2 s here).
+    wait_for("late-store gone", lambda: kube.get("fixsession", "late-store") is None)
     if env_value("FIXPLUS_KUBE_GC") != "1":
         pytest.skip("no kube-controller-manager: owner references checked, no garbage collector")
     for kind, name in names:
         wait_for(f"{kind} {name} collected", lambda k=kind, n=name: kube.get(k, n) is None)
+
+
+def test_deletions_meeting_a_running_resync_finish_promptly(kube: Kube) -> None:
+    """kopf holds its finalizer until the resync timer has stopped; with the
+    resync every 2 s, deletions spread over a few seconds meet timers at
+    every phase, and each must still end well inside a minute."""
+    names = [f"churn-{i}" for i in range(10)]
+    for i, name in enumerate(names):
+        doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+               "metadata": {"name": name},
+               "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "CHURN",
+                        "targetCompId": f"C{i}", "acceptPort": 7100 + i}}
+        kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    for name in names:
+        wait_for(f"{name} reconciled", lambda n=name: _reconciled(kube, "fixsession", n))
+    time.sleep(2.5)  # the resync timers are running now
+    for name in names:
+        kube.run("delete", "fixsession", name, "--wait=false")
+        time.sleep(0.23)
+    for name in names:
+        wait_for(f"{name} gone", lambda n=name: kube.get("fixsession", n) is None, timeout=20)
