@@ -158,15 +158,23 @@ def format_time(when: datetime) -> bytes:
 
 def timify(text: bytes, now: datetime) -> bytes:
     """Replace ``<TIME>``, ``<TIME+N>`` and ``<TIME-N>`` by ``now`` (UTC,
-    seconds precision) shifted by N seconds."""
+    seconds precision) shifted by N seconds.
+
+    Seconds precision drops the fraction, which moves a time up to a second
+    back.  For ``<TIME+N>`` that would make "121 s late" as little as 120 s
+    and a bit late by the time the acceptor reads it (inside a 120 s
+    tolerance, so no reject: a flaky case), so a forward shift starts from
+    the next whole second and is always at least N seconds ahead."""
+    floor = now.replace(microsecond=0)
+    ceil = floor if floor == now else floor + timedelta(seconds=1)
 
     def repl(m: re.Match[bytes]) -> bytes:
-        shift = 0
-        if m.group(1) is not None:
-            shift = int(m.group(2))
-            if m.group(1) == b"-":
-                shift = -shift
-        return format_time(now + timedelta(seconds=shift))
+        if m.group(1) is None:
+            return format_time(floor)
+        shift = int(m.group(2))
+        if m.group(1) == b"-":
+            return format_time(floor - timedelta(seconds=shift))
+        return format_time(ceil + timedelta(seconds=shift))
 
     return _TIME.sub(repl, text)
 

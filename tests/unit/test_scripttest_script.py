@@ -143,6 +143,15 @@ def test_time_placeholders() -> None:
     )
 
 
+def test_forward_shifts_are_never_shortened_by_the_dropped_fraction() -> None:
+    late = NOW.replace(microsecond=999_000)
+    text = b"52=<TIME>|a=<TIME+121>|b=<TIME-121>|c=<TIME+10>"
+    assert timify(text, late) == (
+        b"52=20240102-03:04:05|a=20240102-03:06:07|b=20240102-03:02:04"
+        b"|c=20240102-03:04:16"
+    )
+
+
 def test_only_time_placeholders_occur_in_the_suite() -> None:
     import re
 
