@@ -78,6 +78,12 @@ log = logging.getLogger("pyfixmsg_plus.session")
 _READ_SIZE = 1 << 16
 _PAUSE_AT = 4 << 20  # eager reading: stop reading with this much unprocessed input
 _RESUME_AT = 1 << 20
+# Eager reading carries out what a run of this many frames caused (answers
+# written, callbacks called) before reading the next frames of a big chunk:
+# the peer starts on the first answers while the rest are processed, instead
+# of both sides taking turns with whole windows (W2 W=100: 24.8k -> 47.9k
+# orders/s; 4 costs more in writes, 32 pipelines less).
+_FLUSH_EVERY = 16
 #: Effects that need an answer before the session may see the next message.
 _ROUND_TRIPS = (fx.AuthorizeLogon, fx.LoadResend)
 _MAX_BACKLOG = 10_000
@@ -413,11 +419,17 @@ class SessionDriver:
         framer = self._framer
         if self._eager_busy or framer is None or writer is None:
             return
+        fed = 0
         while self._ready.is_set() and self._attached(writer):
             frame = framer.next_frame()
             if frame is None:
                 break
             self._feed(frame)
+            fed += 1
+            if fed >= _FLUSH_EVERY and (self.session.outbox or self._ready_items):
+                fed = 0
+                if not self._run_eagerly(self._after_chunk()):
+                    return  # _finish_eagerly picks the rest up
         if framer.buffered < _RESUME_AT and not writer.is_closing():
             transport = cast(asyncio.Transport, writer.transport)
             if not transport.is_reading():
@@ -434,21 +446,23 @@ class SessionDriver:
         if self._ready_items:
             await self._deliver_ready()
 
-    def _run_eagerly(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _run_eagerly(self, coro: Coroutine[Any, Any, None]) -> bool:
         """Run ``coro`` now; if it has to wait, finish it in a task (in the
-        same context, as a task would) and hold further frames until then."""
+        same context, as a task would) and hold further frames until then.
+        True when it finished here."""
         context = contextvars.copy_context()
         try:
             waiting = context.run(coro.send, None)
         except StopIteration:
-            return
+            return True
         except Exception:
             log.exception("%s: internal error while carrying out session effects",
                           self.session_id)
             self._abort("internal error")
-            return
+            return True
         self._eager_busy = True
         asyncio.get_running_loop().create_task(self._finish_eagerly(coro, waiting, context))
+        return False
 
     async def _finish_eagerly(self, coro: Coroutine[Any, Any, None], waiting: Any,
                               context: contextvars.Context) -> None:

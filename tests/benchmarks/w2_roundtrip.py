@@ -82,6 +82,8 @@ from _common import (
 
 OURS = "pyfixmsg_plus"
 QF = "quickfix"
+QFT = "quickfix-thread"  # QuickFIX driven from a Python main thread
+QF_DRIVERS = {QF: "callback", QFT: "thread"}
 OUR_STORES = ("memory", "sqlite", "sqlite-normal", "postgresql")
 QF_STORES = ("memory", "file")
 DEFAULT_RUNS = ((20000, 100), (5000, 1))
@@ -357,7 +359,7 @@ def qf_acceptor(port: int, store: str, workdir: Path) -> None:
 
 
 def qf_initiator(port: int, store: str, workdir: Path, orders: int, window: int,
-                 max_seconds: float) -> dict[str, Any]:
+                 max_seconds: float, driver: str = "callback") -> dict[str, Any]:
     import threading
 
     import quickfix as fix
@@ -374,11 +376,15 @@ def qf_initiator(port: int, store: str, workdir: Path, orders: int, window: int,
         return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}"
 
     class Client(fix.Application):  # type: ignore[misc]
-        """All sends happen on QuickFIX's socket thread (the first window in
-        onLogon, then one per report in fromApp): no lock, no hand-off."""
+        """driver "callback": all sends happen on QuickFIX's socket thread (the
+        first window in onLogon, then one per report in fromApp): no lock, no
+        hand-off.  driver "thread": the main thread sends, taking a slot of a
+        semaphore of W per order; fromApp gives the slot back."""
 
         def __init__(self) -> None:
             super().__init__()
+            self.slots = threading.Semaphore(window)
+            self.logged_on = threading.Event()
             self.sent = 0
             self.reports = 0
             self.first = 0
@@ -419,6 +425,9 @@ def qf_initiator(port: int, store: str, workdir: Path, orders: int, window: int,
             if self.started:
                 return
             self.started = True
+            if driver == "thread":
+                self.logged_on.set()
+                return
             try:
                 self.first = clock()
                 self.deadline = self.first + int(max_seconds * 1e9)
@@ -436,7 +445,10 @@ def qf_initiator(port: int, store: str, workdir: Path, orders: int, window: int,
                 i = int(msg.getField(11))
                 latency[i] = now - sent_at[i]
                 self.reports += 1
-                if self.sent < orders and now < self.deadline:
+                if driver == "thread":
+                    self.last = now
+                    self.slots.release()
+                elif self.sent < orders and now < self.deadline:
                     self.send_one()
                 elif self.reports == self.sent:
                     self.last = now
@@ -451,6 +463,22 @@ def qf_initiator(port: int, store: str, workdir: Path, orders: int, window: int,
                            settings, workdir)
     initiator.start()
     try:
+        if driver == "thread":
+            if not app.logged_on.wait(RUN_TIMEOUT):
+                raise TimeoutError(f"no logon after {RUN_TIMEOUT:.0f} s")
+            app.first = clock()
+            app.deadline = app.first + int(max_seconds * 1e9)
+            for _ in range(orders):
+                app.slots.acquire()
+                if clock() >= app.deadline:
+                    app.slots.release()
+                    break
+                app.send_one()
+            for _ in range(window):  # every slot back: every report is in
+                if not app.slots.acquire(timeout=RUN_TIMEOUT):
+                    raise TimeoutError(f"{app.reports} of {app.sent} reports after "
+                                       f"{RUN_TIMEOUT:.0f} s")
+            app.done.set()
         if not app.done.wait(max_seconds + RUN_TIMEOUT):
             raise TimeoutError(f"{app.reports} of {orders} reports after {RUN_TIMEOUT:.0f} s")
         if app.error:
@@ -485,9 +513,12 @@ def run_once(engine: str, store: str, orders: int, window: int, args: argparse.N
     workdir = Path(tempfile.mkdtemp(prefix="w2-", dir=args.tmpdir))
     common = [sys.executable, __file__, "--engine", "ours" if engine == OURS else "quickfix",
               "--store", store, "--workdir", str(workdir)]
+    if engine in QF_DRIVERS:
+        common += ["--driver", QF_DRIVERS[engine]]
     if args.uvloop:
         common.append("--uvloop")
-    acc_cmd = [*common, "--role", "acceptor", "--port", str(free_port() if engine == QF else 0)]
+    acc_cmd = [*common, "--role", "acceptor",
+               "--port", str(free_port() if engine in QF_DRIVERS else 0)]
     ini_cmd = [*common, "--role", "initiator", "--orders", str(orders), "--window", str(window),
                "--max-seconds", str(args.max_seconds)]
     if profile_dir is not None:
@@ -525,7 +556,9 @@ def line(engine: str, store: str, orders: int, window: int,
     truncated = ({"completed": int(statistics.median(done))}
                  if any(d < orders for d in done) else {})
 
-    return {"workload": "W2", "engine": engine, "store": store, "orders": orders,
+    driver = {"driver": QF_DRIVERS[engine]} if engine in QF_DRIVERS else {}
+    return {"workload": "W2", "engine": QF if engine in QF_DRIVERS else engine, **driver,
+            "store": store, "orders": orders,
             "window": window, "orders_per_s": med("orders_per_s", 0), "p50_us": med("p50_us", 1),
             "p99_us": med("p99_us", 1), "max_us": med("max_us", 1), "runs": len(runs),
             **truncated, **extra}
@@ -547,6 +580,7 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
                     and qf["window"] == ours["window"] and qf["orders_per_s"] is not None):
                 pairs.append({
                     "store": ours["store"], "quickfix_store": qf_store,
+                    "quickfix_driver": qf.get("driver"),
                     "orders": ours["orders"], "window": ours["window"],
                     "orders_per_s_ratio": _ratio(ours["orders_per_s"], qf["orders_per_s"]),
                     "p50_ratio": _ratio(ours["p50_us"], qf["p50_us"]),
@@ -586,6 +620,9 @@ def main() -> int:
     ap.add_argument("--max-seconds", type=float, default=8.0,
                     help="stop sending new orders after this long in one run; figures are "
                          "then over the orders completed (the JSON says \"completed\")")
+    ap.add_argument("--driver", choices=["callback", "thread", "both"], default="callback",
+                    help="how the QuickFIX initiator keeps its window (see the module doc); "
+                         "children: the one driver")
     ap.add_argument("--uvloop", action="store_true", help="our engine on uvloop if importable")
     ap.add_argument("--tmpdir", default=None, help="where durable stores are written")
     ap.add_argument("--profile", default=None,
@@ -614,9 +651,12 @@ def main() -> int:
                 print_profile(out / f"{role}.prof", role, r["completed"])
         return 0
 
-    engines = [OURS, QF] if args.engine == "both" else [OURS if args.engine == "ours" else QF]
-    qf_ok = QF in engines and quickfix_available()
-    if QF in engines and not qf_ok:
+    qf_engines = [k for k, v in QF_DRIVERS.items() if args.driver in (v, "both")]
+    engines = ([OURS] if args.engine in ("ours", "both") else []) + \
+        (qf_engines if args.engine in ("quickfix", "both") else [])
+    wants_qf = any(e in QF_DRIVERS for e in engines)
+    qf_ok = wants_qf and quickfix_available()
+    if wants_qf and not qf_ok:
         print("note: `import quickfix` fails in this interpreter; quickfix figures are null",
               file=sys.stderr)
     # (engine, store) pairs, grouped so that each of ours runs next to its
@@ -634,7 +674,7 @@ def main() -> int:
             for _ in range(args.repeat):
                 for key in group:  # interleaved, so that drift hits both engines alike
                     engine, store = key
-                    if key in errors or (engine == QF and not qf_ok):
+                    if key in errors or (engine in QF_DRIVERS and not qf_ok):
                         continue
                     try:
                         runs[key].append(run_once(engine, store, orders, window, args))
@@ -702,7 +742,7 @@ def child_main(args: argparse.Namespace) -> int:
             qf_acceptor(args.port, args.store, workdir)
         else:
             r = qf_initiator(args.port, args.store, workdir, args.orders, args.window,
-                             args.max_seconds)
+                             args.max_seconds, args.driver)
             print(json.dumps(r), flush=True)
     finally:
         if profiler is not None:
