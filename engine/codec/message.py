@@ -138,9 +138,15 @@ class Message:
     def msg_type(self) -> bytes:
         header = self.header
         # MsgType is the third field of a parsed message, the second of a new one.
-        for i in (2, 1):
-            if len(header) > i and header[i][0] == 35:
-                return header[i][1]
+        n = len(header)
+        if n > 2:
+            field = header[2]
+            if field[0] == 35:
+                return field[1]
+        if n > 1:
+            field = header[1]
+            if field[0] == 35:
+                return field[1]
         value = self.get(t.MSG_TYPE)
         return b"" if value is None else value
 
@@ -179,7 +185,7 @@ class Message:
         for i, (k, _) in enumerate(section):
             if k == tag:
                 section[i] = (tag, raw)
-                self._index = None
+                self.touch()
                 return self
         if section is self.header:
             pos = len(section)
@@ -193,19 +199,19 @@ class Message:
             section.insert(len(section) - 1, (tag, raw))
         else:
             section.append((tag, raw))
-        self._index = None
+        self.touch()
         return self
 
     def append(self, tag: int, value: FieldValue) -> Message:
         """Add ``tag`` at the end of its section even if present (groups)."""
         self._section(tag).append((tag, to_bytes(value)))
-        self._index = None
+        self.touch()
         return self
 
     def extend(self, fields: Iterable[tuple[int, FieldValue]]) -> Message:
         for tag, value in fields:
             self._section(tag).append((tag, to_bytes(value)))
-        self._index = None
+        self.touch()
         return self
 
     def add_group(
@@ -223,7 +229,7 @@ class Message:
         section = self._section(count_tag)
         section.append((count_tag, b"%d" % n))
         section.extend(flat)
-        self._index = None
+        self.touch()
         return self
 
     def remove(self, tag: int) -> bool:
@@ -233,7 +239,7 @@ class Message:
         if len(kept) == len(section):
             return False
         section[:] = kept
-        self._index = None
+        self.touch()
         return True
 
     # -- comparison and display ------------------------------------------

@@ -31,7 +31,9 @@ from .tags import DATA_LENGTH_TAGS, HEADER_TAGS, TRAILER_TAGS
 
 
 class DecodedMessage(Message):
-    """A message as received: also remembers the first out-of-order tag."""
+    """A message as received: also remembers the first out-of-order tag and
+    its frame, ``raw`` (None once the message was changed: every change goes
+    through :meth:`touch`)."""
 
     __slots__ = ("misplaced_tag", "raw")
 
@@ -44,8 +46,12 @@ class DecodedMessage(Message):
         misplaced_tag: int | None,
     ) -> None:
         super().__init__(header, body, trailer)
-        self.raw = raw
+        self.raw: bytes | None = raw
         self.misplaced_tag = misplaced_tag
+
+    def touch(self) -> None:
+        self._index = None
+        self.raw = None
 
 
 def _tag(text: bytes, frame: bytes) -> int:

@@ -28,6 +28,10 @@ class State(enum.Enum):
     ACTIVE = "active"
     LOGOUT_SENT = "logout_sent"  # we sent Logout, waiting for the answer
 
+    # Members are singletons compared by identity: hash them the same way
+    # (Enum's own __hash__ is Python code, run on every transition lookup).
+    __hash__ = object.__hash__
+
     @property
     def connected(self) -> bool:
         return self in _CONNECTED
@@ -55,6 +59,8 @@ class Event(enum.Enum):
     LOGOUT_MSG = "logout_msg"
     MESSAGE = "message"  # any other message
     GARBLED = "garbled"
+
+    __hash__ = object.__hash__
 
     @property
     def remote(self) -> bool:

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Protocol
 
-from ..codec import Message
+from ..codec import DecodedMessage, Message
 from ..codec import tags as t
 
 
@@ -48,12 +48,19 @@ _REQUIRED_HEADER = (t.SENDER_COMP_ID, t.TARGET_COMP_ID, t.MSG_SEQ_NUM, t.SENDING
 def basic_problems(msg: Message, fields_have_values: bool = True) -> Problem | None:
     """Checks made even without a dictionary: tag numbers, empty values and
     the header fields every session message needs."""
-    for section in (msg.header, msg.body, msg.trailer):
-        for tag, value in section:
-            if tag <= 0:
-                return Problem(0, tag)
-            if not value and fields_have_values:
-                return Problem(4, tag)
+    raw = msg.raw if type(msg) is DecodedMessage else None
+    # A message as received (and not changed since) shows a bad tag (0,
+    # 0-prefixed or negative) as SOH then "0" or "-", and an empty value as
+    # "=" then SOH: without any of these in its bytes (the common case) the
+    # field loop cannot find one.
+    if (raw is None or b"\x010" in raw or b"\x01-" in raw
+            or (fields_have_values and b"=\x01" in raw)):
+        for section in (msg.header, msg.body, msg.trailer):
+            for tag, value in section:
+                if tag <= 0:
+                    return Problem(0, tag)
+                if not value and fields_have_values:
+                    return Problem(4, tag)
     get = msg.index().get
     for tag in _REQUIRED_HEADER:
         if get(tag) is None:

@@ -154,7 +154,7 @@ class SessionDriver:
     # ------------------------------------------------------------------
     @property
     def logged_on(self) -> bool:
-        return self.session.state is State.ACTIVE
+        return self.session.logged_on
 
     # -- what metrics and health checks read --------------------------------
     @property
@@ -860,11 +860,18 @@ class SessionDriver:
         self._delivering = True
         try:
             items = self._ready_items
+            from_app = self.app.from_app
             while items:
                 while items:
                     kind, payload = items.popleft()
                     try:
-                        await self._deliver(kind, payload)
+                        if kind == "app":
+                            try:  # the common case, without a coroutine of our own
+                                await from_app(payload, self)
+                            except _APP_REJECTS as exc:
+                                self._app_rejected(payload, exc)
+                        else:
+                            await self._deliver(kind, payload)
                     except Exception:
                         log.exception("%s: application callback failed", self.session_id)
                 # What the callbacks sent goes out in one flush.
@@ -885,24 +892,10 @@ class SessionDriver:
     async def _deliver(self, kind: str, payload: Any) -> None:
         session = self.session
         if kind == "app":
-            msg: Message = payload
             try:
-                await self.app.from_app(msg, self)
-            except UnsupportedMessageType:
-                session.app_rejected(msg, self.clock(), business_reason=3)
-            except BusinessReject as exc:
-                session.app_rejected(msg, self.clock(), business_reason=exc.reason,
-                                     ref_tag=exc.ref_tag, text=exc.text)
-            except FieldNotFound as exc:
-                if session.begin_string >= b"FIX.4.2":
-                    session.app_rejected(msg, self.clock(), business_reason=5, ref_tag=exc.tag)
-                else:
-                    session.app_rejected(msg, self.clock(), session_reason=1, ref_tag=exc.tag)
-            except IncorrectTagValue as exc:
-                session.app_rejected(msg, self.clock(), session_reason=5, ref_tag=exc.tag)
-            else:
-                return
-            self._kick()
+                await self.app.from_app(payload, self)
+            except _APP_REJECTS as exc:
+                self._app_rejected(payload, exc)
         elif kind == "admin":
             await self.app.from_admin(payload, self)
         elif kind == "authorize":
@@ -927,6 +920,29 @@ class SessionDriver:
             await self.app.on_logon(self)
         elif kind == "logout":
             await self.app.on_logout(self)
+
+
+    def _app_rejected(self, msg: Message, exc: Exception) -> None:
+        """from_app refused ``msg`` with one of the exceptions of the
+        application API: answer with the matching reject."""
+        session = self.session
+        now = self.clock()
+        if isinstance(exc, UnsupportedMessageType):
+            session.app_rejected(msg, now, business_reason=3)
+        elif isinstance(exc, BusinessReject):
+            session.app_rejected(msg, now, business_reason=exc.reason, ref_tag=exc.ref_tag,
+                                 text=exc.text)
+        elif isinstance(exc, FieldNotFound):
+            if session.begin_string >= b"FIX.4.2":
+                session.app_rejected(msg, now, business_reason=5, ref_tag=exc.tag)
+            else:
+                session.app_rejected(msg, now, session_reason=1, ref_tag=exc.tag)
+        elif isinstance(exc, IncorrectTagValue):
+            session.app_rejected(msg, now, session_reason=5, ref_tag=exc.tag)
+        self._kick()
+
+
+_APP_REJECTS = (UnsupportedMessageType, BusinessReject, FieldNotFound, IncorrectTagValue)
 
 
 class _EagerReader(asyncio.Protocol):

@@ -160,3 +160,13 @@ def test_round_trip(body: list[tuple[int, bytes]], msg_type: str) -> None:
     assert back.body == msg.body
     assert [f for f in back.header if f[0] != 9] == msg.header
     assert encode(back) == wire
+
+
+def test_a_received_message_forgets_its_frame_once_changed() -> None:
+    frame = encode(Message.new("FIX.4.4", "0", [(112, "x")]).set(34, 1))
+    msg = decode(frame)
+    assert msg.raw == frame
+    msg.get(112)  # reading keeps it
+    assert msg.raw == frame
+    msg.set(112, "y")
+    assert msg.raw is None

@@ -281,3 +281,25 @@ class TwoSessions(RuleBasedStateMachine):
 TwoSessions.TestCase.settings = settings(max_examples=80, stateful_step_count=30,
                                          deadline=None)
 test_two_sessions = TwoSessions.TestCase
+
+
+# -- basic_problems: the quick look at the received bytes ---------------------
+
+_TAG_TEXT = st.one_of(st.integers(1, 9999).map(str), st.sampled_from(["0", "00", "01", "-1", "-40"]))
+_VALUE = st.one_of(st.just(b""), st.binary(min_size=1, max_size=6).filter(
+    lambda b: b"\x01" not in b), st.sampled_from([b"=", b"0", b"-", b"=0"]))
+
+
+@given(st.lists(st.tuples(_TAG_TEXT, _VALUE), max_size=8), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_basic_problems_reads_received_bytes_like_the_field_lists(
+        fields: list[tuple[str, bytes]], have_values: bool) -> None:
+    from pyfixmsg_plus.engine.session.validation import basic_problems
+
+    body = b"".join(b"%s=%s\x01" % (tag.encode(), value) for tag, value in fields)
+    head = b"35=D\x0134=2\x0149=A\x0152=20260101-00:00:00\x0156=B\x01"
+    frame = b"8=FIX.4.4\x019=%d\x01" % len(head + body) + head + body
+    frame += b"10=%03d\x01" % (sum(frame) % 256)
+    received = decode(frame)
+    plain = Message(list(received.header), list(received.body), list(received.trailer))
+    assert basic_problems(received, have_values) == basic_problems(plain, have_values)
