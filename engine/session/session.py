@@ -212,12 +212,15 @@ class Session:
         if hbi <= 0:
             return deadline
         s = self.settings
-        candidates = [self.last_received + int(hbi * (1 + s.heartbeat_timeout_multiplier))]
+        best = self.last_received + int(hbi * (1 + s.heartbeat_timeout_multiplier))
         if self.test_requests == 0:
-            candidates.append(self.last_sent + hbi)
-            candidates.append(self.last_received + int(hbi * (1 + s.test_request_delay_multiplier)))
-        best = min(candidates)
-        return best if deadline is None else min(best, deadline)
+            heartbeat = self.last_sent + hbi
+            test_request = self.last_received + int(hbi * (1 + s.test_request_delay_multiplier))
+            if heartbeat < best:
+                best = heartbeat
+            if test_request < best:
+                best = test_request
+        return best if deadline is None or best < deadline else deadline
 
     # ------------------------------------------------------------------
     # dispatch
