@@ -148,8 +148,14 @@ class Session:
 
     def receive(self, msg: Message, now: int) -> None:
         mt = msg.msg_type
-        event = _ON_LOGON if mt == b"A" else _ON_LOGOUT_MSG if mt == b"5" else _ON_MESSAGE
-        self._dispatch(event, now, msg)
+        if mt == b"A":
+            self._dispatch(_ON_LOGON, now, msg)
+        elif mt == b"5":
+            self._dispatch(_ON_LOGOUT_MSG, now, msg)
+        elif self.state is _ACTIVE:
+            self._on_message(now, msg)  # = the table's entry (checked at import)
+        else:
+            self._dispatch(_ON_MESSAGE, now, msg)
 
     def receive_garbled(self, reason: str, now: int) -> None:
         self._dispatch(Event.GARBLED, now, reason)
@@ -162,7 +168,10 @@ class Session:
 
     def send_app(self, msg: Message, now: int) -> int:
         """Number and queue an application message; returns its MsgSeqNum."""
-        self._dispatch(_ON_SEND, now, msg)
+        if self.state is _ACTIVE:
+            self._on_send(now, msg)  # = the table's entry (checked at import)
+        else:
+            self._dispatch(_ON_SEND, now, msg)
         return self.next_sender - 1
 
     def logout(self, now: int, text: str = "") -> None:
@@ -214,12 +223,8 @@ class Session:
         s = self.settings
         best = self.last_received + int(hbi * (1 + s.heartbeat_timeout_multiplier))
         if self.test_requests == 0:
-            heartbeat = self.last_sent + hbi
-            test_request = self.last_received + int(hbi * (1 + s.test_request_delay_multiplier))
-            if heartbeat < best:
-                best = heartbeat
-            if test_request < best:
-                best = test_request
+            best = min(best, self.last_sent + hbi,
+                       self.last_received + int(hbi * (1 + s.test_request_delay_multiplier)))
         return best if deadline is None or best < deadline else deadline
 
     # ------------------------------------------------------------------
@@ -870,3 +875,8 @@ def _seq_of(msg: Message) -> int:
 _HANDLERS: dict[tuple[State, Event], Callable[..., None]] = {
     key: getattr(Session, name) for key, (name, _) in TRANSITIONS.items()
 }
+# receive() and send_app() call these two directly when ACTIVE (the path of
+# nearly every message): the table must say the same.
+if (_HANDLERS.get((State.ACTIVE, Event.MESSAGE)) is not Session._on_message
+        or _HANDLERS.get((State.ACTIVE, Event.SEND)) is not Session._on_send):
+    raise RuntimeError("TRANSITIONS changed: update Session.receive / Session.send_app")

@@ -54,6 +54,16 @@ def check_outbound(messages: object, next_sender_seq: int | None) -> int:
     wherever the first message does).  Shared by every backend so they all
     reject exactly the same inputs.
     """
+    if type(messages) is list and next_sender_seq is not None:
+        # The engine's own batches: a list of (int, bytes) pairs in order.
+        following = next_sender_seq
+        for item in messages:
+            if (type(item) is not tuple or len(item) != 2 or type(item[0]) is not int
+                    or type(item[1]) is not bytes or item[0] != following):
+                break  # the general checks below say what is wrong
+            following += 1
+        else:
+            return following
     if not isinstance(messages, Sequence) or isinstance(messages, str | bytes | bytearray):
         raise StoreSequenceError("save_outbound expects a sequence of (seq, bytes) pairs")
     expected = next_sender_seq

@@ -586,7 +586,7 @@ class SessionDriver:
                 self.on_state_change(self)
 
     async def _apply(self, effect: fx.Effect) -> None:
-        if isinstance(effect, fx.Send):
+        if type(effect) is fx.Send:
             msg = effect.msg
             if effect.admin:
                 await self._call(self.app.to_admin(msg, self))
@@ -598,10 +598,10 @@ class SessionDriver:
                 self._writes.append(data)
                 self.session.stats.sent[msg.msg_type] += 1
             return
-        if isinstance(effect, fx.SetTarget):
+        if type(effect) is fx.SetTarget:
             self._target = effect.next_target
             return
-        if isinstance(effect, fx.Deliver):
+        if type(effect) is fx.Deliver:
             # Released to the application by the flush that makes its target
             # sequence number durable: one store commit for a whole batch.
             self._held.append(("admin" if effect.admin else "app", effect.msg))
