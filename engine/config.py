@@ -453,6 +453,9 @@ class EngineConfig(_Model):
     shutdown_timeout: float = Field(default=10.0, gt=0)
     store_failure: StoreFailureSettings = Field(default_factory=StoreFailureSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    #: The event loop ``fixplus run`` uses: the standard library's, or uvloop
+    #: (the ``uvloop`` extra; see docs/performance.md for when it helps).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
 
     @model_validator(mode="before")
     @classmethod

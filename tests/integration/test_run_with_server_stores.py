@@ -39,13 +39,15 @@ def _without_password(url: str) -> tuple[str, str]:
     return url.replace(f":{u.password}@", ":${FIXPLUS_TEST_STORE_PW}@", 1), u.password
 
 
-async def _run(engines: Engines, tmp_path: Path, store_url: str) -> None:
+async def _run(engines: Engines, tmp_path: Path, store_url: str,
+               event_loop: str = "asyncio") -> None:
     port = _free_port()
     templated, password = _without_password(store_url)
     cfg = tmp_path / "engine.yaml"
     cfg.write_text(
         f"store: '{templated}'\n"
         "retention: {maxAgeDays: 30, interval: 3600}\n"
+        f"eventLoop: {event_loop}\n"
         "sessions:\n"
         "  - role: acceptor\n    beginString: FIX.4.4\n    senderCompId: BROKER\n"
         f"    targetCompId: CLIENT\n    acceptPort: {port}\n    acceptHost: 127.0.0.1\n"
@@ -96,6 +98,7 @@ async def test_fixplus_run_with_postgres(engines: Engines, tmp_path: Path) -> No
 async def test_fixplus_run_with_redis(engines: Engines, tmp_path: Path) -> None:
     prefix = f"t{uuid.uuid4().hex[:12]}"
     try:
-        await _run(engines, tmp_path, f"{redis_url()}?prefix={prefix}")
+        # under fixplus run on uvloop (the optional event loop)
+        await _run(engines, tmp_path, f"{redis_url()}?prefix={prefix}", "uvloop")
     finally:
         flush_redis_prefix(redis_url(), prefix)
