@@ -21,7 +21,7 @@
  *
  *   decode(frame)                           ~ parser.decode
  *       decode builds the message through the class given to configure()
- *       (DecodedMessage(header, body, trailer, raw, misplaced_tag)) and
+ *       (DecodedMessage(header, body, trailer, raw, misplaced_tag, clean)) and
  *       also fills its read index (Message._index) with the first value of
  *       each tag, which is what Message._build_index would compute lazily.
  *
@@ -426,6 +426,7 @@ typedef struct {
     PyObject *header, *body, *trailer;
     PyObject *misplaced; /* borrowed from a field tuple, or NULL */
     int in_body, in_trailer;
+    int suspect; /* a tag <= 0 or an empty value was seen */
 } sections;
 
 static int
@@ -451,7 +452,17 @@ section_sink(void *ctx, PyObject *field, PyObject *tag, int flags)
         s->in_body = 1;
         target = s->body;
     }
-    (void)tag;
+    if (!s->suspect) {
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(tag, &overflow);
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(field);
+            return -1;
+        }
+        if (overflow < 0 || (overflow == 0 && v <= 0)
+                || PyBytes_GET_SIZE(PyTuple_GET_ITEM(field, 1)) == 0)
+            s->suspect = 1;
+    }
     int r = PyList_Append(target, field);
     Py_DECREF(field);
     return r;
@@ -490,7 +501,7 @@ sp_decode(PyObject *module, PyObject *frame)
         PyErr_Format(PyExc_TypeError, "frame must be bytes, not %.100s", Py_TYPE(frame)->tp_name);
         return NULL;
     }
-    sections s = {NULL, NULL, NULL, NULL, 0, 0};
+    sections s = {NULL, NULL, NULL, NULL, 0, 0, 0};
     PyObject *msg = NULL, *index = NULL;
     s.header = PyList_New(0);
     s.body = PyList_New(0);
@@ -499,8 +510,9 @@ sp_decode(PyObject *module, PyObject *frame)
         goto done;
     if (walk_fields(st, PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame), section_sink, &s) < 0)
         goto done;
-    PyObject *args[5] = {s.header, s.body, s.trailer, frame, s.misplaced ? s.misplaced : Py_None};
-    msg = PyObject_Vectorcall(st->message_class, args, 5, NULL);
+    PyObject *args[6] = {s.header, s.body, s.trailer, frame, s.misplaced ? s.misplaced : Py_None,
+                         s.suspect ? Py_False : Py_True};
+    msg = PyObject_Vectorcall(st->message_class, args, 6, NULL);
     if (msg == NULL)
         goto done;
     index = build_index(&s);

@@ -31,11 +31,13 @@ from .tags import DATA_LENGTH_TAGS, HEADER_TAGS, TRAILER_TAGS
 
 
 class DecodedMessage(Message):
-    """A message as received: also remembers the first out-of-order tag and
-    its frame, ``raw`` (None once the message was changed: every change goes
+    """A message as received: also remembers the first out-of-order tag, its
+    frame ``raw``, and whether it is ``clean``: every tag above 0 and every
+    value non-empty (what the session's basic checks look for).  ``raw`` is
+    None and ``clean`` False once the message was changed (every change goes
     through :meth:`touch`)."""
 
-    __slots__ = ("misplaced_tag", "raw")
+    __slots__ = ("clean", "misplaced_tag", "raw")
 
     def __init__(
         self,
@@ -44,14 +46,17 @@ class DecodedMessage(Message):
         trailer: list[Field],
         raw: bytes,
         misplaced_tag: int | None,
+        clean: bool = False,
     ) -> None:
         super().__init__(header, body, trailer)
         self.raw: bytes | None = raw
         self.misplaced_tag = misplaced_tag
+        self.clean = clean
 
     def touch(self) -> None:
         self._index = None
         self.raw = None
+        self.clean = False
 
 
 def _tag(text: bytes, frame: bytes) -> int:
@@ -119,8 +124,11 @@ def _decode_py(frame: bytes) -> DecodedMessage:
     misplaced: int | None = None
     header_tags = HEADER_TAGS
     trailer_tags = TRAILER_TAGS
+    clean = True
     for field in _split_fields_py(frame):
         tag = field[0]
+        if clean and (tag <= 0 or not field[1]):
+            clean = False
         if in_trailer:
             if tag not in trailer_tags and misplaced is None:
                 misplaced = tag
@@ -135,7 +143,7 @@ def _decode_py(frame: bytes) -> DecodedMessage:
         else:
             in_body = True
             body.append(field)
-    return DecodedMessage(header, body, trailer, frame, misplaced)
+    return DecodedMessage(header, body, trailer, frame, misplaced, clean)
 
 
 # The C accelerator (engine/codec/_speedups.c) does the same work as

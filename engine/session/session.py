@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from ..codec import Message
+from ..codec import DecodedMessage, Message
 from ..codec import tags as t
 from ..codec.values import TimePrecision, format_utc_timestamp, parse_utc_timestamp_ns
 from ..config import Role, SessionSettings
@@ -153,9 +153,49 @@ class Session:
         elif mt == b"5":
             self._dispatch(_ON_LOGOUT_MSG, now, msg)
         elif self.state is _ACTIVE:
-            self._on_message(now, msg)  # = the table's entry (checked at import)
+            if mt in _ADMIN or not self._accept_in_order(msg, now):
+                self._on_message(now, msg)  # = the table's entry (checked at import)
         else:
             self._dispatch(_ON_MESSAGE, now, msg)
+
+    def _accept_in_order(self, msg: Message, now: int) -> bool:
+        """The common case in one pass: an application message, as received,
+        that passes every check of ``_process_one`` and ``_verify`` and
+        carries exactly the next target sequence number, with no gap being
+        filled.  Accepts it (the same effects as the full path) and returns
+        True; anything else returns False having done nothing, and the full
+        path decides.  tests/unit/test_session_properties.py compares the two."""
+        if self.queue or self.resend_range is not None or self.validator is not None:
+            return False
+        if type(msg) is not DecodedMessage or not msg.clean:
+            return False  # changed, or a tag or value basic_problems looks at
+        get = msg.index().get
+        if (get(t.SENDER_COMP_ID) != self.target_comp_id
+                or get(t.TARGET_COMP_ID) != self.sender_comp_id
+                or get(t.BEGIN_STRING) != self.begin_string):
+            return False
+        seq = get(t.MSG_SEQ_NUM)
+        if seq is None or not seq.isdigit() or int(seq) != self.next_target:
+            return False
+        sending = get(t.SENDING_TIME)
+        if sending is None:
+            return False
+        vs = self.settings.validation
+        if vs.check_latency:
+            try:
+                sent = parse_utc_timestamp_ns(sending)
+            except FieldValueError:
+                return False
+            if abs(now - sent) > vs.max_latency * _NS:
+                return False
+        if not self.schedule.is_session_time(now):
+            return False
+        self.last_received = now
+        self.test_requests = 0
+        self.next_target += 1
+        self.outbox.append(fx.SetTarget(self.next_target))
+        self.outbox.append(fx.Deliver(msg, False))
+        return True
 
     def receive_garbled(self, reason: str, now: int) -> None:
         self._dispatch(Event.GARBLED, now, reason)

@@ -48,13 +48,10 @@ _REQUIRED_HEADER = (t.SENDER_COMP_ID, t.TARGET_COMP_ID, t.MSG_SEQ_NUM, t.SENDING
 def basic_problems(msg: Message, fields_have_values: bool = True) -> Problem | None:
     """Checks made even without a dictionary: tag numbers, empty values and
     the header fields every session message needs."""
-    raw = msg.raw if type(msg) is DecodedMessage else None
-    # A message as received (and not changed since) shows a bad tag (0,
-    # 0-prefixed or negative) as SOH then "0" or "-", and an empty value as
-    # "=" then SOH: without any of these in its bytes (the common case) the
-    # field loop cannot find one.
-    if (raw is None or b"\x010" in raw or b"\x01-" in raw
-            or (fields_have_values and b"=\x01" in raw)):
+    # The decoder already knows whether a received message (not changed
+    # since) has a tag <= 0 or an empty value: the common clean case skips
+    # the loop over every field.
+    if type(msg) is not DecodedMessage or not msg.clean:
         for section in (msg.header, msg.body, msg.trailer):
             for tag, value in section:
                 if tag <= 0:

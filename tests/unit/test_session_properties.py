@@ -303,3 +303,76 @@ def test_basic_problems_reads_received_bytes_like_the_field_lists(
     received = decode(frame)
     plain = Message(list(received.header), list(received.body), list(received.trailer))
     assert basic_problems(received, have_values) == basic_problems(plain, have_values)
+
+
+# -- the in-order fast path decides exactly like the full path ---------------
+
+def _effects(outbox: list[fx.Effect]) -> list[Any]:
+    from pyfixmsg_plus.engine.codec import encode
+
+    out: list[Any] = []
+    for e in outbox:
+        if isinstance(e, fx.Send | fx.Deliver):
+            out.append((type(e).__name__, encode(e.msg)))
+        else:
+            out.append(repr(e) if not isinstance(e, fx.SetTarget) else ("SetTarget", e.next_target))
+    return out
+
+
+@given(
+    msg_type=st.sampled_from(["D", "8", "j", "0", "1", "2", "3", "4"]),
+    seq_shift=st.sampled_from([0, 0, 0, 1, 5, -1]),
+    sending_shift_s=st.sampled_from([0, 0, 60, 121, -121]),
+    header=st.sampled_from([[], [(49, "WRONG")], [(56, "WRONG")], [(43, "Y")],
+                            [(43, "Y"), (122, "20200101-00:00:00")]]),
+    extra=st.sampled_from([[], [(58, "")], [(0, "x")], [(-3, "x")], [(58, "hello")]]),
+    omit=st.sampled_from([(), (52,), (34,), (49,)]),
+    gap_first=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_in_order_fast_path_matches_the_full_path(
+        msg_type: str, seq_shift: int, sending_shift_s: int, header: list[tuple[int, Any]],
+        extra: list[tuple[int, Any]], omit: tuple[int, ...], gap_first: bool) -> None:
+    from pyfixmsg_plus.engine.codec import encode
+
+    sides = []
+    for fast in (True, False):
+        s = Solo(session_settings("acceptor", "BROKER", "CLIENT"))
+        s.logon()
+        if gap_first:  # a gap being filled: the fast path must stand aside
+            s.feed(s.msg("D", [(11, "after-gap")], seq=s.peer_seq + 3))
+        if not fast:
+            s.session._accept_in_order = lambda msg, now: False  # type: ignore[method-assign]
+        sides.append(s)
+    wires = []
+    for s in sides:
+        body = [(11, "x"), (55, "SYM"), *extra] if msg_type in ("D", "8", "j") else list(extra)
+        m = s.msg(msg_type, body, seq=s.peer_seq + seq_shift, header=header,
+                  sending_time=s.now + sending_shift_s * NS, omit=omit)
+        wires.append(encode(m))
+    assert wires[0] == wires[1]
+    outs = []
+    for s, wire in zip(sides, wires, strict=True):
+        before = len(s.session.outbox)
+        s.session.receive(decode(wire), s.now)
+        ses = s.session
+        outs.append((_effects(ses.outbox[before:]), ses.state, ses.next_target,
+                     ses.last_received, ses.test_requests, ses.resend_range, sorted(ses.queue)))
+    assert outs[0] == outs[1]
+
+
+def test_an_in_order_application_message_takes_the_fast_path() -> None:
+    s = Solo(session_settings("acceptor", "BROKER", "CLIENT"))
+    s.logon()
+    taken: list[bool] = []
+    real = s.session._accept_in_order
+
+    def spy(msg: Message, now: int) -> bool:
+        taken.append(real(msg, now))
+        return taken[-1]
+
+    s.session._accept_in_order = spy  # type: ignore[method-assign]
+    s.feed(s.msg("D", [(11, "a")]))
+    s.feed(s.msg("D", [(11, "b")], seq=s.peer_seq + 2))  # a gap: the full path
+    assert taken == [True, False]
+    assert [m.get(11) for m in s.delivered] == [b"a"]

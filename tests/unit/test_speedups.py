@@ -3,7 +3,7 @@
 Each test runs the same input through ``engine/codec/_speedups.c`` and
 through the reference code in framer.py / parser.py (``_next_frame_py``,
 ``_split_fields_py``, ``_decode_py``) and compares everything observable:
-frames, Garbled reasons, field lists, ``misplaced_tag``, exception types and
+frames, Garbled reasons, field lists, ``misplaced_tag``, ``clean``, exception types and
 texts.  The C functions are called directly, so the comparison also runs
 when FIXPLUS_NO_SPEEDUPS=1 switches the engine itself to pure Python.
 
@@ -96,6 +96,7 @@ def outcome(fn: Callable[[bytes], Any], data: bytes) -> tuple[Any, ...]:
             result.trailer,
             result.misplaced_tag,
             result.raw,
+            result.clean,
         )
     return ("value", result)
 
@@ -486,3 +487,15 @@ def test_encode_w1_through_the_dispatch() -> None:
     wire = encoder_mod.encode(msg)
     assert wire == encoder_mod._encode_py(b"FIX.4.4", b"8", msg)
     assert sp.encode(b"FIX.4.4", b"8", msg.header, msg.body, msg.trailer) == wire
+
+
+@pytest.mark.parametrize("field,clean", [
+    (b"58=x", True), (b"58=", False), (b"0=x", False), (b"-5=x", False),
+    (b"99999999999999999999999=x", True), (b"-99999999999999999999999=x", False),
+])
+def test_clean_flags_bad_tags_and_empty_values(field: bytes, clean: bool) -> None:
+    body = b"35=0\x0134=1\x0149=A\x0152=20260101-00:00:00\x0156=B\x01" + field + b"\x01"
+    frame = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+    frame += b"10=%03d\x01" % (sum(frame) % 256)
+    for decode in (sp.decode, parser_mod._decode_py):
+        assert decode(frame).clean is clean
