@@ -42,7 +42,10 @@ class Schedule:
         return self._non_stop
 
     def _local(self, now_ns: int) -> dt.datetime:
-        return dt.datetime.fromtimestamp(now_ns / _NS, tz=self._tz)
+        # Whole seconds (what the schedule resolves to), as an int: the float
+        # now_ns / 1e9 rounds 23:59:59.9999996 up to the next second, which
+        # put an instant just before a boundary after it.
+        return dt.datetime.fromtimestamp(now_ns // _NS, tz=self._tz)
 
     def period_start(self, now_ns: int) -> int | None:
         """Epoch seconds (local wall clock as UTC-less key) of the start of the

@@ -147,3 +147,13 @@ def test_next_boundary_is_the_exact_edge(now: int, start: int, length: int, tz: 
     inside = s.is_session_time(now)
     assert s.is_session_time(edge) != inside
     assert s.is_session_time(edge - NS // 1000) == inside
+
+
+def test_an_instant_just_before_a_boundary_is_before_it() -> None:
+    """Regression (found by the property above): nanoseconds went through a
+    float, and 0.9999996 s before midnight counted as midnight."""
+    s = sched(start_time="00:00:00", end_time="00:01:00", time_zone="America/New_York")
+    midnight_ny = at("2027-01-01 05:00:00")
+    assert not s.is_session_time(midnight_ny - 596)
+    assert s.is_session_time(midnight_ny)
+    assert s.next_boundary(at("2027-01-01 04:59:00") - 596) == midnight_ny
