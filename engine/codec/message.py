@@ -48,7 +48,7 @@ def to_bytes(value: FieldValue) -> bytes:
 class Message:
     """A FIX message: header, body and trailer as ordered ``(tag, bytes)`` lists."""
 
-    __slots__ = ("_index", "body", "header", "trailer")
+    __slots__ = ("_index", "_msg_type", "body", "header", "trailer")
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class Message:
         self.body: list[Field] = body if body is not None else []
         self.trailer: list[Field] = trailer if trailer is not None else []
         self._index: dict[int, bytes] | None = None
+        self._msg_type: bytes | None = None
 
     # -- construction ----------------------------------------------------
     @classmethod
@@ -136,6 +137,13 @@ class Message:
 
     @property
     def msg_type(self) -> bytes:
+        """MsgType(35) (b"" when absent); remembered until the next change."""
+        mt = self._msg_type
+        if mt is None:
+            mt = self._msg_type = self._find_msg_type()
+        return mt
+
+    def _find_msg_type(self) -> bytes:
         header = self.header
         # MsgType is the third field of a parsed message, the second of a new one.
         n = len(header)
@@ -164,8 +172,10 @@ class Message:
 
     # -- writing ---------------------------------------------------------
     def touch(self) -> None:
-        """Forget the read index after editing the field lists directly."""
+        """Forget the read index (and MsgType) after editing the field lists
+        directly."""
         self._index = None
+        self._msg_type = None
 
     def _section(self, tag: int) -> list[Field]:
         if tag in t.HEADER_TAGS:

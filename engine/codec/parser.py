@@ -54,7 +54,7 @@ class DecodedMessage(Message):
         self.clean = clean
 
     def touch(self) -> None:
-        self._index = None
+        super().touch()
         self.raw = None
         self.clean = False
 

@@ -103,6 +103,9 @@ class Session:
         self.stats = SessionStats()
         self._test_request_at = 0
         self.outbox: list[fx.Effect] = []
+        #: How many effects that need an answer from the driver before the
+        #: next message (AuthorizeLogon, LoadResend) were emitted so far.
+        self.round_trips = 0
         self.next_sender = 1
         self.next_target = 1
         self.creation_ns = 0
@@ -626,6 +629,7 @@ class Session:
         self.pending_logon = msg
         self._enter(State.LOGON_RECEIVED, now)
         self.outbox.append(fx.AuthorizeLogon(msg))
+        self.round_trips += 1
 
     def _on_logon_while_active(self, now: int, msg: Message) -> None:
         if msg.get(t.RESET_SEQ_NUM_FLAG) != b"Y":
@@ -822,6 +826,7 @@ class Session:
             self._gap_fill(begin, min(end + 1, self.next_sender), now)
             return
         self.outbox.append(fx.LoadResend(begin, end))
+        self.round_trips += 1
 
     def _on_resend_loaded(self, now: int, begin: int, end: int,
                           stored: list[tuple[int, Message | None]]) -> None:

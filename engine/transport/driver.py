@@ -84,8 +84,6 @@ _RESUME_AT = 1 << 20
 # of both sides taking turns with whole windows (W2 W=100: 24.8k -> 47.9k
 # orders/s; 4 costs more in writes, 32 pipelines less).
 _FLUSH_EVERY = 16
-#: Effects that need an answer before the session may see the next message.
-_ROUND_TRIPS = (fx.AuthorizeLogon, fx.LoadResend)
 _MAX_BACKLOG = 10_000
 
 
@@ -500,7 +498,7 @@ class SessionDriver:
     def _feed(self, frame: bytes | Garbled) -> None:
         session = self.session
         now = self.clock()
-        before = len(session.outbox)
+        before = session.round_trips
         if isinstance(frame, Garbled):
             session.receive_garbled(frame.reason, now)
         else:
@@ -517,12 +515,10 @@ class SessionDriver:
                     with self.tracer.start_as_current_span("fix.receive") as span:
                         span.set_attributes(self._span_attributes(msg, msg.seq_num))
                         session.receive(msg, now)
-        outbox = session.outbox
-        if len(outbox) > before:
-            for i in range(before, len(outbox)):
-                if isinstance(outbox[i], _ROUND_TRIPS):
-                    self._ready.clear()
-                    break
+        if session.round_trips != before:
+            # An AuthorizeLogon or LoadResend: hold the next frames until
+            # its answer is in.
+            self._ready.clear()
 
     def _close_writer(self, writer: asyncio.StreamWriter) -> None:
         if self._writer is writer:
