@@ -72,7 +72,7 @@ class Message:
     ) -> Message:
         """A message with BeginString and MsgType set and the given body fields."""
         msg = cls([(t.BEGIN_STRING, to_bytes(begin_string)), (t.MSG_TYPE, to_bytes(msg_type))])
-        msg.body = [(tag, to_bytes(v)) for tag, v in body]
+        msg.body = [(tag, v if type(v) is bytes else to_bytes(v)) for tag, v in body]
         return msg
 
     def copy(self) -> Message:

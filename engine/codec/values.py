@@ -406,7 +406,9 @@ def format_utc_timestamp(
 
     A naive datetime is taken to be UTC.
     """
-    if isinstance(when, _dt.datetime):
+    if type(when) is int:
+        ns = when
+    elif isinstance(when, _dt.datetime):
         if when.tzinfo is not None:
             when = when.astimezone(_dt.UTC)
         else:
@@ -416,7 +418,8 @@ def format_utc_timestamp(
     else:
         ns = when
     secs, frac = divmod(ns, 1_000_000_000)
-    text = _second_text(secs)
+    cache = _second_text
+    text = cache.text if secs == cache.second else cache(secs)
     if precision is _MILLIS:
         return b"%s.%03d" % (text, frac // 1_000_000)
     if precision is _SECONDS:

@@ -96,9 +96,14 @@ class Session:
             )
             if value
         ]
-        self._static_header = sorted(
+        static = sorted(
             [(t.SENDER_COMP_ID, self.sender_comp_id), (t.TARGET_COMP_ID, self.target_comp_id),
              *self._extra_header])
+        # The header of a message sent is 8, 35, then every other field in
+        # tag order: the static ones around MsgSeqNum(34) and SendingTime(52).
+        self._header_34 = [f for f in static if f[0] < t.MSG_SEQ_NUM]
+        self._header_52 = [f for f in static if t.MSG_SEQ_NUM < f[0] < t.SENDING_TIME]
+        self._header_rest = [f for f in static if f[0] > t.SENDING_TIME]
         self.state = State.DISCONNECTED
         self.stats = SessionStats()
         self._test_request_at = 0
@@ -380,12 +385,14 @@ class Session:
         if len(header) == 2 and header[0][0] == t.BEGIN_STRING and header[1][0] == t.MSG_TYPE:
             # The common case (a message made with Message.new): build the
             # header in one go, in the conventional order.
-            rest = [(t.MSG_SEQ_NUM, b"%d" % seq),
-                    (t.SENDING_TIME, format_utc_timestamp(now, self.precision)),
-                    *self._static_header]
-            rest.sort()
-            msg.header = [(t.BEGIN_STRING, self.begin_string), header[1], *rest]
-            msg.touch()
+            msg.header = [(t.BEGIN_STRING, self.begin_string), header[1], *self._header_34,
+                          (t.MSG_SEQ_NUM, b"%d" % seq), *self._header_52,
+                          (t.SENDING_TIME, format_utc_timestamp(now, self.precision)),
+                          *self._header_rest]
+            if type(msg) is Message:
+                msg._index = None  # MsgType (header[1]) is unchanged
+            else:
+                msg.touch()
             return
         if not header or header[0][0] != t.BEGIN_STRING:
             msg.set(t.BEGIN_STRING, self.begin_string)

@@ -217,14 +217,15 @@ class MemorySessionStore:
         if next_target is not None:
             check_seq(next_target, "next target seq")
         d = self._data()
+        now = time.time_ns()
         if messages:
             new_next = check_outbound(messages, d.next_sender_seq)
             for seq, data in messages:
-                d.put(seq, bytes(data))
+                d.put(seq, bytes(data), now)
             d.next_sender_seq = new_next
         if next_target is not None:
             d.next_target_seq = next_target
-        d.updated_ns = time.time_ns()
+        d.updated_ns = now
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")

@@ -203,7 +203,8 @@ class SessionDriver:
                 "fix.msg_seq_num": seq or 0, "fix.counterparty": self.counterparty}
 
     def send_nowait(self, msg: Message) -> int | None:
-        self._check_store()
+        if self._outage_since is not None:
+            self._check_store()
         seq = self.session.send_app(msg, self.clock())
         if not self._delivering:
             self._kick()  # (inside a callback, the deliverer carries it out next)
