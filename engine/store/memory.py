@@ -214,6 +214,13 @@ class MemorySessionStore:
         self, messages: Sequence[tuple[int, bytes]], next_target: int | None
     ) -> None:
         """Messages and the next target seq together (no I/O: no yield either)."""
+        self.save_batch_now(messages, next_target)
+
+    def save_batch_now(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> None:
+        """:meth:`save_batch` as a plain call (the engine's per-message path
+        uses it for a store without I/O)."""
         if next_target is not None:
             check_seq(next_target, "next target seq")
         d = self._data()

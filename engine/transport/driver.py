@@ -121,6 +121,9 @@ class SessionDriver:
         self._writable.set()
         #: Effects run in the reading task when the store never waits on I/O.
         self._inline = bool(getattr(store, "synchronous", False))
+        #: The store's plain-call save_batch (stores without I/O only).
+        self._save_now: Callable[[list[tuple[int, bytes]], int | None], None] | None = (
+            getattr(store, "save_batch_now", None) if self._inline else None)
         # Deliveries waiting for the application, in order.  The read loop
         # hands them over itself right after the flush that released them;
         # the delivery task takes those released elsewhere (timers, sends).
@@ -569,9 +572,10 @@ class SessionDriver:
                 session.outbox = []
                 aborts = self._aborts
                 for effect in effects:
-                    await self._apply(effect)
-                    if self._aborts != aborts:
-                        break  # the connection was dropped: the rest is void
+                    if not self._apply_now(effect):
+                        await self._apply(effect)
+                        if self._aborts != aborts:
+                            break  # the connection was dropped: the rest is void
                 await self._flush()
         except Exception:
             log.exception("%s: internal error while carrying out session effects",
@@ -581,6 +585,32 @@ class SessionDriver:
             self._reschedule()
             if self.on_state_change is not None:
                 self.on_state_change(self)
+
+    def _apply_now(self, effect: fx.Effect) -> bool:
+        """The effects of every message, carried out without a coroutine:
+        an application message to send, the next target seq, a message to
+        deliver.  False for anything else (``_apply`` does it)."""
+        cls = type(effect)
+        if cls is fx.Send:
+            send = cast(fx.Send, effect)
+            if send.admin:
+                return False
+            data = encode(send.msg)
+            if send.persist:
+                self._batch.append((send.seq, data))
+                self._batch_seqs.append(send.seq)
+            if send.write:
+                self._writes.append(data)
+                self.session.stats.sent[send.msg.msg_type] += 1
+            return True
+        if cls is fx.SetTarget:
+            self._target = cast(fx.SetTarget, effect).next_target
+            return True
+        if cls is fx.Deliver:
+            deliver = cast(fx.Deliver, effect)
+            self._held.append(("admin" if deliver.admin else "app", deliver.msg))
+            return True
+        return False
 
     async def _apply(self, effect: fx.Effect) -> None:
         if type(effect) is fx.Send:
@@ -638,7 +668,10 @@ class SessionDriver:
         try:
             if batch or target is not None:
                 # One transaction for the messages and the target seq.
-                await save_batch(self.store, batch, target)
+                if self._save_now is not None:
+                    self._save_now(batch, target)
+                else:
+                    await save_batch(self.store, batch, target)
         except (FixError, OSError) as exc:
             stats.store_errors += 1
             if not await self._ride_out_outage(exc, batch, seqs, target):
