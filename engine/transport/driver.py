@@ -594,44 +594,36 @@ class SessionDriver:
         if cls is fx.Send:
             send = cast(fx.Send, effect)
             if send.admin:
-                return False
-            data = encode(send.msg)
-            if send.persist:
-                self._batch.append((send.seq, data))
-                self._batch_seqs.append(send.seq)
-            if send.write:
-                self._writes.append(data)
-                self.session.stats.sent[send.msg.msg_type] += 1
+                return False  # to_admin first: _apply
+            self._queue(send)
             return True
         if cls is fx.SetTarget:
             self._target = cast(fx.SetTarget, effect).next_target
             return True
         if cls is fx.Deliver:
+            # Released to the application by the flush that makes its target
+            # sequence number durable: one store commit for a whole batch.
             deliver = cast(fx.Deliver, effect)
             self._held.append(("admin" if deliver.admin else "app", deliver.msg))
             return True
         return False
 
+    def _queue(self, send: fx.Send) -> None:
+        """Encode a message to send into the flush's store batch and writes."""
+        data = encode(send.msg)
+        if send.persist:
+            self._batch.append((send.seq, data))
+            self._batch_seqs.append(send.seq)
+        if send.write:
+            self._writes.append(data)
+            self.session.stats.sent[send.msg.msg_type] += 1
+
     async def _apply(self, effect: fx.Effect) -> None:
-        if type(effect) is fx.Send:
-            msg = effect.msg
-            if effect.admin:
-                await self._call(self.app.to_admin(msg, self))
-            data = encode(msg)
-            if effect.persist:
-                self._batch.append((effect.seq, data))
-                self._batch_seqs.append(effect.seq)
-            if effect.write:
-                self._writes.append(data)
-                self.session.stats.sent[msg.msg_type] += 1
-            return
-        if type(effect) is fx.SetTarget:
-            self._target = effect.next_target
-            return
-        if type(effect) is fx.Deliver:
-            # Released to the application by the flush that makes its target
-            # sequence number durable: one store commit for a whole batch.
-            self._held.append(("admin" if effect.admin else "app", effect.msg))
+        """Every effect ``_apply_now`` leaves: admin messages to send, and
+        those that flush first or wait for the store or the application."""
+        if isinstance(effect, fx.Send):  # an admin message
+            await self._call(self.app.to_admin(effect.msg, self))
+            self._queue(effect)
             return
         if isinstance(effect, fx.LoggedOn | fx.LoggedOut):
             kind = "logon" if isinstance(effect, fx.LoggedOn) else "logout"
@@ -921,12 +913,7 @@ class SessionDriver:
 
     async def _deliver(self, kind: str, payload: Any) -> None:
         session = self.session
-        if kind == "app":
-            try:
-                await self.app.from_app(payload, self)
-            except _APP_REJECTS as exc:
-                self._app_rejected(payload, exc)
-        elif kind == "admin":
+        if kind == "admin":  # ("app" items: _deliver_ready calls from_app itself)
             await self.app.from_admin(payload, self)
         elif kind == "authorize":
             verdict: str | None = None
@@ -950,7 +937,6 @@ class SessionDriver:
             await self.app.on_logon(self)
         elif kind == "logout":
             await self.app.on_logout(self)
-
 
     def _app_rejected(self, msg: Message, exc: Exception) -> None:
         """from_app refused ``msg`` with one of the exceptions of the
