@@ -231,6 +231,25 @@ def _settle(jobs: list[_Job[Any]]) -> None:
             job.future.set_result(job.result)
 
 
+def _retry_busy(step: Callable[[], _T], timeout: float) -> _T:
+    """Run a set-up step, again while another process opening the same file
+    holds it.  Switching a new file to WAL and the first read of a WAL file
+    can answer SQLITE_BUSY at once, without SQLite's busy handler, so
+    ``busy_timeout`` alone does not cover two processes starting together."""
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if ("locked" not in text and "busy" not in text) or \
+                    time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 class _Worker:
     """The thread that owns the connection and runs jobs in group commits."""
 
@@ -293,13 +312,15 @@ class _Worker:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(s.busy_timeout_ms)}")
-            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            timeout = s.busy_timeout_ms / 1000
+            (mode,) = _retry_busy(
+                lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), timeout)
             if str(mode).lower() != "wal":
                 raise PermanentStoreError(
                     f"sqlite store {self.path}: cannot switch to WAL journal (got {mode!r})"
                 )
             conn.execute(f"PRAGMA synchronous = {s.synchronous}")
-            self.schema_version = _migrate(conn, MIGRATIONS)
+            self.schema_version = _retry_busy(lambda: _migrate(conn, MIGRATIONS), timeout)
         except BaseException:
             conn.close()
             raise

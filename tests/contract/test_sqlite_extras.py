@@ -160,3 +160,34 @@ async def test_event_loop_is_not_blocked_by_disk_io(tmp_path: Path) -> None:
     assert ticks > 1  # the loop kept running while the worker wrote 20 MB
     assert threading.get_ident() == main_thread
     await store.close()
+
+
+def test_set_up_steps_are_retried_while_another_process_holds_the_new_file() -> None:
+    import sqlite3
+
+    from pyfixmsg_plus.engine.store.sqlite import _retry_busy
+
+    calls: list[int] = []
+
+    def busy_twice() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "wal"
+
+    assert _retry_busy(busy_twice, 1.0) == "wal" and len(calls) == 3
+
+    def broken() -> str:
+        calls.append(1)
+        raise sqlite3.OperationalError("no such table: x")
+
+    calls.clear()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        _retry_busy(broken, 1.0)
+    assert len(calls) == 1  # not a lock: no retry
+
+    def always_busy() -> str:
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _retry_busy(always_busy, 0.05)
