@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
@@ -25,6 +25,7 @@ from .logs import setup_logging
 from .runtime import Engine
 from .scripttest import main as script_main
 from .storecli import add_parser as add_store_parser
+from .transport.eventloop import loop_factory
 
 
 def _read_input(text: str | None) -> bytes:
@@ -130,23 +131,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         await stop.wait()
         await engine.stop()
 
-    with asyncio.Runner(loop_factory=_loop_factory(config.event_loop)) as runner:
+    with asyncio.Runner(
+            loop_factory=loop_factory(config.event_loop, config.busy_poll_us)) as runner:
         runner.run(main())
     return 0
-
-
-def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The event loop of ``eventLoop``; None: asyncio's default."""
-    if name != "uvloop":
-        return None
-    try:
-        import uvloop  # noqa: PLC0415 - an optional dependency
-    except ImportError as exc:
-        raise ConfigError(
-            "eventLoop: uvloop is not installed (pip install 'pyfixmsg-plus[uvloop]', "
-            "or set eventLoop: asyncio)") from exc
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:

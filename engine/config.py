@@ -456,6 +456,11 @@ class EngineConfig(_Model):
     #: The event loop ``fixplus run`` uses: the standard library's, or uvloop
     #: (the ``uvloop`` extra; see docs/performance.md for when it helps).
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    #: Microseconds the event loop polls its sockets before it sleeps
+    #: (``eventLoop: asyncio`` only; 0: never polls).  Cuts round-trip
+    #: latency on hosts where waking a sleeping process is slow, at the cost
+    #: of CPU time; see docs/performance.md.
+    busy_poll_us: int = Field(default=0, ge=0, le=10_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -493,6 +498,10 @@ class EngineConfig(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
+        if self.busy_poll_us and self.event_loop == "uvloop":
+            raise ValueError(
+                "busyPollUs works with eventLoop: asyncio only (uvloop waits inside "
+                "libuv); set busyPollUs: 0 or eventLoop: asyncio")
         if not self.sessions and not self.dynamic_sessions:
             raise ValueError("no sessions: give at least one in sessions (or dynamicSessions)")
         listeners: dict[int, tuple[str, SessionSettings]] = {}

@@ -228,6 +228,12 @@ class PodSettings(CrdModel):
     network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)
     istio: IstioSpec = Field(default_factory=IstioSpec)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    busy_poll_us: int = Field(
+        default=0, ge=0, le=10_000,
+        description="microseconds the engine polls its sockets before it sleeps (the "
+                    "engine's busyPollUs): lower latency for CPU time; for pods with CPUs "
+                    "of their own (docs/performance.md)",
+    )
     paused: bool = Field(default=False, description="scale the pods to zero")
 
 

@@ -92,6 +92,8 @@ def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: P
                     "port": pod.metrics.port, "path": pod.metrics.path},
         "shutdownTimeout": 10.0,
     }
+    if pod.busy_poll_us:
+        data["busyPollUs"] = pod.busy_poll_us
     if store is not None and store.spec.retention is not None:
         data["retention"] = store.spec.retention.model_dump(mode="json", by_alias=True,
                                                             exclude_none=True)

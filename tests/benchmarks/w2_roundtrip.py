@@ -53,7 +53,12 @@ with QuickFIX's FileStore.
 
 Usage: python tests/benchmarks/w2_roundtrip.py [--engine ours|quickfix|both]
     [--store memory,durable] [--orders N --window W] [--repeat 3]
-    [--max-seconds 8] [--uvloop] [--profile DIR]
+    [--max-seconds 8] [--uvloop | --busy-poll-us 0,200] [--profile DIR]
+
+``--busy-poll-us`` runs our engine with the event loop polling its sockets
+for that long before sleeping (``busyPollUs``, docs/performance.md); a list
+runs ours once per value in the same interleaved run, each line carrying
+``"busy_poll_us"``.
 """
 
 from __future__ import annotations
@@ -117,23 +122,22 @@ def _our_session(role: str, **extra: Any) -> dict[str, Any]:
             "validation": {"useDataDictionary": False}, **extra}
 
 
-def _run_loop(main: Any, use_uvloop: bool) -> Any:
-    factory = None
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            print("note: --uvloop given but uvloop is not importable; using asyncio",
-                  file=sys.stderr)
-        else:
-            factory = uvloop.new_event_loop
+def _run_loop(main: Any, use_uvloop: bool, busy_poll_us: int = 0) -> Any:
+    """Run ``main`` on the loop ``fixplus run`` would pick for these settings."""
+    from pyfixmsg_plus.engine.transport.eventloop import loop_factory
+
+    if use_uvloop and not _have_uvloop():
+        print("note: --uvloop given but uvloop is not importable; using asyncio",
+              file=sys.stderr)
+        use_uvloop = False
+    factory = loop_factory("uvloop" if use_uvloop else "asyncio", busy_poll_us)
     import asyncio
 
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
 
 
-def ours_acceptor(store: str, workdir: Path, use_uvloop: bool) -> None:
+def ours_acceptor(store: str, workdir: Path, use_uvloop: bool, busy_poll_us: int) -> None:
     import asyncio
 
     from pyfixmsg_plus.engine.application import Application, SessionHandle
@@ -172,11 +176,11 @@ def ours_acceptor(store: str, workdir: Path, use_uvloop: bool) -> None:
         await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes stdin
         await engine.stop(timeout=5)
 
-    _run_loop(main(), use_uvloop)
+    _run_loop(main(), use_uvloop, busy_poll_us)
 
 
 def ours_initiator(port: int, store: str, workdir: Path, orders: int, window: int,
-                   max_seconds: float, use_uvloop: bool) -> dict[str, Any]:
+                   max_seconds: float, use_uvloop: bool, busy_poll_us: int) -> dict[str, Any]:
     import asyncio
 
     from pyfixmsg_plus.engine.application import Application, SessionHandle
@@ -245,7 +249,7 @@ def ours_initiator(port: int, store: str, workdir: Path, orders: int, window: in
             await engine.stop(timeout=5)
         return _figures(orders, window, first, last, latency[:app.sent + 1])
 
-    result: dict[str, Any] = _run_loop(main(), use_uvloop)
+    result: dict[str, Any] = _run_loop(main(), use_uvloop, busy_poll_us)
     return result
 
 
@@ -508,7 +512,7 @@ def _figures(orders: int, window: int, first: int, last: int,
 
 
 def run_once(engine: str, store: str, orders: int, window: int, args: argparse.Namespace,
-             profile_dir: Path | None = None) -> dict[str, Any]:
+             profile_dir: Path | None = None, busy_poll_us: int = 0) -> dict[str, Any]:
     """One run: start the acceptor, run the initiator, stop the acceptor."""
     workdir = Path(tempfile.mkdtemp(prefix="w2-", dir=args.tmpdir))
     common = [sys.executable, __file__, "--engine", "ours" if engine == OURS else "quickfix",
@@ -517,6 +521,8 @@ def run_once(engine: str, store: str, orders: int, window: int, args: argparse.N
         common += ["--driver", QF_DRIVERS[engine]]
     if args.uvloop:
         common.append("--uvloop")
+    if busy_poll_us:
+        common += ["--busy-poll-us", str(busy_poll_us)]
     acc_cmd = [*common, "--role", "acceptor",
                "--port", str(free_port() if engine in QF_DRIVERS else 0)]
     ini_cmd = [*common, "--role", "initiator", "--orders", str(orders), "--window", str(window),
@@ -579,7 +585,8 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
             if (qf["engine"] == QF and qf["store"] == qf_store and qf["orders"] == ours["orders"]
                     and qf["window"] == ours["window"] and qf["orders_per_s"] is not None):
                 pairs.append({
-                    "store": ours["store"], "quickfix_store": qf_store,
+                    "store": ours["store"], "busy_poll_us": ours.get("busy_poll_us", 0),
+                    "quickfix_store": qf_store,
                     "quickfix_driver": qf.get("driver"),
                     "orders": ours["orders"], "window": ours["window"],
                     "orders_per_s_ratio": _ratio(ours["orders_per_s"], qf["orders_per_s"]),
@@ -624,6 +631,10 @@ def main() -> int:
                     help="how the QuickFIX initiator keeps its window (see the module doc); "
                          "children: the one driver")
     ap.add_argument("--uvloop", action="store_true", help="our engine on uvloop if importable")
+    ap.add_argument("--busy-poll-us", default="0",
+                    help="our engine's busyPollUs (docs/performance.md); a comma list runs "
+                         "ours once per value, interleaved with the other engines "
+                         "(e.g. 0,200); children: one value")
     ap.add_argument("--tmpdir", default=None, help="where durable stores are written")
     ap.add_argument("--profile", default=None,
                     help="parent: run ours once under cProfile and write acceptor.prof and "
@@ -640,12 +651,20 @@ def main() -> int:
         ap.error("give both --orders and --window, or neither")
     plan = [(args.orders, args.window)] if args.orders is not None else list(DEFAULT_RUNS)
 
+    try:
+        polls = [int(v) for v in args.busy_poll_us.split(",") if v.strip()] or [0]
+    except ValueError:
+        ap.error(f"--busy-poll-us: comma list of integers, not {args.busy_poll_us!r}")
+    if args.uvloop and any(polls):
+        ap.error("--busy-poll-us works with asyncio's loop only, not with --uvloop")
+
     if args.profile is not None:
         out = Path(args.profile)
         out.mkdir(parents=True, exist_ok=True)
         for orders, window in plan[:1]:
             store = _stores(args.store, OURS)[0]
-            r = run_once(OURS, store, orders, window, args, profile_dir=out)
+            r = run_once(OURS, store, orders, window, args, profile_dir=out,
+                         busy_poll_us=polls[0])
             print(json.dumps(line(OURS, store, orders, window, [r], profiled=True)))
             for role in ("acceptor", "initiator"):
                 print_profile(out / f"{role}.prof", role, r["completed"])
@@ -661,34 +680,38 @@ def main() -> int:
               file=sys.stderr)
     # (engine, store) pairs, grouped so that each of ours runs next to its
     # QuickFIX counterpart: memory with memory, durable with file.
-    groups: list[list[tuple[str, str]]] = []
+    groups: list[list[tuple[str, str, int]]] = []
     for spec in args.store.split(","):
-        group = [(e, s) for e in engines for s in _stores(spec, e)]
+        group = [(e, s, bp) for e in engines for s in _stores(spec, e)
+                 for bp in (polls if e == OURS else [0])]
         if group:
             groups.append(group)
     results: list[dict[str, Any]] = []
     for group in groups:
         for orders, window in plan:
-            runs: dict[tuple[str, str], list[dict[str, Any]]] = {k: [] for k in group}
-            errors: dict[tuple[str, str], str] = {}
+            runs: dict[tuple[str, str, int], list[dict[str, Any]]] = {k: [] for k in group}
+            errors: dict[tuple[str, str, int], str] = {}
             for _ in range(args.repeat):
                 for key in group:  # interleaved, so that drift hits both engines alike
-                    engine, store = key
+                    engine, store, bp = key
                     if key in errors or (engine in QF_DRIVERS and not qf_ok):
                         continue
                     try:
-                        runs[key].append(run_once(engine, store, orders, window, args))
+                        runs[key].append(run_once(engine, store, orders, window, args,
+                                                  busy_poll_us=bp))
                     except Exception as exc:
                         errors[key] = f"{type(exc).__name__}: {exc}"
-                        print(f"note: {engine} {store} N={orders} W={window}: {errors[key]}",
+                        print(f"note: {engine} {store} busy_poll_us={bp} N={orders} W={window}: "
+                              f"{errors[key]}",
                               file=sys.stderr)
             for key in group:
-                engine, store = key
+                engine, store, bp = key
                 extra: dict[str, Any] = {}
                 if key in errors:
                     extra["error"] = errors[key]
                 if engine == OURS:
                     extra["uvloop"] = bool(args.uvloop and _have_uvloop())
+                    extra["busy_poll_us"] = bp
                 r = line(engine, store, orders, window, runs[key], **extra)
                 results.append(r)
                 print(json.dumps(r), flush=True)
@@ -733,10 +756,10 @@ def child_main(args: argparse.Namespace) -> int:
     try:
         if args.engine == "ours":
             if args.role == "acceptor":
-                ours_acceptor(args.store, workdir, args.uvloop)
+                ours_acceptor(args.store, workdir, args.uvloop, int(args.busy_poll_us))
             else:
                 r = ours_initiator(args.port, args.store, workdir, args.orders, args.window,
-                                   args.max_seconds, args.uvloop)
+                                   args.max_seconds, args.uvloop, int(args.busy_poll_us))
                 print(json.dumps(r), flush=True)
         elif args.role == "acceptor":
             qf_acceptor(args.port, args.store, workdir)

@@ -78,7 +78,7 @@ def comp_id(i: int) -> str:
 # -- our engine -----------------------------------------------------------------
 
 
-def _ours_child(role: str, sessions: int, port: int) -> None:
+def _ours_child(role: str, sessions: int, port: int, busy_poll_us: int = 0) -> None:
     import asyncio
 
     from pyfixmsg_plus.engine.application import Application, SessionHandle
@@ -135,7 +135,10 @@ def _ours_child(role: str, sessions: int, port: int) -> None:
                 print(f"STATUS {n}", flush=True)
         await engine.stop(timeout=10)
 
-    asyncio.run(main())
+    from pyfixmsg_plus.engine.transport.eventloop import loop_factory
+
+    with asyncio.Runner(loop_factory=loop_factory("asyncio", busy_poll_us)) as runner:
+        runner.run(main())
 
 
 # -- QuickFIX C++ ----------------------------------------------------------------
@@ -225,9 +228,11 @@ def _expect(proc: subprocess.Popen[str], word: str, timeout: float) -> str:
 
 
 def run_once(engine: str, sessions: int, idle: float, workdir: Path,
-             logon_timeout: float = 300.0) -> dict[str, Any]:
+             logon_timeout: float = 300.0, busy_poll_us: int = 0) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--engine", "ours" if engine == OURS else "quickfix",
            "--sessions", str(sessions), "--workdir", str(workdir)]
+    if engine == OURS and busy_poll_us:
+        cmd += ["--busy-poll-us", str(busy_poll_us)]
     procs: list[subprocess.Popen[str]] = []
 
     logs: dict[str, Path] = {}
@@ -308,6 +313,8 @@ def main() -> int:
     ap.add_argument("--logon-timeout", type=float, default=300.0,
                     help="seconds to wait for every session to log on (the line then carries "
                          "an error: QuickFIX C++ does not get 5,000 on here)")
+    ap.add_argument("--busy-poll-us", type=int, default=0,
+                    help="our engine's busyPollUs, in both processes (docs/performance.md)")
     ap.add_argument("--role", choices=["acceptor", "initiator"], help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -316,7 +323,7 @@ def main() -> int:
     if args.role is not None:
         sessions = int(args.sessions)
         if args.engine == "ours":
-            _ours_child(args.role, sessions, args.port)
+            _ours_child(args.role, sessions, args.port, args.busy_poll_us)
         else:
             _qf_child(args.role, sessions, args.port, Path(args.workdir))
         return 0
@@ -333,7 +340,10 @@ def main() -> int:
                 continue
             with tempfile.TemporaryDirectory(prefix="w3-") as tmp:
                 try:
-                    r = run_once(engine, sessions, args.idle, Path(tmp), args.logon_timeout)
+                    r = run_once(engine, sessions, args.idle, Path(tmp), args.logon_timeout,
+                                 args.busy_poll_us if engine == OURS else 0)
+                    if engine == OURS and args.busy_poll_us:
+                        r["busy_poll_us"] = args.busy_poll_us
                 except Exception as exc:
                     print(f"note: {engine} S={sessions}: {exc}", file=sys.stderr)
                     r = null_line(engine, sessions, error=f"{type(exc).__name__}: {exc}")

@@ -40,7 +40,7 @@ def _without_password(url: str) -> tuple[str, str]:
 
 
 async def _run(engines: Engines, tmp_path: Path, store_url: str,
-               event_loop: str = "asyncio") -> None:
+               event_loop: str = "asyncio", busy_poll_us: int = 0) -> None:
     port = _free_port()
     templated, password = _without_password(store_url)
     cfg = tmp_path / "engine.yaml"
@@ -48,6 +48,7 @@ async def _run(engines: Engines, tmp_path: Path, store_url: str,
         f"store: '{templated}'\n"
         "retention: {maxAgeDays: 30, interval: 3600}\n"
         f"eventLoop: {event_loop}\n"
+        f"busyPollUs: {busy_poll_us}\n"
         "sessions:\n"
         "  - role: acceptor\n    beginString: FIX.4.4\n    senderCompId: BROKER\n"
         f"    targetCompId: CLIENT\n    acceptPort: {port}\n    acceptHost: 127.0.0.1\n"
@@ -90,7 +91,8 @@ async def _run(engines: Engines, tmp_path: Path, store_url: str,
 async def test_fixplus_run_with_postgres(engines: Engines, tmp_path: Path) -> None:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
-        await _run(engines, tmp_path, f"{pg_dsn()}?schema={schema}")
+        # under fixplus run with the busy-polling loop (busyPollUs)
+        await _run(engines, tmp_path, f"{pg_dsn()}?schema={schema}", busy_poll_us=200)
     finally:
         drop_pg_schema(pg_dsn(), schema)
 

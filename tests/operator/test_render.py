@@ -258,6 +258,15 @@ def test_store_retention_goes_into_the_engine_config() -> None:
     assert "retention" not in engine_yaml(session(store=PG))
 
 
+def test_busy_poll_goes_into_the_engine_config_only_when_set() -> None:
+    config = engine_yaml(session({"busyPollUs": 200}))
+    assert config["busyPollUs"] == 200
+    assert parse_config(config, resolve_secrets=False).busy_poll_us == 200
+    assert "busyPollUs" not in engine_yaml(session())
+    with pytest.raises(ValueError, match="less than or equal to 10000"):
+        FixSessionSpec.model_validate({**ACCEPTOR, "busyPollUs": 10_001})
+
+
 def test_a_config_the_engine_rejects_is_a_render_error() -> None:
     spec = FixClusterSpec.model_validate({
         "storeRef": "pg", "sessions": [ACCEPTOR, ACCEPTOR]})

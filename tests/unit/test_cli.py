@@ -17,32 +17,3 @@ def test_decode_prints_fields(capsys: pytest.CaptureFixture[str]) -> None:
 def test_decode_reports_garbled(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", LOGON.replace("10=127", "10=128")]) == 1
     assert "CheckSum(10) is wrong" in capsys.readouterr().out
-
-
-def test_event_loop_setting_picks_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-    import builtins
-
-    from pyfixmsg_plus.engine.cli import _loop_factory
-    from pyfixmsg_plus.engine.errors import ConfigError
-
-    assert _loop_factory("asyncio") is None
-    import uvloop  # a dev dependency
-    factory = _loop_factory("uvloop")
-    assert factory is uvloop.new_event_loop
-    loop = factory()
-    try:
-        assert isinstance(loop, asyncio.AbstractEventLoop) and "uvloop" in type(loop).__module__
-    finally:
-        loop.close()
-
-    real_import = builtins.__import__
-
-    def no_uvloop(name: str, *args: object, **kwargs: object) -> object:
-        if name == "uvloop":
-            raise ImportError("No module named 'uvloop'")
-        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(builtins, "__import__", no_uvloop)
-    with pytest.raises(ConfigError, match=r"eventLoop: uvloop is not installed .*\[uvloop\]"):
-        _loop_factory("uvloop")
