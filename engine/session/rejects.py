@@ -1,7 +1,8 @@
 """Building session-level Reject(3), BusinessMessageReject(j) and Logout(5).
 
-The wording and the version rules follow what FIX counterparties expect from
-the QuickFIX family:
+The texts of SessionRejectReason(373) come from the dictionary package's
+table (``REJECT_TEXTS``), the only one.  The wording and the version rules
+follow what FIX counterparties expect from the QuickFIX family:
 
 * FIX.4.2 and later carry RefTagID(371), RefMsgType(372) and
   SessionRejectReason(373); FIX.4.2 itself only knows reasons 0-11, so a
@@ -18,28 +19,30 @@ from typing import Final
 
 from ..codec import Message
 from ..codec import tags as t
+from ..dictionary.reject import (
+    COMPID_PROBLEM,
+    INVALID_MSGTYPE,
+    INVALID_TAG_NUMBER,
+    REJECT_TEXTS,
+    REQUIRED_TAG_MISSING,
+    SENDINGTIME_ACCURACY_PROBLEM,
+    VALUE_IS_INCORRECT,
+)
 
-REASON_TEXT: Final[dict[int, str]] = {
-    0: "Invalid tag number",
-    1: "Required tag missing",
-    2: "Tag not defined for this message type",
-    3: "Undefined tag",
-    4: "Tag specified without a value",
-    5: "Value is incorrect (out of range) for this tag",
-    6: "Incorrect data format for value",
-    7: "Decryption problem",
-    8: "Signature problem",
-    9: "CompID problem",
-    10: "SendingTime accuracy problem",
-    11: "Invalid MsgType",
-    12: "XML Validation error",
-    13: "Tag appears more than once",
-    14: "Tag specified out of required order",
-    15: "Repeating group fields out of order",
-    16: "Incorrect NumInGroup count for repeating group",
-    17: "Non-data value includes field delimiter",
-    99: "Other",
-}
+__all__ = [
+    "BUSINESS_REASON_TEXT",
+    "COMPID_PROBLEM",
+    "INVALID_MSGTYPE",
+    "INVALID_TAG_NUMBER",
+    "REASON_TEXT",
+    "REQUIRED_TAG_MISSING",
+    "SENDING_TIME_ACCURACY",
+    "VALUE_IS_INCORRECT",
+    "business_reject",
+    "reverse_route",
+    "session_reject",
+    "unsupported_message_type",
+]
 
 BUSINESS_REASON_TEXT: Final[dict[int, str]] = {
     0: "Other",
@@ -52,12 +55,9 @@ BUSINESS_REASON_TEXT: Final[dict[int, str]] = {
     7: "DeliverTo firm not available at this time",
 }
 
-INVALID_TAG_NUMBER: Final = 0
-REQUIRED_TAG_MISSING: Final = 1
-VALUE_IS_INCORRECT: Final = 5
-COMPID_PROBLEM: Final = 9
-SENDING_TIME_ACCURACY: Final = 10
-INVALID_MSG_TYPE: Final = 11
+#: SessionRejectReason(373) texts: one table, the dictionary's.
+REASON_TEXT: Final = REJECT_TEXTS
+SENDING_TIME_ACCURACY: Final = SENDINGTIME_ACCURACY_PROBLEM
 
 _REVERSE_ROUTE: Final = ((115, 128), (128, 115), (116, 129), (129, 116))
 #: OnBehalfOfLocationID / DeliverToLocationID exist from FIX.4.1 on.
@@ -103,7 +103,7 @@ def session_reject(
         msg_type = received.get(t.MSG_TYPE)
         if msg_type:
             body.append((t.REF_MSG_TYPE, msg_type))
-        if reason is not None and (begin_string != b"FIX.4.2" or reason <= INVALID_MSG_TYPE):
+        if reason is not None and (begin_string != b"FIX.4.2" or reason <= INVALID_MSGTYPE):
             body.append((t.SESSION_REJECT_REASON, b"%d" % reason))
     reply.body = body
     return reply

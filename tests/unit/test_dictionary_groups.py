@@ -24,6 +24,7 @@ from pyfixmsg_plus.engine.dictionary import (
     structure,
     validate,
 )
+from pyfixmsg_plus.engine.session.rejects import session_reject
 
 from .test_dictionary_common import HEADER44, REPO_ROOT, conformance_dir, fixt, spec, wire
 
@@ -182,7 +183,9 @@ def test_acceptance_script_rejects(folder: str, name: str) -> None:
             reject = validate(msg, dd, opts)
             if expected[35] == b"3":
                 assert reject is not None, pending
-                got = dict(reject.fields(msg.begin_string))
+                # What the session sends for it (engine/session/rejects.py).
+                sent = session_reject(msg.begin_string, msg, reject.reason, reject.ref_tag)
+                got = dict(sent.body)
                 for tag in (58, 371, 372, 373):
                     assert got.get(tag) == expected.get(tag), (tag, pending)
             else:

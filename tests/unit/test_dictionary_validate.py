@@ -14,6 +14,8 @@ from pyfixmsg_plus.engine.dictionary import (
     validate,
 )
 from pyfixmsg_plus.engine.errors import ConfigError, RemoteProtocolError
+from pyfixmsg_plus.engine.session import rejects
+from pyfixmsg_plus.engine.session.rejects import session_reject
 
 from .test_dictionary_common import HEADER44, fixt, spec, wire
 
@@ -175,30 +177,45 @@ def test_options_from_quickfix_settings() -> None:
         ValidationOptions.from_settings({"MaxLatency": "soon"})
 
 
+def _laid_out(begin: bytes, reject: Reject, seq: int | None = None) -> list[tuple[int, bytes]]:
+    """The body of the Reject the session sends for ``reject``."""
+    received = Message([(8, begin), (35, reject.ref_msg_type)])
+    if seq is not None:
+        received.header.append((34, b"%d" % seq))
+    return session_reject(begin, received, reject.reason, reject.ref_tag).body
+
+
 def test_session_reasons_9_and_10_for_the_session_layer() -> None:
     comp = Reject.of(reasons.COMPID_PROBLEM, "A", 56)
     assert comp.text == "CompID problem"
-    assert dict(comp.fields("FIX.4.4", 1)) == {
+    assert dict(_laid_out(b"FIX.4.4", comp, 1)) == {
         45: b"1", 58: b"CompID problem", 371: b"56", 372: b"A", 373: b"9"
     }
     late = Reject.of(reasons.SENDINGTIME_ACCURACY_PROBLEM, b"0", 52)
     assert late.text == "SendingTime accuracy problem" and late.reason == 10
 
 
+def test_one_table_of_reject_texts_in_quickfix_wording() -> None:
+    assert rejects.REASON_TEXT is REJECT_TEXTS
+    assert REJECT_TEXTS[3] == "Undefined Tag"  # QuickFIX's capital T, in what is sent too
+    assert dict(_laid_out(b"FIX.4.4", Reject(3, b"D", 9999)))[58] == b"Undefined Tag"
+
+
 def test_reject_fields_per_version() -> None:
     r = Reject(13, b"D", 40)
-    assert r.fields("FIX.4.4", 2) == [
+    assert _laid_out(b"FIX.4.4", r, 2) == [
         (45, b"2"), (58, b"Tag appears more than once"), (371, b"40"), (372, b"D"), (373, b"13")
     ]
     # FIX.4.2 sends SessionRejectReason only for codes up to 11.
-    assert [t for t, _ in r.fields("FIX.4.2")] == [58, 371, 372]
-    assert [t for t, _ in Reject(5, b"D", 21).fields("FIX.4.2")] == [58, 371, 372, 373]
+    assert [t for t, _ in _laid_out(b"FIX.4.2", r)] == [58, 371, 372]
+    assert [t for t, _ in _laid_out(b"FIX.4.2", Reject(5, b"D", 21))] == [58, 371, 372, 373]
     # FIX.4.0/4.1: no RefTagID, the tag goes into the text.
-    assert Reject(5, b"D", 21).fields(b"FIX.4.0") == [
+    assert _laid_out(b"FIX.4.0", Reject(5, b"D", 21)) == [
         (58, b"Value is incorrect (out of range) for this tag (21)")
     ]
-    assert Reject(11, b"*").fields("FIX.4.1") == [(58, b"Invalid MsgType")]
-    assert Reject(11, b"*").fields("FIXT.1.1") == [(58, b"Invalid MsgType"), (372, b"*"), (373, b"11")]
+    assert _laid_out(b"FIX.4.1", Reject(11, b"*")) == [(58, b"Invalid MsgType")]
+    assert _laid_out(b"FIXT.1.1", Reject(11, b"*")) == [
+        (58, b"Invalid MsgType"), (372, b"*"), (373, b"11")]
     err = r.to_error()
     assert isinstance(err, RemoteProtocolError) and (err.reason, err.ref_tag) == (13, 40)
     assert "Tag appears more than once" in str(r)
