@@ -78,6 +78,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
+from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -121,16 +122,9 @@ class PostgresSettings:
             )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
 #: Ordered schema migrations; append, never edit one that has shipped.
 #: ``{s}`` is the quoted schema name.
-MIGRATIONS: tuple[Migration, ...] = (
+MIGRATIONS: tuple[Migration, ...] = check_plan((
     Migration(
         1,
         "sessions and messages",
@@ -153,7 +147,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX messages_sent_time ON {s}.messages (sent_time_ns)",
         ),
     ),
-)
+))
 
 # --- error mapping -----------------------------------------------------------
 
@@ -452,22 +446,12 @@ class PostgresStore:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id)
                 await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-                await conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {s}.schema_version (version INTEGER PRIMARY "
-                    "KEY, description TEXT NOT NULL, applied_ns BIGINT NOT NULL)"
-                )
+                await conn.execute(f"CREATE TABLE IF NOT EXISTS {s}.schema_version "
+                                   f"({SCHEMA_VERSION_COLUMNS.format(int='BIGINT')})")
                 current = int(
                     await conn.fetchval(f"SELECT COALESCE(MAX(version), 0) FROM {s}.schema_version")
                 )
-                latest = MIGRATIONS[-1].version
-                if current > latest:
-                    raise PermanentStoreError(
-                        f"postgres store {self.where}: schema version {current} is newer than "
-                        f"this engine supports ({latest}); upgrade the engine"
-                    )
-                for m in MIGRATIONS:
-                    if m.version <= current:
-                        continue
+                for m in pending(MIGRATIONS, current, f"postgres store {self.where}"):
                     for statement in m.statements:
                         await conn.execute(statement.format(s=s))
                     await conn.execute(

@@ -62,6 +62,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
+from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -107,15 +108,8 @@ class SqliteSettings:
             raise ConfigError(f"sqlite max_batch={self.max_batch} must be >= 1")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
 #: Ordered schema migrations; append, never edit one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (
+MIGRATIONS: tuple[Migration, ...] = check_plan((
     Migration(
         1,
         "sessions and messages",
@@ -137,7 +131,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
-)
+))
 
 # SQLite primary result codes (sqlite3.h).
 _SQLITE_BUSY = 5
@@ -173,24 +167,14 @@ def _msg_type(data: bytes) -> str | None:
     return data[i + 4 : j].decode("ascii", "replace") if j > i else None
 
 
-def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> int:
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], where: str) -> int:
     """Apply pending migrations in one transaction; return the schema version."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version ("
-            "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_ns INTEGER NOT NULL)"
-        )
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                     f"({SCHEMA_VERSION_COLUMNS.format(int='INTEGER')})")
         (current,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
-        latest = migrations[-1].version if migrations else 0
-        if current > latest:
-            raise PermanentStoreError(
-                f"schema version {current} is newer than this engine supports ({latest}); "
-                "upgrade the engine"
-            )
-        for m in migrations:
-            if m.version <= current:
-                continue
+        for m in pending(migrations, int(current), where):
             for statement in m.statements:
                 conn.execute(statement)
             conn.execute(
@@ -320,7 +304,8 @@ class _Worker:
                     f"sqlite store {self.path}: cannot switch to WAL journal (got {mode!r})"
                 )
             conn.execute(f"PRAGMA synchronous = {s.synchronous}")
-            self.schema_version = _retry_busy(lambda: _migrate(conn, MIGRATIONS), timeout)
+            self.schema_version = _retry_busy(
+                lambda: _migrate(conn, MIGRATIONS, f"sqlite store {self.path}"), timeout)
         except BaseException:
             conn.close()
             raise

@@ -13,6 +13,8 @@ import pytest
 from pyfixmsg_plus.engine.errors import ConfigError, PermanentError, RetryableError
 from pyfixmsg_plus.engine.store.base import SessionKey
 from pyfixmsg_plus.engine.store.errors import PermanentStoreError, RetryableStoreError
+from pyfixmsg_plus.engine.store.migrations import Migration, check_plan, pending
+from pyfixmsg_plus.engine.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from pyfixmsg_plus.engine.store.sqlite import MIGRATIONS, SqliteSettings, SqliteStore
 from pyfixmsg_plus.engine.store.url import open_store
 
@@ -47,6 +49,22 @@ def test_migrations_are_ordered_from_one() -> None:
     versions = [m.version for m in MIGRATIONS]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
     assert all(m.statements and m.description for m in MIGRATIONS)
+    assert [m.version for m in PG_MIGRATIONS] == list(range(1, len(PG_MIGRATIONS) + 1))
+
+
+def test_the_shared_migration_plan_checks() -> None:
+    plan = (Migration(1, "a", ("x",)), Migration(2, "b", ("y",)))
+    assert check_plan(plan) == plan
+    assert [m.version for m in pending(plan, 0, "s")] == [1, 2]
+    assert [m.version for m in pending(plan, 1, "s")] == [2]
+    assert pending(plan, 2, "s") == []
+    with pytest.raises(PermanentStoreError,
+                       match=r"^s: schema version 3 is newer than this engine supports \(2\)"):
+        pending(plan, 3, "s")
+    for bad in ((Migration(2, "a", ("x",)),), (Migration(1, "a", ()),),
+                (Migration(1, "a", ("x",)), Migration(3, "c", ("z",)))):
+        with pytest.raises(ValueError, match="expected version"):
+            check_plan(bad)
 
 
 async def test_schema_version_recorded_and_migrations_run_once(tmp_path: Path) -> None:
@@ -66,7 +84,8 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(tmp_path / "s.db") as conn:
         conn.execute("INSERT INTO schema_version VALUES (999, 'from the future', 0)")
-    with pytest.raises(PermanentStoreError, match="newer than this engine"):
+    with pytest.raises(PermanentStoreError, match=r"sqlite store .*s\.db: schema version 999 "
+                                                  "is newer than this engine"):
         await SqliteStore.connect(tmp_path / "s.db")
 
 
