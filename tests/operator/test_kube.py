@@ -174,6 +174,16 @@ def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -
     pdb = kube.get("poddisruptionbudget", "fixs-client-gateway")
     assert pdb is not None and pdb["spec"]["maxUnavailable"] == 0
 
+    # -- low latency: busyPollUs in the engine config, Guaranteed resources ------
+    wait_for("fast-orders reconciled", lambda: _reconciled(kube, "fixsession", "fast-orders"))
+    fast = yaml.safe_load(kube.get("configmap", "fixs-fast-orders-config")
+                          ["data"]["engine.yaml"])  # type: ignore[index]
+    assert fast["busyPollUs"] == 200
+    fast_dep = kube.get("deployment", "fixs-fast-orders")
+    assert fast_dep is not None
+    res = fast_dep["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert res["requests"] == res["limits"] == {"cpu": "2", "memory": "512Mi"}
+
     # -- FixCluster with autoscaling and Istio ----------------------------------
     fc = wait_for("gateway reconciled", lambda: _reconciled(kube, "fixcluster", "gateway"))
     assert fc["status"]["sessionIds"] == ["FIX.4.2:GATEWAY->FUND1", "FIX.4.4:GATEWAY->FUND2"]
