@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from .session import State
 from .session.stats import SessionStats
+from .transport.eventloop import polling_totals
 
 PREFIX: Final = "fixplus"
 
@@ -52,6 +53,9 @@ METRICS: Final[dict[str, tuple[str, str]]] = {
     "fixplus_store_errors_total": ("counter", "Store operations that failed"),
     "fixplus_reconnect_attempts_total": ("counter", "Initiator connection attempts"),
     "fixplus_queued_messages": ("gauge", "Messages held above a sequence gap"),
+    "fixplus_event_loop_selects_total": (
+        "counter", "Waits for I/O of a busy-polling event loop (busyPollUs), by outcome: "
+                   "polled (answered while polling) or slept"),
 }
 
 
@@ -157,7 +161,11 @@ class EngineCollector(Collector):
                             ("fixplus_store_write_seconds", st.store_write),
                             ("fixplus_store_batch_messages", st.store_batch)):
                 histograms[name].add_metric(lb, h.cumulative(), h.total)
-        yield from (sent, received, rejects, resends, gaps, seqs, states)
+        selects = _counter("fixplus_event_loop_selects_total", ["outcome"])
+        polled, slept = polling_totals()
+        selects.add_metric(["polled"], polled)
+        selects.add_metric(["slept"], slept)
+        yield from (sent, received, rejects, resends, gaps, seqs, states, selects)
         yield from counters.values()
         yield from gauges.values()
         yield from histograms.values()

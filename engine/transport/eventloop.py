@@ -32,12 +32,27 @@ from typing import Literal
 
 from ..errors import ConfigError
 
-__all__ = ["MAX_BUSY_POLL_US", "BusyPollSelector", "loop_factory", "new_event_loop"]
+__all__ = [
+    "MAX_BUSY_POLL_US",
+    "BusyPollSelector",
+    "loop_factory",
+    "new_event_loop",
+    "polling_totals",
+]
 
 #: The largest polling budget accepted (10 ms): beyond it polling only burns CPU.
 MAX_BUSY_POLL_US = 10_000
 
 _yield: Callable[[], None] = getattr(os, "sched_yield", lambda: None)
+
+#: Waits of every polling selector of this process: [answered while polling,
+#: slept in the kernel].  Only grows (``fixplus_event_loop_selects_total``).
+_TOTALS = [0, 0]
+
+
+def polling_totals() -> tuple[int, int]:
+    """(waits answered while polling, waits that slept), over this process."""
+    return _TOTALS[0], _TOTALS[1]
 
 
 class BusyPollSelector(selectors.DefaultSelector):
@@ -72,12 +87,14 @@ class BusyPollSelector(selectors.DefaultSelector):
             ready = poll(0)
             if ready:
                 self.polled_hits += 1
+                _TOTALS[0] += 1
                 return ready
             now = time.perf_counter()
             if now >= deadline:
                 break
             _yield()
         self.blocking_waits += 1
+        _TOTALS[1] += 1
         if timeout is None:
             return poll(None)
         return poll(max(0.0, timeout - (now - start)))

@@ -236,6 +236,12 @@ def overview() -> dict[str, Any]:
         Panel("Resident memory", "Resident memory of each engine process.",
               [Target(f"process_resident_memory_bytes and {ENGINE_PODS}", "{{instance}}")],
               unit="bytes"),
+        Panel("Event loop waits (busyPollUs)", "Engines with busyPollUs: waits for I/O "
+              "answered while polling and waits that slept, per second. Mostly 'slept' "
+              "under steady traffic: the polling budget is shorter than the gaps.",
+              [Target(f"sum by (instance, outcome) "
+                      f"(rate(fixplus_event_loop_selects_total[{RI}]))",
+                      "{{instance}} {{outcome}}")], unit="short"),
     ]
     return _dashboard("fixplus-overview", "PyFixMsg Plus / Overview",
                       "All FIX sessions of all engines: state, traffic, rejects, recovery, "

@@ -43,6 +43,7 @@ from pyfixmsg_plus.engine.codec.values import format_utc_timestamp
 from pyfixmsg_plus.engine.config import EngineConfig
 from pyfixmsg_plus.engine.runtime import Engine
 from pyfixmsg_plus.engine.transport.driver import SessionDriver
+from pyfixmsg_plus.engine.transport.eventloop import loop_factory
 
 from tests.integration.faultproxy import FaultProxy
 
@@ -218,4 +219,6 @@ async def main(directory: Path, seconds: float, go: bool) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(main(Path(sys.argv[1]), float(sys.argv[2]), "--go" in sys.argv))
+    # On the busy-polling loop (busyPollUs), so that its panel has data too.
+    with asyncio.Runner(loop_factory=loop_factory("asyncio", 200)) as runner:
+        runner.run(main(Path(sys.argv[1]), float(sys.argv[2]), "--go" in sys.argv))

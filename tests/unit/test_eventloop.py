@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from pyfixmsg_plus.engine.config import InvalidConfigError, load_config
 from pyfixmsg_plus.engine.errors import ConfigError
+from pyfixmsg_plus.engine.metrics import EngineCollector
 from pyfixmsg_plus.engine.transport.eventloop import (
     MAX_BUSY_POLL_US,
     BusyPollSelector,
     loop_factory,
     new_event_loop,
+    polling_totals,
 )
 
 SESSION = """
@@ -167,3 +169,20 @@ def test_config_takes_busy_poll_us_and_checks_it(tmp_path: Path) -> None:
     path.write_text("eventLoop: uvloop\nbusyPollUs: 100\n" + SESSION)
     with pytest.raises(InvalidConfigError, match=r"busyPollUs works with eventLoop: asyncio"):
         load_config(path)
+
+
+def test_waits_are_counted_for_the_metrics(pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    polled, slept = polling_totals()
+    with BusyPollSelector(budget_s=5.0) as sel:
+        sel.register(a, selectors.EVENT_READ, "a")
+        b.send(b"x")
+        sel.select(None)
+        a.recv(1)
+        sel.budget_s = 0.0001
+        assert sel.select(0.001) == []
+    assert polling_totals() == (polled + 1, slept + 1)
+    (family,) = [f for f in EngineCollector(list).collect()
+                 if f.name == "fixplus_event_loop_selects"]
+    samples = {s.labels["outcome"]: s.value for s in family.samples if s.name.endswith("_total")}
+    assert samples == {"polled": polled + 1, "slept": slept + 1}
