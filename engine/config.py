@@ -38,7 +38,7 @@ import typing
 import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import (
@@ -435,6 +435,14 @@ class RetentionSettings(_Model):
     interval: float = Field(default=3600.0, gt=0)
 
 
+#: The largest ``busyPollUs`` accepted (10 ms): beyond it polling only burns CPU.
+MAX_BUSY_POLL_US: Final = 10_000
+#: Why ``busyPollUs`` and ``eventLoop: uvloop`` do not go together.
+BUSY_POLL_NEEDS_ASYNCIO: Final = (
+    "busyPollUs works with eventLoop: asyncio only (uvloop waits inside libuv); "
+    "set busyPollUs: 0 or eventLoop: asyncio")
+
+
 class EngineConfig(_Model):
     """The whole engine configuration file."""
 
@@ -460,7 +468,7 @@ class EngineConfig(_Model):
     #: (``eventLoop: asyncio`` only; 0: never polls).  Cuts round-trip
     #: latency on hosts where waking a sleeping process is slow, at the cost
     #: of CPU time; see docs/performance.md.
-    busy_poll_us: int = Field(default=0, ge=0, le=10_000)
+    busy_poll_us: int = Field(default=0, ge=0, le=MAX_BUSY_POLL_US)
 
     @model_validator(mode="before")
     @classmethod
@@ -499,9 +507,7 @@ class EngineConfig(_Model):
     @model_validator(mode="after")
     def _check(self) -> EngineConfig:
         if self.busy_poll_us and self.event_loop == "uvloop":
-            raise ValueError(
-                "busyPollUs works with eventLoop: asyncio only (uvloop waits inside "
-                "libuv); set busyPollUs: 0 or eventLoop: asyncio")
+            raise ValueError(BUSY_POLL_NEEDS_ASYNCIO)
         if not self.sessions and not self.dynamic_sessions:
             raise ValueError("no sessions: give at least one in sessions (or dynamicSessions)")
         listeners: dict[int, tuple[str, SessionSettings]] = {}

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pyfixmsg_plus.engine.config import (
     APPL_VER_IDS,
+    MAX_BUSY_POLL_US,
     BeginString,
     CompID,
     Endpoint,
@@ -229,7 +230,7 @@ class PodSettings(CrdModel):
     istio: IstioSpec = Field(default_factory=IstioSpec)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     busy_poll_us: int = Field(
-        default=0, ge=0, le=10_000,
+        default=0, ge=0, le=MAX_BUSY_POLL_US,
         description="microseconds the engine polls its sockets before it sleeps (the "
                     "engine's busyPollUs): lower latency for CPU time; for pods with CPUs "
                     "of their own (docs/performance.md)",

@@ -138,15 +138,21 @@ _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 
 
+def _is_busy(exc: BaseException) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the file."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def _translate(exc: BaseException, path: str) -> StoreError:
     """Map a failure to a retryable or permanent ``StoreError``."""
     if isinstance(exc, StoreError):
         return exc
-    code = getattr(exc, "sqlite_errorcode", None)
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     text = f"sqlite store {path}: {exc} ({name})"
-    busy = code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    if busy or (code is None and "locked" in str(exc)):
+    if _is_busy(exc):
         return RetryableStoreError(text)
     return PermanentStoreError(text)
 
@@ -226,9 +232,7 @@ def _retry_busy(step: Callable[[], _T], timeout: float) -> _T:
         try:
             return step()
         except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if ("locked" not in text and "busy" not in text) or \
-                    time.monotonic() + pause > deadline:
+            if not _is_busy(exc) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.1)

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+from ..config import BUSY_POLL_NEEDS_ASYNCIO, MAX_BUSY_POLL_US
 from ..errors import ConfigError
 
 __all__ = [
@@ -39,9 +40,6 @@ __all__ = [
     "new_event_loop",
     "polling_totals",
 ]
-
-#: The largest polling budget accepted (10 ms): beyond it polling only burns CPU.
-MAX_BUSY_POLL_US = 10_000
 
 _yield: Callable[[], None] = getattr(os, "sched_yield", lambda: None)
 
@@ -124,9 +122,7 @@ def loop_factory(kind: Literal["asyncio", "uvloop"], busy_poll_us: int = 0,
     """
     if kind == "uvloop":
         if busy_poll_us:
-            raise ConfigError(
-                "busyPollUs works with eventLoop: asyncio only (uvloop waits inside "
-                "libuv); set busyPollUs: 0 or eventLoop: asyncio")
+            raise ConfigError(BUSY_POLL_NEEDS_ASYNCIO)
         try:
             import uvloop  # noqa: PLC0415 - an optional dependency
         except ImportError as exc:
@@ -137,5 +133,5 @@ def loop_factory(kind: Literal["asyncio", "uvloop"], busy_poll_us: int = 0,
         return factory
     if busy_poll_us == 0:
         return None
-    _check_budget(busy_poll_us)
+    _check_budget(busy_poll_us)  # now, not when the loop is made
     return lambda: new_event_loop(busy_poll_us)

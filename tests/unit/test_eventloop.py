@@ -22,14 +22,7 @@ from pyfixmsg_plus.engine.transport.eventloop import (
     polling_totals,
 )
 
-SESSION = """
-sessions:
-  - role: initiator
-    beginString: FIX.4.4
-    senderCompId: CLIENT
-    targetCompId: BROKER
-    connect: [{host: fix.example.com, port: 9876}]
-"""
+from .test_config import MINIMAL
 
 
 @pytest.fixture
@@ -157,16 +150,16 @@ def test_uvloop_when_installed_and_a_clear_error_when_not(
 
 def test_config_takes_busy_poll_us_and_checks_it(tmp_path: Path) -> None:
     path = tmp_path / "engine.yaml"
-    path.write_text("busyPollUs: 200\n" + SESSION)
+    path.write_text("busyPollUs: 200\n" + MINIMAL)
     config = load_config(path)
     assert (config.event_loop, config.busy_poll_us) == ("asyncio", 200)
-    path.write_text(SESSION)
+    path.write_text(MINIMAL)
     assert load_config(path).busy_poll_us == 0
 
-    path.write_text("busyPollUs: 20000\n" + SESSION)
+    path.write_text("busyPollUs: 20000\n" + MINIMAL)
     with pytest.raises(InvalidConfigError, match=r"busyPollUs.*less than or equal to 10000"):
         load_config(path)
-    path.write_text("eventLoop: uvloop\nbusyPollUs: 100\n" + SESSION)
+    path.write_text("eventLoop: uvloop\nbusyPollUs: 100\n" + MINIMAL)
     with pytest.raises(InvalidConfigError, match=r"busyPollUs works with eventLoop: asyncio"):
         load_config(path)
 
