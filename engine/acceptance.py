@@ -57,6 +57,9 @@ def acceptance_config(port: int, spec_dir: Path, host: str = "127.0.0.1") -> Eng
             "accept_host": host,
             "reset_on_logon": True,
             "validation": validation,
+            # The acceptance definitions log on with CompIDs only, as
+            # QuickFIX's own test acceptor expects.
+            "authentication": {"mode": "none"},
         }
         if appl:
             session["default_appl_ver_id"] = appl

@@ -123,6 +123,16 @@ SIMPLE_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     "TimeZone": (("schedule", "timeZone"), "str"),
     "Username": (("username",), "str"),
     "Password": (("password",), "str"),
+    # Acceptor authentication (this engine's keys; QuickFIX has none but
+    # AllowedRemoteAddresses): see docs/security.md.
+    "AuthenticationMode": (("authentication", "mode"), "str"),
+    "ExpectedUsername": (("authentication", "username"), "str"),
+    "ExpectedPasswordHash": (("authentication", "passwordHash"), "str"),
+    "ExpectedPassword": (("authentication", "password"), "str"),
+    "ClientCertificateSubject": (("authentication", "certificate", "subject"), "str"),
+    "ClientCertificateDNSNames": (("authentication", "certificate", "dnsNames"), "list"),
+    "AllowedRemoteAddresses": (("authentication", "allowedAddresses"), "list"),
+    "CertificateRevocationListFile": (("tls", "crlFile"), "str"),
     "SSLCertificate": (("tls", "certFile"), "str"),
     "ServerCertificateFile": (("tls", "certFile"), "str"),
     "ClientCertificateFile": (("tls", "certFile"), "str"),
@@ -200,8 +210,7 @@ UNSUPPORTED_KEYS: dict[str, str] = {
     "SocketTrustStorePassword": "Java trust stores are not read",
     "KeyStoreType": "Java key stores are not read",
     "TrustStoreType": "Java trust stores are not read",
-    "CertificateRevocationListFile": "CRLs are not checked",
-    "CertificateRevocationListPath": "CRLs are not checked",
+    "CertificateRevocationListPath": "use CertificateRevocationListFile (one PEM file)",
     "UseLocalTime": "schedules use TimeZone; set TimeZone to the local zone",
     "Weekdays": "only StartDay/EndDay weekly schedules are supported",
     "SocketConnectProtocol": "only TCP",
@@ -223,7 +232,6 @@ UNSUPPORTED_KEYS: dict[str, str] = {
     "DisconnectOnError": "not configurable",
     "ResetOnError": "not configurable",
     "ClosedResendInterval": "not supported",
-    "AllowedRemoteAddresses": "use a NetworkPolicy (operator) or firewall",
     "LogonTag": "use Username/Password (or the to_admin callback)",
     "LogMessageWhenRejected": "not configurable",
     "MaxMessagesInResendRequest": "use ResendRequestChunkSize",
@@ -331,6 +339,7 @@ class _Session:
             "int": int,
             "float": float,
             "bool": _bool,
+            "list": _list,
         }
         converter = converters[kind]
         try:
@@ -350,6 +359,11 @@ class _Session:
         if value is not None:
             self.put(path, value, setting)
         return value
+
+
+def _list(value: str) -> list[str]:
+    """A comma (or space) separated list, as QuickFIX/J writes AllowedRemoteAddresses."""
+    return [item for item in re.split(r"[\s,]+", value.strip()) if item]
 
 
 def _bool(value: str) -> bool:

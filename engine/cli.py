@@ -25,6 +25,7 @@ from .logs import setup_logging
 from .runtime import Engine
 from .scripttest import main as script_main
 from .storecli import add_parser as add_store_parser
+from .transport.auth import hash_password
 from .transport.eventloop import loop_factory
 
 
@@ -148,6 +149,27 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_auth_hash_password(args: argparse.Namespace) -> int:
+    """Print an scrypt hash of a password for ``authentication.passwordHash``.
+
+    The password is read from standard input (one line), or asked for on a
+    terminal; it is never taken from the command line (shell history)."""
+    if sys.stdin.isatty():
+        import getpass  # noqa: PLC0415 - only on a terminal
+
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("fixplus auth hash-password: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("fixplus auth hash-password: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def cmd_script_test(args: argparse.Namespace) -> int:
     """Run acceptance definitions against an acceptor."""
     return script_main(["--host", args.host, "--port", str(args.port), *args.rest])
@@ -197,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER,
                    help=".def files or folders, then options (see above)")
     p.set_defaults(func=cmd_script_test)
+
+    p = sub.add_parser("auth", help="counterparty authentication tools")
+    auth = p.add_subparsers(dest="auth_command", required=True)
+    h = auth.add_parser("hash-password",
+                        help="print a passwordHash for a password read from stdin")
+    h.set_defaults(func=cmd_auth_hash_password)
 
     add_store_parser(sub)
     return parser

@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import enum
+import ipaddress
 import os
 import re
 import types
@@ -174,6 +175,9 @@ class TlsSettings(_Model):
     ca_file: str | None = None
     #: Acceptor: require and verify a client certificate (mutual TLS).
     require_client_cert: bool = False
+    #: Acceptor: a PEM file of certificate revocation lists; client
+    #: certificates it revokes are refused in the handshake.
+    crl_file: str | None = None
     min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
     ciphers: str | None = None
     #: Initiator: the name to verify in the server certificate (default: the host).
@@ -193,6 +197,127 @@ class ReconnectSettings(_Model):
     max_delay: float = Field(default=30.0, gt=0)
     multiplier: float = Field(default=2.0, ge=1)
     jitter: float = Field(default=0.2, ge=0, le=1)
+
+
+#: Characters a CompID, SubID or LocationID from the wire may use when it
+#: names a session that does not exist yet (dynamic sessions) or reaches a
+#: log line: letters, digits and ``. _ - @ +``, 1 to 64 of them.
+WIRE_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}\Z")
+
+#: Prefix of a password hash made by ``fixplus auth hash-password``.
+PASSWORD_HASH_PREFIX: Final = "scrypt$"
+
+
+class CertificateIdentity(_Model):
+    """The client certificate a counterparty must present (mutual TLS).
+
+    ``subject`` is compared with the certificate's subject written as an
+    RFC 4514 string (``CN=banzai,O=Example``); ``dnsNames`` with the DNS names
+    of its subjectAltName (any one matching is enough).  Every item given
+    must match.
+    """
+
+    subject: str | None = Field(default=None, min_length=1, max_length=1024)
+    dns_names: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> CertificateIdentity:
+        if self.subject is None and not self.dns_names:
+            raise ValueError("a certificate identity needs subject or dnsNames")
+        return self
+
+
+class AuthenticationSettings(_Model):
+    """How an acceptor authenticates the counterparty's Logon (docs/security.md).
+
+    ``mode: required`` (the default) needs at least one method, and every
+    method given must pass: Logon credentials (``username`` with
+    ``passwordHash`` or ``password``), a client certificate identity, the
+    source address.  ``mode: none`` accepts any counterparty that knows the
+    CompIDs and must be written explicitly.
+    """
+
+    mode: Literal["required", "none"] = "required"
+    #: The Username(553) the Logon must carry.
+    username: str | None = Field(default=None, min_length=1, max_length=256)
+    #: An scrypt hash of the expected Password(554) (``fixplus auth hash-password``).
+    password_hash: SecretStr | None = None
+    #: The expected Password(554) itself, as a secret reference (``${FILE:...}``).
+    password: SecretStr | None = None
+    certificate: CertificateIdentity | None = None
+    #: Source addresses or networks (``10.0.0.0/8``, ``192.0.2.7``, ``::1``).
+    allowed_addresses: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"allowedAddresses: {item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash_format(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(PASSWORD_HASH_PREFIX):
+            raise ValueError(
+                f"passwordHash must be a hash made by `fixplus auth hash-password` (it starts "
+                f"with {PASSWORD_HASH_PREFIX!r}); put a plain password in `password` instead")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> AuthenticationSettings:
+        methods = [name for name, on in (
+            ("username", self.username is not None),
+            ("passwordHash", self.password_hash is not None),
+            ("password", self.password is not None),
+            ("certificate", self.certificate is not None),
+            ("allowedAddresses", bool(self.allowed_addresses))) if on]
+        if self.mode == "none":
+            if methods:
+                raise ValueError(
+                    f"authentication mode none takes no other setting (got {', '.join(methods)})")
+            return self
+        if self.password is not None and self.password_hash is not None:
+            raise ValueError("give passwordHash or password, not both")
+        if self.username is not None and self.password is None and self.password_hash is None:
+            raise ValueError("username needs passwordHash or password: a username alone "
+                             "authenticates nobody")
+        if not methods:
+            raise ValueError(
+                "authentication needs at least one method (username with passwordHash or "
+                "password, certificate, allowedAddresses), or mode: none")
+        return self
+
+    @property
+    def checks_credentials(self) -> bool:
+        return self.password is not None or self.password_hash is not None
+
+
+class AcceptorLimits(_Model):
+    """Bounds on what unauthenticated peers can make an acceptor hold
+    (docs/security.md lists every default and what the peer sees)."""
+
+    #: Bytes read from a new connection before its Logon must be complete.
+    max_logon_bytes: int = Field(default=65536, ge=256, le=1 << 20)
+    #: Connections not yet logged on, in the whole engine and from one address.
+    max_unauthenticated: int = Field(default=256, ge=1)
+    max_unauthenticated_per_source: int = Field(default=16, ge=1)
+    #: New connections accepted per second (token bucket), and the burst.
+    accept_rate: float = Field(default=200.0, gt=0)
+    accept_burst: int = Field(default=400, ge=1)
+    #: After this many refused Logons from one address within
+    #: ``failedLogonWindow`` seconds, its connections are refused for
+    #: ``failedLogonBlock`` seconds.
+    failed_logon_limit: int = Field(default=5, ge=1)
+    failed_logon_window: float = Field(default=60.0, gt=0)
+    failed_logon_block: float = Field(default=60.0, gt=0)
+    #: Password hashes checked at once (each costs tens of ms of CPU).
+    max_concurrent_password_checks: int = Field(default=4, ge=1)
 
 
 class SessionSettings(_Model):
@@ -246,6 +371,20 @@ class SessionSettings(_Model):
     #: Logon credentials (Username 553 / Password 554) the initiator sends.
     username: str | None = None
     password: SecretStr | None = None
+    #: Acceptor: how the counterparty's Logon is authenticated (required
+    #: for acceptor sessions; ``mode: none`` to accept anyone).
+    authentication: AuthenticationSettings | None = None
+    #: Acceptor: the HeartBtInt(108) a counterparty may ask for (seconds);
+    #: outside it the Logon is answered with a Logout saying why.
+    min_heartbeat_interval: int = Field(default=1, ge=0)
+    max_heartbeat_interval: int = Field(default=300, ge=1)
+    #: The largest message accepted (BodyLength), in bytes.
+    max_message_size: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    #: Messages held above a sequence gap, and their total size in bytes;
+    #: beyond either the session logs out ("too many messages queued")
+    #: and the counterparty resends them after the next Logon.
+    max_queued_messages: int = Field(default=10_000, ge=1)
+    max_queued_bytes: int = Field(default=64 << 20, ge=1024)
 
     @field_validator("default_appl_ver_id")
     @classmethod
@@ -269,6 +408,8 @@ class SessionSettings(_Model):
             raise ValueError("an initiator session needs at least one connect endpoint")
         if self.role is Role.ACCEPTOR and self.accept_port is None:
             raise ValueError("an acceptor session needs acceptPort")
+        if self.min_heartbeat_interval > self.max_heartbeat_interval:
+            raise ValueError("minHeartbeatInterval is above maxHeartbeatInterval")
         return self
 
     @property
@@ -469,6 +610,8 @@ class EngineConfig(_Model):
     #: latency on hosts where waking a sleeping process is slow, at the cost
     #: of CPU time; see docs/performance.md.
     busy_poll_us: int = Field(default=0, ge=0, le=MAX_BUSY_POLL_US)
+    #: Bounds on what peers that have not logged on can make acceptors hold.
+    limits: AcceptorLimits = Field(default_factory=AcceptorLimits)
 
     @model_validator(mode="before")
     @classmethod
@@ -517,6 +660,15 @@ class EngineConfig(_Model):
             (f"dynamicSessions[{i}].session", t.session)
             for i, t in enumerate(self.dynamic_sessions)
         ]
+        unauthenticated = [f"{where} ({session.session_id})" for where, session in acceptors
+                           if session.authentication is None]
+        if unauthenticated:
+            raise ValueError(
+                f"acceptor session without authentication: {', '.join(unauthenticated)}; "
+                "configure authentication (username with passwordHash or password, "
+                "certificate, allowedAddresses; see docs/security.md), or write "
+                "`authentication: {mode: none}` to accept any counterparty that knows the "
+                "CompIDs")
         for where, session in acceptors:
             assert session.accept_port is not None  # checked by SessionSettings
             first = listeners.setdefault(session.accept_port, (where, session))

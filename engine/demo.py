@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from .codec import Message
 from .codec.values import format_utc_timestamp
 from .config import EngineConfig
 from .runtime import Engine
+from .transport.auth import hash_password
 
 
 class BrokerApp(Application):
@@ -99,10 +101,15 @@ async def run_demo(orders: int = 2000, window: int = 100,
     client_db = directory / "client.db"
     broker_url = "memory://" if memory else f"sqlite:///{broker_db}"
     client_url = "memory://" if memory else f"sqlite:///{client_db}"
+    # The broker authenticates the client's Logon: Username(553) and a
+    # Password(554) checked against an scrypt hash (docs/security.md).
+    password = secrets.token_urlsafe(16)
     broker_cfg = EngineConfig.model_validate({
         "store": broker_url,
         "sessions": [_session("acceptor", "BROKER", "CLIENT", acceptPort=0,
-                              acceptHost="127.0.0.1")],
+                              acceptHost="127.0.0.1",
+                              authentication={"username": "client",
+                                              "passwordHash": hash_password(password)})],
     })
     broker_app = BrokerApp()
     broker = Engine(broker_cfg, broker_app)
@@ -111,7 +118,8 @@ async def run_demo(orders: int = 2000, window: int = 100,
     client_cfg = EngineConfig.model_validate({
         "store": client_url,
         "sessions": [_session("initiator", "CLIENT", "BROKER",
-                              connect=[{"host": "127.0.0.1", "port": port}])],
+                              connect=[{"host": "127.0.0.1", "port": port}],
+                              username="client", password=password)],
     })
     client_app = ClientApp()
     client = Engine(client_cfg, client_app)

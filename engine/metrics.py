@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from .session import State
 from .session.stats import SessionStats
 from .transport.eventloop import polling_totals
+from .transport.guard import refusal_totals
 
 PREFIX: Final = "fixplus"
 
@@ -53,6 +54,13 @@ METRICS: Final[dict[str, tuple[str, str]]] = {
     "fixplus_store_errors_total": ("counter", "Store operations that failed"),
     "fixplus_reconnect_attempts_total": ("counter", "Initiator connection attempts"),
     "fixplus_queued_messages": ("gauge", "Messages held above a sequence gap"),
+    "fixplus_connections_refused_total": (
+        "counter", "Connections closed before a Logon was read, by reason (rate, limit, "
+                   "source_limit, throttled)"),
+    "fixplus_logons_refused_total": (
+        "counter", "Logons refused before any session state changed, by reason"),
+    "fixplus_queue_overflows_total": (
+        "counter", "Logouts because too much was queued above a sequence gap"),
     "fixplus_event_loop_selects_total": (
         "counter", "Waits for I/O of a busy-polling event loop (busyPollUs), by outcome: "
                    "polled (answered while polling) or slept"),
@@ -111,7 +119,7 @@ class EngineCollector(Collector):
             "fixplus_rejects_received_total", "fixplus_garbled_messages_total",
             "fixplus_logons_total", "fixplus_logouts_total", "fixplus_heartbeat_timeouts_total",
             "fixplus_test_requests_sent_total", "fixplus_store_errors_total",
-            "fixplus_reconnect_attempts_total")}
+            "fixplus_reconnect_attempts_total", "fixplus_queue_overflows_total")}
         gauges = {name: _gauge(name, base) for name in (
             "fixplus_session_logged_on", "fixplus_session_in_schedule",
             "fixplus_queued_messages")}
@@ -152,6 +160,7 @@ class EngineCollector(Collector):
                 ("fixplus_test_requests_sent_total", st.test_requests_sent),
                 ("fixplus_store_errors_total", st.store_errors),
                 ("fixplus_reconnect_attempts_total", st.reconnect_attempts),
+                ("fixplus_queue_overflows_total", st.queue_overflows),
             ):
                 counters[name].add_metric(lb, value)
             gauges["fixplus_session_logged_on"].add_metric(lb, 1 if current is State.ACTIVE else 0)
@@ -165,7 +174,15 @@ class EngineCollector(Collector):
         polled, slept = polling_totals()
         selects.add_metric(["polled"], polled)
         selects.add_metric(["slept"], slept)
-        yield from (sent, received, rejects, resends, gaps, seqs, states, selects)
+        connections, logons = refusal_totals()
+        refused_connections = _counter("fixplus_connections_refused_total", ["reason"])
+        for why, n in sorted(connections.items()):
+            refused_connections.add_metric([why], n)
+        refused_logons = _counter("fixplus_logons_refused_total", ["reason"])
+        for why, n in sorted(logons.items()):
+            refused_logons.add_metric([why], n)
+        yield from (sent, received, rejects, resends, gaps, seqs, states, selects,
+                    refused_connections, refused_logons)
         yield from counters.values()
         yield from gauges.values()
         yield from histograms.values()

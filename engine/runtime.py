@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fnmatch
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .application import Application
 from .codec import Message
-from .config import EngineConfig, Role, SessionSettings
+from .config import WIRE_ID_PATTERN, DynamicSessionTemplate, EngineConfig, Role, SessionSettings
 from .dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
 from .errors import ConfigError
 from .httpserver import HealthServer, new_registry
@@ -33,7 +33,9 @@ from .store.base import MessageStore, SessionKey
 from .store.url import open_store
 from .tracing import build_tracer
 from .transport import Acceptor, Backoff, Initiator, SessionDriver
-from .transport.acceptor import Router
+from .transport.acceptor import Route, Router
+from .transport.auth import Authenticator
+from .transport.guard import Guard
 
 log = logging.getLogger("pyfixmsg_plus.engine")
 
@@ -82,9 +84,26 @@ def build_validator(settings: SessionSettings, base: Path | None = None) -> Sess
 
 @dataclasses.dataclass
 class _Template:
-    settings: SessionSettings
-    max_sessions: int | None
-    created: int = 0
+    template: DynamicSessionTemplate
+    #: Sessions of this template that exist now (their connections and
+    #: those being authenticated into them).
+    live: int = 0
+
+
+@dataclasses.dataclass
+class _Dynamic:
+    driver: SessionDriver
+    template: _Template
+    users: int = 0
+
+
+#: (settings field, tag in the counterparty's Logon) for the ids of a
+#: session seen from our side: our SenderCompID is its TargetCompID, ...
+_LOGON_IDS = (
+    ("sender_comp_id", 56), ("target_comp_id", 49),
+    ("sender_sub_id", 57), ("target_sub_id", 50),
+    ("sender_location_id", 143), ("target_location_id", 142),
+)
 
 
 class Engine:
@@ -109,6 +128,7 @@ class Engine:
         self.acceptors: dict[int, Acceptor] = {}
         self.initiators: dict[str, Initiator] = {}
         self._templates: dict[int, list[_Template]] = {}
+        self._dynamic: dict[str, _Dynamic] = {}
         self._acceptor_index: dict[tuple[int, str, str, str], SessionDriver] = {}
         self._lock = asyncio.Lock()
         self.retention: RetentionTask | None = None
@@ -120,17 +140,18 @@ class Engine:
     def _app_for(self, settings: SessionSettings) -> Application:
         return self._app if isinstance(self._app, Application) else self._app(settings)
 
-    async def _add_session(self, settings: SessionSettings) -> SessionDriver:
+    async def _add_session(self, settings: SessionSettings, *, dynamic: bool = False
+                           ) -> SessionDriver:
         assert self.store is not None
         validator = build_validator(settings, self._dictionary_base)
         session = Session(settings, validator)
         store = await self.store.open(SessionKey(settings.session_id))
         driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock,
-                               tracer=self._tracer)
+                               tracer=self._tracer, max_message_size=settings.max_message_size)
         driver.store_failure = self.config.store_failure
         await driver.start()
         self.drivers[settings.session_id] = driver
-        if settings.role is Role.ACCEPTOR and settings.accept_port is not None:
+        if settings.role is Role.ACCEPTOR and settings.accept_port is not None and not dynamic:
             # Logons are routed by a dict lookup: thousands of sessions log on
             # together after a restart.
             self._acceptor_index[(settings.accept_port, settings.begin_string,
@@ -158,13 +179,16 @@ class Engine:
         for template in self.config.dynamic_sessions:
             t = template.session
             assert t.accept_port is not None
-            self._templates.setdefault(t.accept_port, []).append(
-                _Template(t, template.max_sessions))
+            self._templates.setdefault(t.accept_port, []).append(_Template(template))
             ports.setdefault(t.accept_port, t)
+        limits = self.config.limits
+        guard = Guard(limits, time.monotonic)
+        authenticator = Authenticator(limits.max_concurrent_password_checks)
         for port, first in ports.items():
             acceptor = Acceptor(first.accept_host, port, self._router(port), first.tls,
                                 logon_timeout=first.logon_timeout, nodelay=first.tcp_nodelay,
-                                keepalive=first.tcp_keepalive)
+                                keepalive=first.tcp_keepalive, limits=limits, guard=guard,
+                                authenticator=authenticator)
             await acceptor.start()
             self.acceptors[port] = acceptor
         for settings in self.config.sessions:
@@ -198,41 +222,89 @@ class Engine:
         return problems
 
     def _router(self, port: int) -> Router:
-        async def route(msg: Message) -> SessionDriver | None:
+        def route(msg: Message) -> Route | None:
             begin = msg.get_str(8) or ""
             ours = msg.get_str(56) or ""
             theirs = msg.get_str(49) or ""
             driver = self._acceptor_index.get((port, begin, ours, theirs))
             if driver is not None:
-                return driver
-            return await self._dynamic(port, begin, ours, theirs)
+                return Route(driver.session.settings, driver)
+            return self._dynamic_route(port, msg)
 
         return route
 
-    async def _dynamic(self, port: int, begin: str, ours: str, theirs: str) -> SessionDriver | None:
-        for template in self._templates.get(port, []):
-            t = template.settings
-            if t.begin_string != begin or not _glob(t.sender_comp_id, ours) or not _glob(
-                    t.target_comp_id, theirs):
+    def _dynamic_route(self, port: int, logon: Message) -> Route | None:
+        """The dynamic-session template a Logon fits (nothing created yet).
+
+        Every id the Logon carries must be plain text (``WIRE_ID_PATTERN``)
+        before it can name a new session, a store key or a metrics label."""
+        ids: dict[str, str | None] = {}
+        for name, tag in _LOGON_IDS:
+            raw = logon.get(tag)
+            if raw is None:
+                ids[name] = None
                 continue
-            if template.max_sessions is not None and template.created >= template.max_sessions:
-                log.warning("dynamic session limit reached for %s", t.session_id)
+            text = raw.decode("ascii", "replace")
+            if not WIRE_ID_PATTERN.match(text):
                 return None
-            async with self._lock:
-                settings = t.model_copy(update={"sender_comp_id": ours, "target_comp_id": theirs})
-                if settings.session_id in self.drivers:
-                    return self.drivers[settings.session_id]
-                template.created += 1
-                log.info("creating dynamic session %s", settings.session_id)
-                return await self._add_session(settings)
+            ids[name] = text
+        begin = logon.get_str(8) or ""
+        sender, target = ids.pop("sender_comp_id"), ids.pop("target_comp_id")
+        if sender is None or target is None:
+            return None
+        for entry in self._templates.get(port, []):
+            template = entry.template
+            if not template.matches(begin, sender, target, **ids):
+                continue
+            settings = template.instantiate(sender, target, **ids)
+            return Route(settings, create=functools.partial(self._claim_dynamic, entry, settings),
+                         release=self._release_dynamic)
         return None
+
+    async def _claim_dynamic(self, entry: _Template, settings: SessionSettings
+                             ) -> SessionDriver | None:
+        """The session of an authenticated Logon: the existing one, or a new
+        one while the template's ``maxSessions`` allows (None beyond)."""
+        async with self._lock:
+            sid = settings.session_id
+            existing = self._dynamic.get(sid)
+            if existing is None and sid in self.drivers:
+                return self.drivers[sid]  # a configured session of the same id
+            if existing is None:
+                limit = entry.template.max_sessions
+                if limit is not None and entry.live >= limit:
+                    return None
+                log.info("creating dynamic session %s", sid)
+                driver = await self._add_session(settings, dynamic=True)
+                existing = self._dynamic[sid] = _Dynamic(driver, entry)
+                entry.live += 1
+            existing.users += 1
+            return existing.driver
+
+    async def _release_dynamic(self, driver: SessionDriver) -> None:
+        """A connection of a dynamic session ended: the session goes away
+        with its last connection (its store keeps its sequence numbers for
+        the next Logon), so ``maxSessions`` counts sessions that exist."""
+        async with self._lock:
+            entry = self._dynamic.get(driver.session_id)
+            if entry is None or entry.driver is not driver:
+                return
+            entry.users -= 1
+            if entry.users > 0 or driver.connected:
+                return
+            del self._dynamic[driver.session_id]
+            self.drivers.pop(driver.session_id, None)
+            entry.template.live -= 1
+            await driver.stop()
+            await driver.store.close()
+            log.info("dynamic session %s removed", driver.session_id)
 
     async def stop(self, timeout: float | None = None) -> None:
         """Log every session out, wait for the answers, close everything."""
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         for acceptor in self.acceptors.values():
             await acceptor.stop_listening()
-        for driver in self.drivers.values():
+        for driver in list(self.drivers.values()):
             if driver.logged_on:
                 await driver.logout("shutting down")
         waits = [d.wait_closed() for d in self.drivers.values() if d.connected]
@@ -244,7 +316,7 @@ class Engine:
             await initiator.stop()
         for acceptor in self.acceptors.values():
             await acceptor.stop()
-        for driver in self.drivers.values():
+        for driver in list(self.drivers.values()):
             await driver.stop()
             await driver.store.close()
         if self.retention is not None:
@@ -261,7 +333,3 @@ class Engine:
         async with asyncio.timeout(timeout):
             while not driver.logged_on:
                 await asyncio.sleep(0.01)
-
-
-def _glob(pattern: str, text: str) -> bool:
-    return fnmatch.fnmatchcase(text, pattern)

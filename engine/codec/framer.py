@@ -91,6 +91,14 @@ class Framer:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buf) - self._pos
 
+    def take_buffered(self) -> bytes:
+        """Remove and return the bytes not yet cut into frames (to hand a
+        connection over to another framer)."""
+        rest = bytes(self._buf[self._pos :])
+        self._buf = bytearray()
+        self._pos = 0
+        return rest
+
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         buf = self._buf
         if self._pos and self._pos >= len(buf) // 2:

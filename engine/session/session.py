@@ -128,6 +128,11 @@ class Session:
         # last seq of the current chunk.
         self.resend_range: tuple[int, int, int] | None = None
         self.queue: dict[int, Message] = {}
+        self.queued_bytes = 0
+        #: A reset the Logon being authorised will make once accepted (the
+        #: counterparty's ResetSeqNumFlag, ResetOnLogon, a new session
+        #: period): nothing changes before a Logon is accepted.
+        self.pending_reset = False
 
     # ------------------------------------------------------------------
     # public inputs
@@ -349,8 +354,10 @@ class Session:
         self.announced = False
         self._enter(State.RECONNECTING if self.initiator else State.DISCONNECTED, now)
         self.queue.clear()
+        self.queued_bytes = 0
         self.resend_range = None
         self.sent_reset = self.received_reset = False
+        self.pending_reset = False
         self.pending_logon = None
         self.test_requests = 0
         self._test_request_at = 0
@@ -364,17 +371,22 @@ class Session:
         self.next_sender = self.next_target = 1
         self.creation_ns = now
         self.queue.clear()
+        self.queued_bytes = 0
         self.resend_range = None
         self.outbox.append(fx.ResetStore(now))
 
-    def _check_schedule(self, now: int) -> bool:
+    def _check_schedule(self, now: int, *, defer: bool = False) -> bool:
         """False outside the session window; resets sequence numbers when a
-        new session period began since the store's creation time."""
+        new session period began since the store's creation time (with
+        ``defer``, only once the Logon being received is accepted)."""
         if not self.schedule.is_session_time(now):
             return False
         if not self.schedule.same_period(self.creation_ns, now):
             self.outbox.append(fx.Log("new session period: resetting sequence numbers"))
-            self._reset(now)
+            if defer:
+                self.pending_reset = True
+            else:
+                self._reset(now)
         return True
 
     # ------------------------------------------------------------------
@@ -563,6 +575,16 @@ class Session:
         self.outbox.append(
             fx.Log(f"MsgSeqNum too high, expecting {self.next_target} but received {seq}"))
         self.queue[seq] = msg
+        self.queued_bytes += _size_of(msg)
+        s = self.settings
+        if len(self.queue) > s.max_queued_messages or self.queued_bytes > s.max_queued_bytes:
+            # Nothing above the gap was accepted: the counterparty resends
+            # it after the next Logon.
+            self.stats.queue_overflows += 1
+            self._logout_and_disconnect(
+                f"too many messages queued above a sequence gap (more than "
+                f"{s.max_queued_messages} messages or {s.max_queued_bytes} bytes)", now)
+            return
         rng = self.resend_range
         if rng is not None and not self.settings.send_redundant_resend_requests and seq >= rng[0]:
             if seq - 1 > rng[1]:
@@ -593,10 +615,11 @@ class Session:
         queue = self.queue
         while queue and self.state in (State.ACTIVE, State.LOGOUT_SENT):
             for seq in [s for s in queue if s < self.next_target]:
-                del queue[seq]
+                self.queued_bytes -= _size_of(queue.pop(seq))
             msg = queue.pop(self.next_target, None)
             if msg is None:
                 return
+            self.queued_bytes -= _size_of(msg)
             if msg.msg_type in (b"A", b"2"):
                 self._advance_target()
             else:
@@ -617,21 +640,37 @@ class Session:
             self._disconnect(f"invalid Logon: {rejects.REASON_TEXT.get(problem.reason)} "
                              f"({problem.ref_tag})", now)
             return
-        if not self._check_schedule(now):
+        if not self._check_schedule(now, defer=True):
             self._logout_and_disconnect("Logon attempt not within session time", now)
             return
-        try:
-            hbi = int(msg.get(t.HEART_BT_INT) or b"")
-        except ValueError:
-            hbi = -1
+        raw_hbi = msg.get(t.HEART_BT_INT) or b""
+        hbi = int(raw_hbi) if raw_hbi.isdigit() and len(raw_hbi) <= 9 else -1
+        s = self.settings
+        if not self.initiator and not (
+                s.min_heartbeat_interval <= hbi <= s.max_heartbeat_interval):
+            self._logout_and_disconnect(
+                f"HeartBtInt(108) must be between {s.min_heartbeat_interval} and "
+                f"{s.max_heartbeat_interval} seconds", now)
+            return
         if hbi < 0:
             self._logout_and_disconnect("HeartBtInt(108) must be zero or positive", now)
             return
+        auth = s.authentication
+        if (not self.initiator and auth is not None and auth.checks_credentials
+                and msg.get(t.NEW_PASSWORD) is not None):
+            self._logout_and_disconnect(
+                "NewPassword(925) is not supported: the password is changed in the "
+                "acceptor's configuration", now)
+            return
         self.received_reset = msg.get(t.RESET_SEQ_NUM_FLAG) == b"Y"
-        reset_here = self.received_reset or (not self.initiator and self.settings.reset_on_logon)
+        reset_here = self.received_reset or (not self.initiator and s.reset_on_logon)
         if reset_here and not self.sent_reset:
-            self._reset(now)
-        if not self._verify(msg, now, False, True):
+            self.pending_reset = True
+        if self.pending_reset and _seq_of(msg) < 1:
+            self._disconnect("MsgSeqNum(34) of a Logon that resets must be 1 or more", now)
+            return
+        # A Logon that resets starts again at 1: "too low" means nothing then.
+        if not self._verify(msg, now, False, not self.pending_reset):
             return
         self.pending_logon = msg
         self._enter(State.LOGON_RECEIVED, now)
@@ -652,6 +691,9 @@ class Session:
         msg = self.pending_logon
         assert msg is not None
         self.pending_logon = None
+        if self.pending_reset:
+            self.pending_reset = False
+            self._reset(now)
         # What the counterparty's NextExpectedMsgSeqNum refers to: our Logon
         # answer, sent below, is not something it can have missed.
         sender_at_logon = self.next_sender
@@ -698,6 +740,7 @@ class Session:
 
     def _on_logon_refused(self, now: int, text: str) -> None:
         self.pending_logon = None
+        self.pending_reset = False
         self._logout_and_disconnect(text or "Logon refused", now)
 
     # ------------------------------------------------------------------
@@ -913,6 +956,14 @@ class Session:
             self.outbox.append(fx.Log("sent TestRequest TEST"))
         elif now - self.last_sent >= hbi and self.test_requests == 0:
             self._send_admin(b"0", [], now)
+
+
+def _size_of(msg: Message) -> int:
+    """Bytes a queued message holds (its frame, when it still has it)."""
+    raw = getattr(msg, "raw", None)
+    if isinstance(raw, bytes):
+        return len(raw)
+    return sum(len(value) + 8 for _, value in msg.fields())
 
 
 def _seq_of(msg: Message) -> int:

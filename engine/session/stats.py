@@ -57,6 +57,7 @@ class SessionStats:
         "heartbeat_timeouts",
         "logons",
         "logouts",
+        "queue_overflows",
         "received",
         "reconnect_attempts",
         "rejects_received",
@@ -90,3 +91,5 @@ class SessionStats:
         self.store_batch = Histogram(BATCH_BUCKETS)
         self.store_errors = 0
         self.reconnect_attempts = 0
+        #: Logouts because too much was queued above a sequence gap.
+        self.queue_overflows = 0

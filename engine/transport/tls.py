@@ -35,6 +35,15 @@ def server_context(tls: TlsSettings) -> ssl.SSLContext | None:
         if not tls.ca_file:
             raise ConfigError("tls.requireClientCert needs tls.caFile to verify clients against")
         ctx.verify_mode = ssl.CERT_REQUIRED
+    if tls.crl_file:
+        if not tls.require_client_cert:
+            raise ConfigError("tls.crlFile checks client certificates: it needs "
+                              "tls.requireClientCert")
+        try:
+            ctx.load_verify_locations(tls.crl_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"TLS settings for the acceptor: tls.crlFile: {exc}") from exc
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return ctx
 
 

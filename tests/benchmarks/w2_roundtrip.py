@@ -66,6 +66,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -115,11 +116,28 @@ def _our_store_url(store: str, workdir: Path, role: str) -> str:
     raise ValueError(store)
 
 
+#: Counterparty authentication of our pair: ``password`` (the default: a
+#: Username/Password Logon checked against an scrypt hash) or ``none``.
+#: FIXPLUS_BENCH_AUTH=none measures without it; it costs at Logon only.
+_BENCH_PASSWORD = "bench-password"
+
+
 def _our_session(role: str, **extra: Any) -> dict[str, Any]:
     me, them = ("BROKER", "CLIENT") if role == "acceptor" else ("CLIENT", "BROKER")
-    return {"role": role, "beginString": "FIX.4.4", "senderCompId": me, "targetCompId": them,
+    data = {"role": role, "beginString": "FIX.4.4", "senderCompId": me, "targetCompId": them,
             "heartbeatInterval": 30, "resetOnLogon": True, "tcpNodelay": True,
             "validation": {"useDataDictionary": False}, **extra}
+    if os.environ.get("FIXPLUS_BENCH_AUTH", "password") == "none":
+        if role == "acceptor":
+            data["authentication"] = {"mode": "none"}
+    elif role == "acceptor":
+        from pyfixmsg_plus.engine.transport.auth import hash_password
+
+        data["authentication"] = {"username": "client",
+                                  "passwordHash": hash_password(_BENCH_PASSWORD)}
+    else:
+        data.update(username="client", password=_BENCH_PASSWORD)
+    return data
 
 
 def _run_loop(main: Any, use_uvloop: bool, busy_poll_us: int = 0) -> Any:

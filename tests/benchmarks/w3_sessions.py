@@ -107,7 +107,8 @@ def _ours_child(role: str, sessions: int, port: int, busy_poll_us: int = 0) -> N
                   "validation": {"useDataDictionary": False}}
         if role == "acceptor":
             return {"role": "acceptor", "senderCompId": "BROKER", "targetCompId": comp_id(i),
-                    "acceptPort": port, "acceptHost": "127.0.0.1", **common}
+                    "acceptPort": port, "acceptHost": "127.0.0.1",
+                    "authentication": {"allowedAddresses": ["127.0.0.1"]}, **common}
         return {"role": "initiator", "senderCompId": comp_id(i), "targetCompId": "BROKER",
                 "connect": [{"host": "127.0.0.1", "port": port}], **common}
 

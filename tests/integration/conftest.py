@@ -46,6 +46,7 @@ def acceptor(sender: str = "BROKER", target: str = "CLIENT", **extra: Any) -> di
         "role": "acceptor", "beginString": BEGIN, "senderCompId": sender,
         "targetCompId": target, "acceptPort": 0, "acceptHost": "127.0.0.1",
         "heartbeatInterval": 30, "logonTimeout": 2.0, "logoutTimeout": 1.0,
+        "authentication": {"mode": "none"},
     }
     data.update(extra)
     return data

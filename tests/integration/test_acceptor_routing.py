@@ -176,14 +176,19 @@ async def test_dynamic_sessions_from_a_template(engines: Engines) -> None:
     assert await raw_logon(port, "DYN3", "BROKER") == b""
     assert await raw_logon(port, "OTHER", "BROKER") == b""
     assert sorted(acc.drivers) == ["FIX.4.4:BROKER->DYN1", "FIX.4.4:BROKER->DYN2"]
-    # a dynamic session that reconnects gets its own session back
+    # a dynamic session goes away with its connection (maxSessions counts
+    # sessions that exist), and one that reconnects gets its sequence
+    # numbers back from the store
     server = acc.driver("FIX.4.4:BROKER->DYN1")
     before = server.session.next_target
     await engines.stop(ini)
-    await wait_until(lambda: not server.connected, 5, "DYN1 to log out")
-    again = await engines.start("memory://", clients, [initiator(port, sender="DYN1")])
+    await wait_until(lambda: sorted(acc.drivers) == [], 5, "the dynamic sessions to go")
+    again = await engines.start("memory://", clients, [initiator(port, sender="DYN1"),
+                                                       initiator(port, sender="DYN3")])
     await again.wait_logged_on("FIX.4.4:DYN1->BROKER", 5)
-    assert sorted(acc.drivers) == ["FIX.4.4:BROKER->DYN1", "FIX.4.4:BROKER->DYN2"]
+    await again.wait_logged_on("FIX.4.4:DYN3->BROKER", 5)
+    assert sorted(acc.drivers) == ["FIX.4.4:BROKER->DYN1", "FIX.4.4:BROKER->DYN3"]
+    server = acc.driver("FIX.4.4:BROKER->DYN1")
     assert server.logged_on and server.session.next_target > before
 
 

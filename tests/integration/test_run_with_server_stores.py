@@ -52,7 +52,7 @@ async def _run(engines: Engines, tmp_path: Path, store_url: str,
         "sessions:\n"
         "  - role: acceptor\n    beginString: FIX.4.4\n    senderCompId: BROKER\n"
         f"    targetCompId: CLIENT\n    acceptPort: {port}\n    acceptHost: 127.0.0.1\n"
-        "    heartbeatInterval: 5\n")
+        "    heartbeatInterval: 5\n    authentication: {allowedAddresses: [127.0.0.1]}\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["FIXPLUS_TEST_STORE_PW"] = password
     log = (tmp_path / "run.log").open("wb")

@@ -57,7 +57,7 @@ def test_show_from_a_config_file(sqlite_url: str, tmp_path: Path,
     cfg = tmp_path / "engine.yaml"
     cfg.write_text(f"store: {sqlite_url}\nsessions:\n  - role: acceptor\n    beginString: "
                    "FIX.4.4\n    senderCompId: BANK\n    targetCompId: BROKER\n"
-                   "    acceptPort: 0\n")
+                   "    acceptPort: 0\n    authentication: {mode: none}\n")
     assert main(["store", "show", "-c", str(cfg), KEY]) == 0
     assert "next sender seq:  11" in capsys.readouterr().out
 

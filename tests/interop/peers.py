@@ -83,6 +83,9 @@ def session_settings(version: str, role: str, sender: str, target: str,
     }
     if appl:
         data["defaultApplVerId"] = appl
+    if role == "acceptor":
+        # The QuickFIX peers log on from this host: authenticate by address.
+        data["authentication"] = {"allowedAddresses": ["127.0.0.1", "::1"]}
     data.update(extra)
     return data
 

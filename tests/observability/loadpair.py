@@ -148,7 +148,9 @@ async def main(directory: Path, seconds: float, go: bool) -> None:
     broker = Engine(EngineConfig.model_validate({
         **_metrics(f"sqlite:///{directory / 'broker.db'}"),
         "sessions": [_session("acceptor", "BROKER", f"CLIENT{i}", acceptPort=0,
-                              acceptHost="127.0.0.1") for i in (1, 2)],
+                              acceptHost="127.0.0.1",
+                              authentication={"allowedAddresses": ["127.0.0.1"]})
+                     for i in (1, 2)],
     }), Broker())
     await broker.start()
     port = next(iter(broker.acceptors.values())).bound_port

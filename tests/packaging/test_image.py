@@ -140,7 +140,8 @@ def test_replayed_build_starts_both_entry_points(tmp_path: Path) -> None:
         "sessions:\n"
         "  - role: acceptor\n    beginString: FIX.4.4\n    senderCompId: BROKER\n"
         f"    targetCompId: CLIENT\n    acceptPort: {_free_port()}\n    acceptHost: 127.0.0.1\n"
-        f"    validation: {{dataDictionary: {spec / 'FIX44.xml'}}}\n")
+        f"    validation: {{dataDictionary: {spec / 'FIX44.xml'}}}\n"
+        "    authentication: {allowedAddresses: [127.0.0.1]}\n")
     engine = subprocess.Popen([str(venv / "bin" / "fixplus"), "run", "-c", str(config)],
                               env=run_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)

@@ -81,6 +81,7 @@ CPP_EXECUTOR = """\
 ConnectionType=acceptor
 SocketAcceptPort=5001
 SocketAcceptAddress=127.0.0.1
+AllowedRemoteAddresses=10.1.0.0/16, 192.0.2.7
 SocketReuseAddress=Y
 StartTime=08:30:00
 EndTime=17:00:00
@@ -117,8 +118,9 @@ MillisecondsInTimeStamp=N
 """
 
 
-def cfg(text: str, *, strict: bool = False) -> CfgResult:
-    return parse_cfg(textwrap.dedent(text), source="app.cfg", environ={}, strict=strict)
+def cfg(text: str, *, strict: bool = False, environ: dict[str, str] | None = None) -> CfgResult:
+    return parse_cfg(textwrap.dedent(text), source="app.cfg", environ=environ or {},
+                     strict=strict)
 
 
 def test_quickfixj_initiator_file() -> None:
@@ -198,6 +200,8 @@ def test_quickfix_cpp_acceptor_file() -> None:
         assert not session.tcp_nodelay
         assert not session.validation.validate_fields_out_of_order
         assert session.validation.data_dictionary == "spec/FIX44.xml"
+        assert session.authentication is not None
+        assert session.authentication.allowed_addresses == ["10.1.0.0/16", "192.0.2.7"]
         tls = session.tls
         assert tls.enabled
         assert (tls.cert_file, tls.key_file, tls.ca_file) == (
@@ -217,7 +221,7 @@ def test_quickfix_cpp_acceptor_file() -> None:
     assert (schedule.start_time, schedule.end_time) == (dt.time(8, 30), dt.time(17))
     assert schedule.time_zone == "America/Chicago"
     assert [(w.line, w.key, w.kind) for w in result.warnings] == [
-        (6, "SocketReuseAddress", "unsupported")
+        (7, "SocketReuseAddress", "unsupported")
     ]
 
 
@@ -229,6 +233,7 @@ def test_daily_schedule_with_zone_after_the_time() -> None:
     SenderCompID=A
     TargetCompID=B
     SocketAcceptPort=7000
+    AuthenticationMode=none
     StartTime=22:00:00 Asia/Tokyo
     EndTime=6:00:00
     """
@@ -247,6 +252,7 @@ def test_non_stop_session_ignores_times() -> None:
     SenderCompID=A
     TargetCompID=B
     SocketAcceptPort=7000
+    AuthenticationMode=none
     NonStopSession=Y
     StartTime=nonsense
     """
@@ -393,6 +399,7 @@ def test_acceptor_template_becomes_a_dynamic_session() -> None:
     ConnectionType=acceptor
     SocketAcceptPort=9880
     SenderCompID=BROKER
+    AuthenticationMode=none
     [SESSION]
     BeginString=FIX.4.4
     TargetCompID=KNOWN
@@ -495,3 +502,37 @@ def test_migration_guide_worked_example_is_right() -> None:
     assert ini and yml
     converted = parse_cfg(ini[1], source="example.cfg", environ={}).config
     assert converted == parse_config(yaml.safe_load(yml[1]))
+
+
+def test_acceptor_without_authentication_is_refused_with_the_keys_to_use() -> None:
+    text = """\
+    [SESSION]
+    ConnectionType=acceptor
+    BeginString=FIX.4.2
+    SenderCompID=A
+    TargetCompID=B
+    SocketAcceptPort=7000
+    """
+    with pytest.raises(ConfigError, match="acceptor session without authentication"):
+        cfg(text)
+
+
+def test_acceptor_authentication_keys() -> None:
+    text = """\
+    [SESSION]
+    ConnectionType=acceptor
+    BeginString=FIX.4.2
+    SenderCompID=A
+    TargetCompID=B
+    SocketAcceptPort=7000
+    ExpectedUsername=b-user
+    ExpectedPassword=${ENV:B_PASSWORD}
+    ClientCertificateSubject=CN=b,O=Example
+    ClientCertificateDNSNames=b.example, b2.example
+    """
+    auth = cfg(text, environ={"B_PASSWORD": "pw"}).config.sessions[0].authentication
+    assert auth is not None and auth.username == "b-user"
+    assert auth.password is not None and auth.password.get_secret_value() == "pw"
+    assert auth.certificate is not None
+    assert auth.certificate.subject == "CN=b,O=Example"
+    assert auth.certificate.dns_names == ["b.example", "b2.example"]

@@ -80,6 +80,7 @@ def test_camel_case_and_snake_case_keys_are_equivalent(tmp_path: Path) -> None:
         validation: {validateUserDefinedFields: false, maxLatency: 30}
         schedule: {nonStop: false, startTime: "08:00:00", endTime: 17:30:00, timeZone: Europe/London}
         tls: {enabled: true, certFile: /c.pem, keyFile: /k.pem, requireClientCert: true}
+        authentication: {mode: none}
     """
     snake = """
     store: memory://
@@ -97,6 +98,7 @@ def test_camel_case_and_snake_case_keys_are_equivalent(tmp_path: Path) -> None:
         validation: {validate_user_defined_fields: false, max_latency: 30}
         schedule: {non_stop: false, start_time: "08:00:00", end_time: 17:30:00, time_zone: Europe/London}
         tls: {enabled: true, cert_file: /c.pem, key_file: /k.pem, require_client_cert: true}
+        authentication: {mode: none}
     """
     a = load_config(write(tmp_path, camel, "a.yaml"), environ={})
     b = load_config(write(tmp_path, snake, "b.yaml"), environ={})
@@ -164,7 +166,8 @@ def test_defaults_supply_required_fields_and_merge_nested_mappings(tmp_path: Pat
 def test_defaults_apply_when_constructing_from_python() -> None:
     config = EngineConfig.model_validate(
         {
-            "defaults": {"role": "acceptor", "begin_string": "FIX.4.4", "accept_port": 5001},
+            "defaults": {"role": "acceptor", "begin_string": "FIX.4.4", "accept_port": 5001,
+                         "authentication": {"mode": "none"}},
             "sessions": [{"sender_comp_id": "S", "target_comp_id": "T"}],
         }
     )
@@ -229,6 +232,7 @@ def test_environment_override_can_add_a_session(tmp_path: Path) -> None:
         "FIXPLUS__SESSIONS__1__SENDER_COMP_ID": "B",
         "FIXPLUS__SESSIONS__1__TARGET_COMP_ID": "C",
         "FIXPLUS__SESSIONS__1__ACCEPT_PORT": "7000",
+        "FIXPLUS__SESSIONS__1__AUTHENTICATION__MODE": "none",
     }
     config = load_config(write(tmp_path, MINIMAL), environ=env)
     assert config.sessions[1].accept_port == 7000
@@ -421,6 +425,7 @@ def test_acceptors_sharing_a_port_must_agree_on_tls() -> None:
         "beginString": "FIX.4.4",
         "senderCompId": "B",
         "acceptPort": 9000,
+        "authentication": {"mode": "none"},
     }
     data = {
         "sessions": [
@@ -460,6 +465,7 @@ def test_dynamic_session_templates(tmp_path: Path) -> None:
           senderCompId: BROKER
           targetCompId: "CLIENT_*"
           acceptPort: 9880
+          authentication: {mode: none}
     """
     config = load_config(write(tmp_path, text), environ={})
     assert config.sessions == []
@@ -569,6 +575,7 @@ def sessions(draw: st.DrawFn, index: int) -> SessionSettings:
         data["validation"] = {"app_data_dictionary": draw(st.lists(comp_ids, max_size=3))}
     if role is Role.ACCEPTOR:
         data["accept_port"] = 10000 + index  # a port each: no TLS agreement needed
+        data["authentication"] = {"mode": "none"}
     else:
         data["connect"] = draw(
             st.lists(

@@ -43,7 +43,8 @@ def _session(role: str, sender: str, target: str, **extra: Any) -> dict[str, Any
 async def test_metrics_health_and_traces() -> None:
     acc_cfg = EngineConfig.model_validate({
         "store": "memory://",
-        "sessions": [_session("acceptor", "B", "C", acceptPort=0, acceptHost="127.0.0.1")],
+        "sessions": [_session("acceptor", "B", "C", acceptPort=0, acceptHost="127.0.0.1",
+                              authentication={"mode": "none"})],
         "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0},
         "tracing": {"enabled": True},
     })
@@ -99,7 +100,8 @@ async def test_metrics_health_and_traces() -> None:
 async def test_readiness_reports_a_closed_acceptor() -> None:
     cfg = EngineConfig.model_validate({
         "store": "memory://",
-        "sessions": [_session("acceptor", "B", "C", acceptPort=0, acceptHost="127.0.0.1")],
+        "sessions": [_session("acceptor", "B", "C", acceptPort=0, acceptHost="127.0.0.1",
+                              authentication={"mode": "none"})],
         "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0},
     })
     engine = Engine(cfg, Echo())

@@ -80,7 +80,7 @@ def test_negative_heartbeat_interval_refused(hbi: bytes) -> None:
     out = a.feed(logon)
     assert a.state is State.DISCONNECTED
     assert a.sent_types() == ["5"]
-    assert a.last("5").get(58) == b"HeartBtInt(108) must be zero or positive"
+    assert a.last("5").get(58) == b"HeartBtInt(108) must be between 1 and 300 seconds"
     assert only(out, fx.Disconnect)
     assert not only(out, fx.AuthorizeLogon)
 
@@ -103,7 +103,7 @@ def test_acceptor_adopts_heartbeat_interval_of_logon() -> None:
 
 
 def test_zero_heartbeat_interval_means_no_heartbeats() -> None:
-    a = acceptor()
+    a = acceptor(min_heartbeat_interval=0)
     a.logon(hbi=0)
     assert a.session.next_deadline() is None
     a.advance(3600)
@@ -172,7 +172,7 @@ def test_refused_reset_logon_while_active_tells_application() -> None:
     out = a.feed(logon)
     assert a.state is State.DISCONNECTED
     assert [e.reason for e in only(out, fx.LoggedOut)] == [
-        "HeartBtInt(108) must be zero or positive"]
+        "HeartBtInt(108) must be between 1 and 300 seconds"]
 
 
 def test_possdup_reset_logon_with_seq_zero_while_active() -> None:
@@ -521,7 +521,7 @@ def test_session_end_logs_out() -> None:
 def test_message_after_session_end_logs_out() -> None:
     from .session_harness import T0
 
-    a = acceptor(schedule=_window(T0, -60, 10), heartbeat_interval=0)
+    a = acceptor(schedule=_window(T0, -60, 10), heartbeat_interval=0, min_heartbeat_interval=0)
     a.logon(hbi=0)
     a.now += 11 * NS
     a.feed(a.msg("0"))
@@ -587,3 +587,78 @@ def test_fixt_pair_logs_on() -> None:
     assert p.logged_on()
     assert decode(p.acc.wire[0]).get(1137) == b"9"
     assert types(p.ini) == ["A"]
+
+
+# -- Security: nothing changes before a Logon is accepted --------------------------
+@pytest.mark.parametrize("hbi", [b"0", b"301", b"99999999999999999999"])
+def test_acceptor_heartbeat_interval_outside_its_range_is_refused(hbi: bytes) -> None:
+    a = acceptor()
+    a.connect()
+    logon = a.logon_msg()
+    logon.set(108, hbi)
+    out = a.feed(logon)
+    assert a.state is State.DISCONNECTED
+    assert a.last("5").get(58) == b"HeartBtInt(108) must be between 1 and 300 seconds"
+    assert not only(out, fx.AuthorizeLogon)
+
+
+def test_acceptor_heartbeat_range_is_configurable() -> None:
+    a = acceptor(min_heartbeat_interval=5, max_heartbeat_interval=60)
+    a.logon(hbi=60)
+    assert a.state is State.ACTIVE
+    b = acceptor(min_heartbeat_interval=5, max_heartbeat_interval=60)
+    b.connect()
+    logon = b.logon_msg()
+    logon.set(108, b"4")
+    b.feed(logon)
+    assert b.last("5").get(58) == b"HeartBtInt(108) must be between 5 and 60 seconds"
+
+
+def test_reset_logon_changes_nothing_until_authorised() -> None:
+    """A Logon with ResetSeqNumFlag=Y resets the sequence numbers only once
+    it is accepted: a refused one leaves the store as it was."""
+    a = acceptor()
+    a.restore(8, 8)
+    a.connect()
+    a.authorize = False
+    out = a.feed(a.logon_msg(body=[(141, "Y")], seq=1))
+    assert only(out, fx.AuthorizeLogon)
+    assert not only(out, fx.ResetStore)
+    assert (a.session.next_sender, a.session.next_target) == (8, 8)
+    a.session.logon_refused("bad credentials", a.now)
+    out = a.run()
+    assert not only(out, fx.ResetStore)
+    assert a.session.next_target == 8 and a.state is State.DISCONNECTED
+
+
+def test_reset_logon_resets_once_authorised() -> None:
+    a = acceptor()
+    a.restore(8, 8)
+    a.connect()
+    a.authorize = False
+    a.feed(a.logon_msg(body=[(141, "Y")], seq=1))
+    a.session.logon_authorized(a.now)
+    out = a.run()
+    assert only(out, fx.ResetStore)
+    assert a.state is State.ACTIVE
+    assert (a.session.next_sender, a.session.next_target) == (2, 2)
+
+
+def test_new_password_is_refused_when_the_engine_checks_passwords() -> None:
+    a = acceptor(authentication={"password": "secret"})
+    a.connect()
+    out = a.feed(a.logon_msg(body=[(553, "u"), (554, "secret"), (925, "other")]))
+    assert a.state is State.DISCONNECTED
+    assert b"NewPassword(925) is not supported" in (a.last("5").get(58) or b"")
+    assert not only(out, fx.AuthorizeLogon)
+
+
+def test_queue_above_a_gap_is_bounded() -> None:
+    a = acceptor(max_queued_messages=3)
+    a.logon()
+    for seq in range(10, 14):
+        a.feed(a.msg("D", [(11, str(seq))], seq=seq))
+    assert a.state is State.DISCONNECTED
+    assert b"too many messages queued" in (a.last("5").get(58) or b"")
+    assert a.session.stats.queue_overflows == 1
+    assert a.session.next_target == 2  # nothing above the gap was accepted
