@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -90,11 +89,13 @@ def test_cache_returns_same_object(tmp_path: Path) -> None:
     assert load(src) is not a
 
 
-def test_fix44_loads_well_under_a_second() -> None:
+def test_fix44_is_loaded_once_and_cached() -> None:
+    # (How long a load takes is a benchmark figure, not a test.)
     clear_cache()
-    start = time.perf_counter()
-    load(spec_dir() / "FIX44.xml")
-    assert time.perf_counter() - start < 0.5
+    first = load(spec_dir() / "FIX44.xml")
+    assert load(spec_dir() / "FIX44.xml") is first
+    clear_cache()
+    assert load(spec_dir() / "FIX44.xml") is not first
 
 
 def test_missing_file_is_config_error(tmp_path: Path) -> None:
