@@ -64,7 +64,13 @@ def acceptance_config(port: int, spec_dir: Path, host: str = "127.0.0.1") -> Eng
         if appl:
             session["default_appl_ver_id"] = appl
         sessions.append(session)
-    return EngineConfig.model_validate({"store": "memory://", "sessions": sessions})
+    # The definitions run in parallel from one address and many of them
+    # are refused on purpose: no blocking after refused Logons here.
+    limits = {"maxUnauthenticatedPerSource": 1024, "maxUnauthenticated": 1024,
+              "acceptRate": 100000, "acceptBurst": 100000,
+              "failedLogonLimit": 1_000_000}
+    return EngineConfig.model_validate({"store": "memory://", "sessions": sessions,
+                                        "limits": limits})
 
 
 class AcceptanceApplication(Application):
