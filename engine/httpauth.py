@@ -219,6 +219,10 @@ class TokenReviewer:
                     headers={"Authorization": f"Bearer {own}",
                              "Content-Type": "application/json",
                              "Accept": "application/json"}) as resp:
+                if resp.status == 403:
+                    raise ReviewUnavailable(
+                        f"{path}: HTTP 403: the engine's service account may not create "
+                        "reviews (it needs system:auth-delegator: the chart's rbac.metricsAuth)")
                 if resp.status not in (200, 201):
                     raise ReviewUnavailable(f"{path}: HTTP {resp.status}")
                 answer = json.loads(await resp.content.read(1 << 20))
