@@ -3,9 +3,8 @@
 Two FixSessions are rendered exactly as the operator renders them (only the
 pod's file layout is rooted in a temporary folder instead of ``/etc`` and
 ``/var``): an acceptor with TLS (client certificates required; its metrics
-over HTTPS from a Secret) and an
-initiator with TLS and a Logon password from a mounted Secret, both with a
-SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
+over HTTPS from a Secret) and an initiator with TLS and a Logon password
+from a mounted Secret, both with a SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
 pod would mount it, the Secrets' keys where the kubelet would put them, and
 ``fixplus run -c engine.yaml`` — the container's command — is started for
 both.  The test passes when the acceptor listens and both log on: the
