@@ -318,7 +318,7 @@ class TokenReviewSettings(_Model):
     ``get`` the non-resource URL of the metrics path).  Defaults fit a pod."""
 
     #: ``https://host:port``; default from KUBERNETES_SERVICE_HOST/PORT.
-    api_server: str | None = Field(default=None, pattern=r"^https://[^/?#\s]+$")
+    api_server: str | None = Field(default=None, pattern=r"^https://[^/?#\s]+/?$")
     ca_file: str = f"{SERVICE_ACCOUNT_DIR}/ca.crt"
     #: The engine's own token, which the reviews are made with (re-read on use).
     token_file: str = f"{SERVICE_ACCOUNT_DIR}/token"

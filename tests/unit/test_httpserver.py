@@ -314,3 +314,40 @@ def test_bearer_header_parsing() -> None:
     for bad in (None, "", "Basic abc", "Bearer ", "Bearer a b", "Bearer " + "a" * 9000,
                 "Bearer \x00"):
         assert bearer_token(bad) is None
+
+
+def test_api_server_from_the_pod_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyfixmsg_plus.engine.config import TokenReviewSettings
+    from pyfixmsg_plus.engine.httpauth import ReviewUnavailable, api_server_url
+
+    settings = TokenReviewSettings()
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
+    assert api_server_url(settings) == "https://[fd00::1]:6443"
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.delenv("KUBERNETES_SERVICE_PORT")
+    assert api_server_url(settings) == "https://10.96.0.1:443"
+    named = TokenReviewSettings(api_server="https://api.example:6443/")
+    assert api_server_url(named) == "https://api.example:6443"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(ReviewUnavailable, match="KUBERNETES_SERVICE_HOST"):
+        api_server_url(settings)
+
+
+async def test_tokens_never_reach_the_log(
+        fake_api: tuple[FakeApiServer, dict[str, Any]], certs: tuple[Any, ServerCert],
+        caplog: pytest.LogCaptureFixture) -> None:
+    fake, settings = fake_api
+    caplog.set_level("DEBUG")
+    server = await _serve(**settings)
+    try:
+        for token in ("scraper-token", "nosar-token", "forged-token"):
+            await request(server.bound_port, "/metrics", ca=certs[1].ca, token=token)
+        fake.fail = True
+        await request(server.bound_port, "/metrics", ca=certs[1].ca, token="unseen-token")
+    finally:
+        await server.stop()
+    assert "no answer from the API server" in caplog.text
+    for secret in ("scraper-token", "nosar-token", "forged-token", "unseen-token",
+                   FakeApiServer.ENGINE_TOKEN):
+        assert secret not in caplog.text
