@@ -24,6 +24,7 @@ from .codec import Message
 from .config import WIRE_ID_PATTERN, DynamicSessionTemplate, EngineConfig, Role, SessionSettings
 from .dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
 from .errors import ConfigError
+from .health import StoreHealth
 from .httpserver import HealthServer, new_registry
 from .metrics import EngineCollector
 from .retention import RetentionTask
@@ -133,6 +134,7 @@ class Engine:
         self._lock = asyncio.Lock()
         self.retention: RetentionTask | None = None
         self.health: HealthServer | None = None
+        self.store_health = StoreHealth(self.drivers.values, time.monotonic)
         traced = build_tracer(config.tracing)
         self._tracer = traced[0] if traced else None
         self.tracer_provider = traced[1] if traced else None
@@ -201,25 +203,19 @@ class Engine:
         if m.enabled:
             registry = new_registry()
             registry.register(EngineCollector(lambda: list(self.drivers.values())))
-            self.health = HealthServer(m.host, m.port, registry, self.readiness,
-                                       metrics_path=m.path)
+            self.health = HealthServer(m, registry, self.readiness)
             await self.health.start()
+            self.store_health.start()
 
-    async def readiness(self) -> list[str]:
-        """Why the engine is not ready (empty when it is): every acceptor port
-        bound and the message store answering."""
+    def readiness(self) -> list[str]:
+        """Why the engine is not ready (empty when it is): the store opened,
+        every acceptor port listening, and the store not failing as far as
+        the sessions' own store calls tell (:mod:`.health`; no store call)."""
+        if self.store is None:
+            return ["message store not opened"]
         problems = [f"acceptor port {port} is not listening"
                     for port, acceptor in self.acceptors.items() if not acceptor.listening]
-        if self.store is None:
-            problems.append("message store not opened")
-        else:
-            driver = next(iter(self.drivers.values()), None)
-            if driver is not None:
-                try:
-                    await driver.store.load()
-                except Exception as exc:
-                    problems.append(f"message store unreachable: {exc}")
-        return problems
+        return problems + self.store_health.problems()
 
     def _router(self, port: int) -> Router:
         def route(msg: Message) -> Route | None:
@@ -324,6 +320,7 @@ class Engine:
         if self.store is not None:
             await self.store.close()
         if self.health is not None:
+            await self.store_health.stop()
             await self.health.stop()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()

@@ -174,10 +174,38 @@ class Resources(CrdModel):
     limits: dict[str, Quantity] = Field(default_factory=lambda: {"memory": "512Mi"})
 
 
+class MetricsTls(CrdModel):
+    """HTTPS for the metrics endpoint, from a Secret in the resource's namespace."""
+
+    secret_name: DnsName = Field(
+        description="a kubernetes.io/tls Secret (tls.crt, tls.key) for the metrics endpoint; "
+                    "the engine reloads it when it changes")
+    ca_key: str | None = Field(
+        default="ca.crt", min_length=1,
+        description="key of that Secret holding the CA the ServiceMonitor verifies the "
+                    "endpoint with (a cert-manager Secret has ca.crt); null: Prometheus "
+                    "skips the verification")
+
+
 class Metrics(CrdModel):
+    """The engine's metrics endpoint; the open probes /healthz and /readyz share its port."""
+
+    cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
+        rule("self.authorization != 'tokenReview' || has(self.tls)",
+             "authorization tokenReview carries bearer tokens: set metrics.tls too"),
+    )
     enabled: bool = True
     port: int = Field(default=9464, ge=1, le=65535)
-    path: str = "/metrics"
+    path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9._~/-]*$", max_length=128)
+    tls: MetricsTls | None = None
+    authorization: Literal["none", "tokenReview"] = Field(
+        default="none",
+        description="tokenReview: a scrape needs a Kubernetes bearer token that a TokenReview "
+                    "accepts (the engine's service account needs system:auth-delegator; the "
+                    "chart's rbac.metricsAuth grants it)")
+    subject_access_review: bool = Field(
+        default=True,
+        description="tokenReview: also require RBAC get on the non-resource URL of path")
 
 
 class NetworkPolicySpec(CrdModel):

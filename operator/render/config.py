@@ -81,6 +81,34 @@ def store_url(store: StoreInput | None, wiring: Wiring, layout: PodLayout) -> st
     return f"{scheme}://{rd.host}:{rd.port}/{rd.db}{query}"
 
 
+#: The engine's metrics TLS Secret volume.
+METRICS_TLS_VOLUME = "metrics-tls"
+
+
+def metrics_settings(pod: PodSettings, wiring: Wiring, layout: PodLayout) -> dict[str, Any]:
+    """The engine's ``metrics`` block.  In a pod it listens on every address
+    (0.0.0.0, written out: the engine's own default is 127.0.0.1) so that
+    the kubelet and Prometheus reach it; the TLS Secret is mounted and
+    ``tokenReview`` uses the pod's service account (in-cluster defaults)."""
+    m = pod.metrics
+    out: dict[str, Any] = {"enabled": m.enabled, "host": "0.0.0.0", "port": m.port,
+                           "path": m.path}
+    if not m.enabled:
+        return out
+    if m.tls is not None:
+        mount = f"{layout.secrets_dir}/{METRICS_TLS_VOLUME}"
+        out["tls"] = {
+            "certFile": wiring.add_secret_file(METRICS_TLS_VOLUME, m.tls.secret_name,
+                                               "tls.crt", mount),
+            "keyFile": wiring.add_secret_file(METRICS_TLS_VOLUME, m.tls.secret_name,
+                                              "tls.key", mount),
+        }
+    if m.authorization == "tokenReview":
+        out["authorization"] = "tokenReview"
+        out["tokenReview"] = {"subjectAccessReview": m.subject_access_review}
+    return out
+
+
 def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: PodSettings,
                   wiring: Wiring, layout: PodLayout) -> dict[str, Any]:
     """Plain engine configuration data, checked by the engine's own parser."""
@@ -88,8 +116,7 @@ def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: P
         "store": store_url(store, wiring, layout),
         "sessions": [session_settings(s, wiring, layout) for s in sessions],
         "logging": {"level": pod.log_level, "format": "json"},
-        "metrics": {"enabled": pod.metrics.enabled, "host": "0.0.0.0",
-                    "port": pod.metrics.port, "path": pod.metrics.path},
+        "metrics": metrics_settings(pod, wiring, layout),
         "shutdownTimeout": 10.0,
     }
     if pod.busy_poll_us:

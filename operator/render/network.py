@@ -116,9 +116,28 @@ def istio_objects(owner: Owner, istio: IstioSpec, fix_port: int | None) -> list[
     return objects
 
 
+#: The token Prometheus presents: its own service account's (it needs RBAC
+#: ``get`` on the non-resource URL of the metrics path).
+PROMETHEUS_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
 def service_monitor(owner: Owner, pod: PodSettings) -> Obj | None:
-    if not pod.metrics.enabled:
+    """Scrape the metrics port; over HTTPS (verified against the Secret's CA
+    for the Service's name) and with Prometheus's bearer token when the
+    engine asks for them."""
+    m = pod.metrics
+    if not m.enabled:
         return None
+    endpoint: dict[str, Any] = {"port": METRICS_PORT_NAME, "path": m.path, "interval": "30s"}
+    if m.tls is not None:
+        tls_config: dict[str, Any] = {"serverName": owner.service_host}
+        if m.tls.ca_key:
+            tls_config["ca"] = {"secret": {"name": m.tls.secret_name, "key": m.tls.ca_key}}
+        else:
+            tls_config["insecureSkipVerify"] = True
+        endpoint.update({"scheme": "https", "tlsConfig": tls_config})
+    if m.authorization == "tokenReview":
+        endpoint["bearerTokenFile"] = PROMETHEUS_TOKEN_FILE
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
@@ -126,8 +145,7 @@ def service_monitor(owner: Owner, pod: PodSettings) -> Obj | None:
         "spec": {
             "selector": {"matchLabels": selector_labels(owner)},
             "namespaceSelector": {"matchNames": [owner.namespace]},
-            "endpoints": [{"port": METRICS_PORT_NAME, "path": pod.metrics.path,
-                           "interval": "30s"}],
+            "endpoints": [endpoint],
         },
     }
 

@@ -46,11 +46,16 @@ def service_account(owner: Owner) -> Obj:
 
 def _probes(pod: PodSettings, fix_port: int | None) -> dict[str, Any]:
     """The engine's HTTP endpoint (on the metrics port) answers ``/healthz``
-    (the event loop runs) and ``/readyz`` (acceptor ports bound, store
-    answering).  Without it, an acceptor's FIX port stands in."""
+    (the event loop runs) and ``/readyz`` (acceptor ports listening, store
+    not failing) without a token, over HTTPS when the metrics have TLS (the
+    kubelet does not verify the certificate).  Without it, an acceptor's FIX
+    port stands in."""
     if pod.metrics.enabled:
-        live: dict[str, Any] = {"httpGet": {"path": "/healthz", "port": METRICS_PORT_NAME}}
-        ready: dict[str, Any] = {"httpGet": {"path": "/readyz", "port": METRICS_PORT_NAME}}
+        scheme = {"scheme": "HTTPS"} if pod.metrics.tls is not None else {}
+        live: dict[str, Any] = {"httpGet": {"path": "/healthz", "port": METRICS_PORT_NAME,
+                                            **scheme}}
+        ready: dict[str, Any] = {"httpGet": {"path": "/readyz", "port": METRICS_PORT_NAME,
+                                             **scheme}}
     elif fix_port is not None:
         live = ready = {"tcpSocket": {"port": FIX_PORT_NAME}}
     else:
@@ -60,6 +65,12 @@ def _probes(pod: PodSettings, fix_port: int | None) -> dict[str, Any]:
         "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 2},
         "livenessProbe": {**live, "periodSeconds": 10, "failureThreshold": 3},
     }
+
+
+def reviews_tokens(pod: PodSettings) -> bool:
+    """The engine checks scrapers' tokens with a TokenReview (made with the
+    pod's own service account token)."""
+    return pod.metrics.enabled and pod.metrics.authorization == "tokenReview"
 
 
 def pod_template(owner: Owner, pod: PodSettings, inp: PodInput) -> Obj:
@@ -96,7 +107,8 @@ def pod_template(owner: Owner, pod: PodSettings, inp: PodInput) -> Obj:
     if pod.metrics.enabled:
         annotations.update({"prometheus.io/scrape": "true",
                             "prometheus.io/port": str(pod.metrics.port),
-                            "prometheus.io/path": pod.metrics.path})
+                            "prometheus.io/path": pod.metrics.path,
+                            "prometheus.io/scheme": "https" if pod.metrics.tls else "http"})
     if pod.istio.enabled:
         drain = int(inp.logout_timeout) + 5
         annotations.update({
@@ -127,8 +139,9 @@ def pod_template(owner: Owner, pod: PodSettings, inp: PodInput) -> Obj:
         "metadata": {"labels": meta(owner)["labels"], "annotations": annotations},
         "spec": {
             "serviceAccountName": owner.child_name,
-            # The Vault agent logs in with the pod's service account token.
-            "automountServiceAccountToken": inp.wiring.uses_vault,
+            # The Vault agent logs in with the pod's service account token,
+            # and the engine reviews scrapers' tokens with it.
+            "automountServiceAccountToken": inp.wiring.uses_vault or reviews_tokens(pod),
             # Room for a graceful Logout before SIGKILL.
             "terminationGracePeriodSeconds": 30,
             "securityContext": {

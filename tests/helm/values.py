@@ -19,6 +19,8 @@ def value_sets(watched: tuple[str, str]) -> dict[str, tuple[dict[str, Any], list
                       "watch": {"namespaces": [watched[0]]}}, []),
         "no-dashboards": ({"dashboards": {"enabled": False}, "crds": {"keep": False},
                            "rbac": {"istio": False, "serviceMonitors": False}}, []),
+        "metrics-auth": ({"watch": {"namespaces": list(watched)},
+                          "rbac": {"metricsAuth": {"enabled": True}}}, []),
         "prometheus-rule": ({"alerts": {"labels": {"release": "kube-prometheus-stack"}},
                              "dashboards": {"label": "grafana.io/dashboard",
                                             "labelValue": "fixplus",

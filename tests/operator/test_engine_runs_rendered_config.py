@@ -2,9 +2,9 @@
 
 Two FixSessions are rendered exactly as the operator renders them (only the
 pod's file layout is rooted in a temporary folder instead of ``/etc`` and
-``/var``): an acceptor with TLS (client certificates required) and an
-initiator with TLS and a Logon password from a mounted Secret, both with a
-SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
+``/var``): an acceptor with TLS (client certificates required; its metrics
+over HTTPS from a Secret) and an initiator with TLS and a Logon password
+from a mounted Secret, both with a SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
 pod would mount it, the Secrets' keys where the kubelet would put them, and
 ``fixplus run -c engine.yaml`` — the container's command — is started for
 both.  The test passes when the acceptor listens and both log on: the
@@ -14,6 +14,7 @@ operator cannot write a configuration the engine rejects.
 from __future__ import annotations
 
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -109,9 +110,11 @@ def test_rendered_acceptor_and_initiator_start_and_log_on(tmp_path: Path) -> Non
         "role": "acceptor", "beginString": "FIXT.1.1", "defaultApplVerId": "FIX.5.0SP2",
         "senderCompId": "BROKER", "targetCompId": "CLIENT", "acceptPort": port,
         "heartbeatInterval": 5, "tls": {"secretName": "server-tls", "requireClientCert": True},
-        "storeRef": "local", "metrics": {"port": _free_port()},
+        "storeRef": "local",
+        "metrics": {"port": _free_port(), "tls": {"secretName": "metrics-tls"}},
     }, {"server-tls": {"tls.crt": read("server.crt"), "tls.key": read("server.key"),
-                       "ca.crt": read("ca.crt")}})
+                       "ca.crt": read("ca.crt")},
+        "metrics-tls": {"tls.crt": read("server.crt"), "tls.key": read("server.key")}})
     initiator_cfg = _render(tmp_path / "initiator", {
         "role": "initiator", "beginString": "FIXT.1.1", "defaultApplVerId": "FIX.5.0SP2",
         "senderCompId": "CLIENT", "targetCompId": "BROKER", "heartbeatInterval": 5,
@@ -142,10 +145,13 @@ def test_rendered_acceptor_and_initiator_start_and_log_on(tmp_path: Path) -> Non
         _wait_for(procs[1], logs[1], "logged on", 30)
         _wait_for(procs[0], logs[0], "logged on", 10)
         # the probes the Deployment declares answer on the metrics port
-        for cfg in (acceptor_cfg, initiator_cfg):
+        # (the acceptor's over HTTPS, from its mounted metrics Secret)
+        trust = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        for cfg, scheme in ((acceptor_cfg, "https"), (initiator_cfg, "http")):
             port_ = yaml.safe_load(cfg.read_text())["metrics"]["port"]
             for path in ("/healthz", "/readyz"):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port_}{path}", timeout=5) as r:
+                url = f"{scheme}://127.0.0.1:{port_}{path}"
+                with urllib.request.urlopen(url, timeout=5, context=trust) as r:
                     assert r.status == 200, (cfg, path)
         assert (tmp_path / "initiator" / "data" / "local.db").exists()
     finally:

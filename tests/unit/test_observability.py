@@ -20,7 +20,7 @@ from pyfixmsg_plus.engine.tracing import build_tracer
 
 async def _get(port: int, path: str) -> tuple[int, str]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     data = await reader.read()
     writer.close()
     head, _, body = data.decode().partition("\r\n\r\n")
