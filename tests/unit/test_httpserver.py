@@ -19,7 +19,7 @@ from pyfixmsg_plus.engine.httpserver import HealthServer, new_registry
 from tests.httptools import ServerCert, make_ca, make_server_cert, request
 
 _SESSION = {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "B",
-            "targetCompId": "C", "acceptPort": 0}
+            "targetCompId": "C", "acceptPort": 0, "authentication": {"mode": "none"}}
 
 
 def _registry() -> Any:

@@ -41,7 +41,8 @@ def _config() -> EngineConfig:
     return EngineConfig.model_validate({
         "store": "memory://",
         "sessions": [{"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "B",
-                      "targetCompId": "C", "acceptPort": 0, "acceptHost": "127.0.0.1"}],
+                      "targetCompId": "C", "acceptPort": 0, "acceptHost": "127.0.0.1",
+                      "authentication": {"mode": "none"}}],
         "metrics": {"enabled": True, "port": 0},
     })
 
