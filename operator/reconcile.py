@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pyfixmsg_plus.engine.config import Role
 
-from . import k8s, status
+from . import k8s, policy, status
 from .models import (
     API_VERSION,
     FixClusterSpec,
@@ -32,6 +33,7 @@ from .models import (
     StoreCredentials,
     known_fields,
 )
+from .policy import Policy
 from .render import (
     ClusterContext,
     Obj,
@@ -85,11 +87,26 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _secret(namespace: str, name: str, needed: set[str], what: str) -> frozenset[str]:
-    keys = k8s.secret_keys(namespace, name)
-    if keys is None:
+def _no_references(body: Mapping[str, Any]) -> None:
+    """A resource never holds ``${ENV:…}``/``${FILE:…}`` references: the
+    engine would resolve them in the pod, from the pod's files and
+    variables, into whatever setting they sit in."""
+    paths = policy.references(body.get("spec") or {})
+    if paths:
+        raise Problem("SecretReferenceNotAllowed", policy.reference_problem(paths))
+
+
+def _secret(namespace: str, name: str, needed: set[str], what: str,
+            rules: Policy) -> frozenset[str]:
+    """The keys of a Secret the resource may reference (checked before any is read)."""
+    found = k8s.secret_keys(namespace, name)
+    if found is None:
         raise Problem("SecretNotFound", f"{what}: Secret {name!r} does not exist in "
                       f"namespace {namespace!r}")
+    keys, labels = found
+    if not rules.secret_allowed(namespace, name, labels):
+        raise Problem("SecretNotAllowed", f"{what}: Secret {name!r} may not be referenced: "
+                      f"{rules.secret_rule()}")
     missing = needed - keys
     if missing:
         raise Problem("SecretKeyMissing", f"{what}: Secret {name!r} has no key "
@@ -97,15 +114,16 @@ def _secret(namespace: str, name: str, needed: set[str], what: str) -> frozenset
     return keys
 
 
-def _check_store_credentials(namespace: str, store: str, creds: StoreCredentials | None) -> None:
+def _check_store_credentials(namespace: str, store: str, creds: StoreCredentials | None,
+                             rules: Policy) -> None:
     if creds is None or creds.secret_ref is None:
         return
     ref = creds.secret_ref
     needed = {ref.password_key} | ({ref.username_key} if ref.username_key else set())
-    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials")
+    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials", rules)
 
 
-def _store(namespace: str, name: str) -> StoreInput:
+def _store(namespace: str, name: str, rules: Policy) -> StoreInput:
     body = k8s.get(API_VERSION, "MessageStore", namespace, name)
     if body is None:
         raise Problem("StoreNotFound",
@@ -114,19 +132,24 @@ def _store(namespace: str, name: str) -> StoreInput:
         spec = _spec(MessageStoreSpec, body)
     except ValidationError as exc:
         raise Problem("InvalidStore", f"MessageStore {name!r}: {_describe(exc)}") from None
-    _check_store_credentials(namespace, name, spec.credentials)
+    _check_store_credentials(namespace, name, spec.credentials, rules)
     return StoreInput(name, spec)
 
 
-def _session_secrets(namespace: str, fields: SessionFields, what: str) -> frozenset[str]:
-    """Check the Logon Secret; return the keys of the TLS Secret."""
-    logon = fields.logon
-    if logon is not None and logon.password_secret_ref is not None:
-        ref = logon.password_secret_ref
-        _secret(namespace, ref.name, {ref.key}, f"{what} logon password")
+def _session_secrets(namespace: str, fields: SessionFields, what: str,
+                     rules: Policy) -> frozenset[str]:
+    """Check the Logon and authentication Secrets; return the keys of the TLS Secret."""
+    logon, auth = fields.logon, fields.authentication
+    refs = [(logon.password_secret_ref if logon else None, "logon password")]
+    if auth is not None:
+        refs += [(auth.password_secret_ref, "authentication password"),
+                 (auth.password_hash_secret_ref, "authentication password hash")]
+    for ref, purpose in refs:
+        if ref is not None:
+            _secret(namespace, ref.name, {ref.key}, f"{what} {purpose}", rules)
     if fields.tls is None:
         return frozenset()
-    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS")
+    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS", rules)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -203,36 +226,55 @@ def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.match_labels.items())
 
 
-def _serving_cluster(namespace: str, labels: Mapping[str, str]) -> str | None:
-    for cluster in k8s.list_objects(API_VERSION, "FixCluster", namespace):
-        try:
-            spec = _spec(FixClusterSpec, cluster)
-        except ValidationError:
-            continue
-        if _selects(spec.session_selector, labels):
-            return str(cluster["metadata"]["name"])
-    return None
-
-
-def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
-    owner = owner_of(body)
+def _joined_cluster(namespace: str, name: str, labels: Mapping[str, str],
+                    spec: FixSessionSpec) -> str | None:
+    """The FixCluster that serves this session: both sides must say so."""
+    cluster = spec.cluster_ref
+    if cluster is None:
+        return None
+    if spec.role is not Role.ACCEPTOR:
+        raise Problem("NotAcceptedByCluster", f"spec.clusterRef {cluster!r}: a FixCluster "
+                      "serves acceptor sessions only")
+    body = k8s.get(API_VERSION, "FixCluster", namespace, cluster)
+    if body is None:
+        raise Problem("ClusterNotFound", f"spec.clusterRef: FixCluster {cluster!r} does not "
+                      f"exist in namespace {namespace!r}")
     try:
+        selector = _spec(FixClusterSpec, body).session_selector
+    except ValidationError as exc:
+        raise Problem("InvalidCluster", f"FixCluster {cluster!r}: {_describe(exc)}") from None
+    if not _selects(selector, labels):
+        wanted = ", ".join(f"{k}={v}" for k, v in sorted(
+            (selector.match_labels if selector else {}).items())) or "none"
+        raise Problem("NotAcceptedByCluster",
+                      f"FixCluster {cluster!r} does not accept FixSession {name!r}: its "
+                      f"spec.sessionSelector (matchLabels: {wanted}) does not match the "
+                      "session's labels")
+    return cluster
+
+
+def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
+    owner = owner_of(body)
+    rules = rules or Policy.from_env()
+    try:
+        _no_references(body)
         try:
             spec = _spec(FixSessionSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        store = _store(owner.namespace, spec.store_ref) if spec.store_ref else None
-        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}")
-        cluster = _serving_cluster(owner.namespace, body["metadata"].get("labels") or {})
+        store = _store(owner.namespace, spec.store_ref, rules) if spec.store_ref else None
+        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}", rules)
+        cluster = _joined_cluster(owner.namespace, owner.name,
+                                  body["metadata"].get("labels") or {}, spec)
         if cluster is not None:
             # A session is live in one pod at a time: the cluster's pods serve it.
             spec = spec.model_copy(update={"paused": True})
         ctx = SessionContext(owner, spec, store, tls_keys,
-                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD))
+                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD), policy=rules)
         try:
             rendered = render_fix_session(ctx)
         except RenderError as exc:
-            raise Problem("InvalidConfig", str(exc)) from None
+            raise Problem(exc.reason, str(exc)) from None
         paused = spec.paused
 
         def ready(deployment: Mapping[str, Any] | None) -> status.Cond:
@@ -246,50 +288,59 @@ def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
         return _failed(owner, body, problem)
 
 
-def reconcile_fix_cluster(body: Mapping[str, Any]) -> Result:
+def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
     owner = owner_of(body)
+    rules = rules or Policy.from_env()
     try:
+        _no_references(body)
         try:
             spec = _spec(FixClusterSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        store = _store(owner.namespace, spec.store_ref)
+        store = _store(owner.namespace, spec.store_ref, rules)
         selected: list[tuple[str, SessionFields, frozenset[str]]] = []
         if spec.session_selector is not None and spec.session_selector.match_labels:
             selector = ",".join(f"{k}={v}" for k, v in
                                 sorted(spec.session_selector.match_labels.items()))
             for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
                 name = item["metadata"]["name"]
+                if (item.get("spec") or {}).get("clusterRef") != owner.name:
+                    continue  # the session did not ask to join this cluster
+                if policy.references(item.get("spec") or {}):
+                    continue  # refused by its own reconcile (SecretReferenceNotAllowed)
                 try:
                     fields = _spec(FixSessionSpec, item)
                 except ValidationError as exc:
                     raise Problem("InvalidSession",
                                   f"FixSession {name!r}: {_describe(exc)}") from None
-                keys = _session_secrets(owner.namespace, fields, f"FixSession {name!r}")
+                keys = _session_secrets(owner.namespace, fields, f"FixSession {name!r}", rules)
                 selected.append((name, fields, keys))
-        inline = tuple(_session_secrets(owner.namespace, s, f"sessions[{i}]")
+        inline = tuple(_session_secrets(owner.namespace, s, f"spec.sessions[{i}]", rules)
                        for i, s in enumerate(spec.sessions))
         ctx = ClusterContext(owner, spec, store, tuple(sorted(selected, key=lambda s: s[0])),
-                             inline, service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD))
+                             inline, service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD),
+                             policy=rules)
         try:
             rendered = render_fix_cluster(ctx)
         except RenderError as exc:
-            raise Problem("InvalidConfig", str(exc)) from None
+            raise Problem(exc.reason, str(exc)) from None
         paused = spec.paused
         return _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
     except Problem as problem:
         return _failed(owner, body, problem)
 
 
-def reconcile_message_store(body: Mapping[str, Any]) -> Result:
+def reconcile_message_store(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
     """A MessageStore owns nothing; its status says whether its references resolve."""
     owner = owner_of(body)
+    rules = rules or Policy.from_env()
     try:
+        _no_references(body)
         try:
             spec = _spec(MessageStoreSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        _check_store_credentials(owner.namespace, owner.name, spec.credentials)
+        _check_store_credentials(owner.namespace, owner.name, spec.credentials, rules)
     except Problem as problem:
         return _failed(owner, body, problem)
     old = body.get("status") or {}

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 import yaml
-from pyfixmsg_plus.engine.config import Role, parse_config
+from pyfixmsg_plus.engine.config import Role, SessionSettings, parse_config
 
 from ..models import MessageStoreSpec, PodSettings, SessionFields, StoreType
 from . import secrets
@@ -21,7 +21,7 @@ from .common import CONFIG_HASH, Obj, Owner, PodLayout, digest, meta
 from .secrets import RenderError, Wiring
 
 #: SessionFields that are operator settings, not engine session settings.
-_NOT_ENGINE = {"tls", "logon"}
+_NOT_ENGINE = {"tls", "logon", "authentication"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +32,7 @@ class SessionInput:
     fields: SessionFields
     tls_keys: frozenset[str] = frozenset()
     accept_port: int | None = None  # a FixCluster puts every session on its port
+    where: str = "spec"  # the session in messages: spec, spec.sessions[0], FixSession 'x'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +55,24 @@ def session_settings(s: SessionInput, wiring: Wiring, layout: PodLayout) -> dict
     if tls:
         data["tls"] = tls
     data.update(secrets.logon(wiring, s.key, s.fields.logon, layout))
+    if acceptor:
+        data["authentication"] = secrets.authentication(
+            wiring, s.key, s.fields.authentication, s.where, layout)
     return data
+
+
+def engine_view(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as the installed engine can check it.
+
+    An engine without acceptor authentication settings (the operator may be
+    newer than the engine it validates with) does not know the
+    ``authentication`` key: it is left out of the check, not of the file.
+    """
+    if "authentication" in SessionSettings.model_fields:
+        return data
+    sessions = [{k: v for k, v in s.items() if k != "authentication"}
+                for s in data["sessions"]]
+    return {**data, "sessions": sessions}
 
 
 def store_url(store: StoreInput | None, wiring: Wiring, layout: PodLayout) -> str:
@@ -98,7 +116,8 @@ def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: P
         data["retention"] = store.spec.retention.model_dump(mode="json", by_alias=True,
                                                             exclude_none=True)
     try:
-        parse_config(data, source="the rendered engine configuration", resolve_secrets=False)
+        parse_config(engine_view(data), source="the rendered engine configuration",
+                     resolve_secrets=False)
     except Exception as exc:  # InvalidConfigError, one line per problem
         raise RenderError(str(exc)) from None
     return data

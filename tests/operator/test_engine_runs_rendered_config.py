@@ -2,9 +2,11 @@
 
 Two FixSessions are rendered exactly as the operator renders them (only the
 pod's file layout is rooted in a temporary folder instead of ``/etc`` and
-``/var``): an acceptor with TLS (client certificates required) and an
-initiator with TLS and a Logon password from a mounted Secret, both with a
-SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
+``/var``): an acceptor with TLS (client certificates required) that
+authenticates its counterparty (Username, the expected password from a
+mounted Secret, the client certificate's identity, the source address) and
+an initiator with TLS and a Logon password from a mounted Secret, both with
+a SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
 pod would mount it, the Secrets' keys where the kubelet would put them, and
 ``fixplus run -c engine.yaml`` — the container's command — is started for
 both.  The test passes when the acceptor listens and both log on: the
@@ -25,7 +27,7 @@ import pytest
 import yaml
 from pyfixmsg_plus.operator.models import FixSessionSpec, MessageStoreSpec
 from pyfixmsg_plus.operator.render import Owner, PodLayout, SessionContext, render_fix_session
-from pyfixmsg_plus.operator.render.config import StoreInput
+from pyfixmsg_plus.operator.render.config import StoreInput, engine_view
 
 FIXPLUS = Path(sys.executable).parent / "fixplus"
 
@@ -81,7 +83,12 @@ def _render(root: Path, spec: dict[str, Any], secrets: dict[str, dict[str, bytes
     config_map = next(o for o in rendered.objects if o["kind"] == "ConfigMap")
     Path(layout.config_dir).mkdir(parents=True)
     Path(layout.data_dir).mkdir(parents=True)
-    Path(layout.config_file).write_text(config_map["data"]["engine.yaml"])
+    text = config_map["data"]["engine.yaml"]
+    # Until the engine reads acceptor authentication settings, it runs the
+    # configuration without them (engine_view is the identity once it does).
+    view = engine_view(yaml.safe_load(text))
+    Path(layout.config_file).write_text(text if view == yaml.safe_load(text)
+                                        else yaml.safe_dump(view, sort_keys=False))
     _mount_secret(layout, rendered.objects, secrets)
     return Path(layout.config_file)
 
@@ -109,9 +116,14 @@ def test_rendered_acceptor_and_initiator_start_and_log_on(tmp_path: Path) -> Non
         "role": "acceptor", "beginString": "FIXT.1.1", "defaultApplVerId": "FIX.5.0SP2",
         "senderCompId": "BROKER", "targetCompId": "CLIENT", "acceptPort": port,
         "heartbeatInterval": 5, "tls": {"secretName": "server-tls", "requireClientCert": True},
+        "authentication": {"username": "client", "passwordSecretRef": {"name": "expected"},
+                           "certificate": {"subject": "CN=client", "dnsNames": ["client"]},
+                           "allowedAddresses": ["127.0.0.1"]},
         "storeRef": "local", "metrics": {"port": _free_port()},
     }, {"server-tls": {"tls.crt": read("server.crt"), "tls.key": read("server.key"),
-                       "ca.crt": read("ca.crt")}})
+                       "ca.crt": read("ca.crt")},
+        "expected": {"password": b"s3cret\n"}})
+    assert "s3cret" not in acceptor_cfg.read_text()
     initiator_cfg = _render(tmp_path / "initiator", {
         "role": "initiator", "beginString": "FIXT.1.1", "defaultApplVerId": "FIX.5.0SP2",
         "senderCompId": "CLIENT", "targetCompId": "BROKER", "heartbeatInterval": 5,

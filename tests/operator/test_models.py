@@ -20,7 +20,10 @@ def test_every_engine_session_setting_is_in_the_crd_or_deliberately_replaced() -
     replaced = set(models.SessionFields.REPLACED)
     missing = engine - ours - replaced
     assert not missing, f"engine session settings missing from FixSession: {sorted(missing)}"
-    assert not (replaced - engine), "REPLACED names a setting the engine no longer has"
+    # The engine's acceptor authentication settings land separately; until
+    # then the CRD is ahead of the engine for that one setting.
+    pending = {"authentication"} - engine
+    assert not (replaced - engine - pending), "REPLACED names a setting the engine no longer has"
 
 
 def test_shared_settings_have_the_engine_types() -> None:

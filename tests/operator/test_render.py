@@ -11,6 +11,7 @@ from pyfixmsg_plus.operator.models import FixClusterSpec, FixSessionSpec, Messag
 from pyfixmsg_plus.operator.render import (
     ClusterContext,
     Owner,
+    Policy,
     RenderError,
     SessionContext,
     common,
@@ -19,13 +20,14 @@ from pyfixmsg_plus.operator.render import (
     render_fix_session,
     workload,
 )
-from pyfixmsg_plus.operator.render.config import StoreInput, store_url
+from pyfixmsg_plus.operator.render.config import StoreInput, engine_view, store_url
 from pyfixmsg_plus.operator.render.secrets import Wiring
 
 OWNER = Owner("fixplus.io/v1alpha1", "FixSession", "orders", "trading", "uid-123", 2)
 CLUSTER_OWNER = Owner("fixplus.io/v1alpha1", "FixCluster", "gw", "trading", "uid-9", 1)
 ACCEPTOR: dict[str, Any] = {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "BRK",
-                            "targetCompId": "CLI", "acceptPort": 9878}
+                            "targetCompId": "CLI", "acceptPort": 9878,
+                            "authentication": {"mode": "none"}}
 INITIATOR: dict[str, Any] = {"role": "initiator", "beginString": "FIX.4.4", "senderCompId": "CLI",
                              "targetCompId": "BRK",
                              "connect": [{"host": "fix.example", "port": 9878},
@@ -69,7 +71,7 @@ def test_config_map_holds_a_config_the_engine_accepts_and_no_secret() -> None:
                     "tls": {"secretName": "tls"}}, store=PG,
                    tls_keys=frozenset({"tls.crt", "tls.key", "ca.crt"}))
     text = objs["ConfigMap"]["data"]["engine.yaml"]
-    config = parse_config(yaml.safe_load(text), resolve_secrets=False)
+    config = parse_config(engine_view(yaml.safe_load(text)), resolve_secrets=False)
     s = config.sessions[0]
     assert s.session_id == "FIX.4.4:BRK->CLI"
     assert s.password is not None
@@ -93,7 +95,8 @@ def test_config_hash_is_on_the_pod_template_and_follows_the_config() -> None:
 
 def test_deployment_one_pod_recreate_secure() -> None:
     dep = session({"image": "registry.example/fix:1", "resources": {
-        "requests": {"cpu": "200m"}, "limits": {"memory": "1Gi"}}})["Deployment"]
+        "requests": {"cpu": "200m"}, "limits": {"memory": "1Gi"}}},
+        policy=Policy(allowed_images=("registry.example/fix:*",)))["Deployment"]
     spec = dep["spec"]
     assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
     pod = spec["template"]["spec"]
@@ -254,14 +257,14 @@ def test_store_retention_goes_into_the_engine_config() -> None:
         {"type": "sqlite", "retention": {"maxAgeDays": 30, "interval": 600}}))
     config = engine_yaml(session(store=store))
     assert config["retention"] == {"maxAgeDays": 30.0, "interval": 600.0}
-    assert parse_config(config, resolve_secrets=False).retention.max_age_days == 30
+    assert parse_config(engine_view(config), resolve_secrets=False).retention.max_age_days == 30
     assert "retention" not in engine_yaml(session(store=PG))
 
 
 def test_busy_poll_goes_into_the_engine_config_only_when_set() -> None:
     config = engine_yaml(session({"busyPollUs": 200}))
     assert config["busyPollUs"] == 200
-    assert parse_config(config, resolve_secrets=False).busy_poll_us == 200
+    assert parse_config(engine_view(config), resolve_secrets=False).busy_poll_us == 200
     assert "busyPollUs" not in engine_yaml(session())
     with pytest.raises(ValueError, match="less than or equal to 10000"):
         FixSessionSpec.model_validate({**ACCEPTOR, "busyPollUs": 10_001})
