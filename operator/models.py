@@ -155,7 +155,7 @@ class CertificateIdentity(CrdModel):
         default=None, min_length=1,
         description="RFC 4514 subject, e.g. CN=banzai,O=Example (matched exactly)")
     dns_names: list[DnsName] = Field(
-        default_factory=list, description="SAN DNS names; any one must match")
+        default_factory=list, max_length=16, description="SAN DNS names; any one must match")
 
 
 AddressOrCidr = Annotated[
@@ -192,7 +192,7 @@ class Authentication(CrdModel):
              "passwordHashSecretRef, not both"),
     )
     mode: Literal["required", "none"] = "required"
-    username: str | None = Field(default=None, min_length=1,
+    username: str | None = Field(default=None, min_length=1, max_length=256,
                                  description="the expected Username(553)")
     password_secret_ref: SecretKeyRef | None = Field(
         default=None, description="a Secret key holding the expected password")
@@ -201,7 +201,8 @@ class Authentication(CrdModel):
                                   "(fixplus auth hash-password)")
     certificate: CertificateIdentity | None = None
     allowed_addresses: list[AddressOrCidr] | None = Field(
-        default=None, description="source addresses or CIDRs the counterparty connects from")
+        default=None, max_length=64,
+        description="source addresses or CIDRs the counterparty connects from")
 
 
 class SessionTls(CrdModel):
@@ -534,7 +535,7 @@ class FixClusterSpec(PodSettings):
         description="FixSessions (acceptors) this cluster accepts; a FixSession joins only "
                     "if it also names this cluster in its spec.clusterRef",
     )
-    sessions: list[ClusterSession] = Field(default_factory=list)
+    sessions: list[ClusterSession] = Field(default_factory=list, max_length=256)
     disruption: Disruption = Field(default_factory=lambda: Disruption(max_unavailable=1))
 
 
