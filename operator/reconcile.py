@@ -59,12 +59,14 @@ class Result:
 
 
 class Problem(Exception):
-    """A reason (CamelCase) and a message for the conditions."""
+    """A reason (CamelCase) and a message for the conditions; ``refused_secret``
+    names a Secret the resource may not (or no longer) reference."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, refused_secret: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.refused_secret = refused_secret
 
 
 def owner_of(body: Mapping[str, Any]) -> Owner:
@@ -106,7 +108,7 @@ def _secret(namespace: str, name: str, needed: set[str], what: str,
     keys, labels = found
     if not rules.secret_allowed(namespace, name, labels):
         raise Problem("SecretNotAllowed", f"{what}: Secret {name!r} may not be referenced: "
-                      f"{rules.secret_rule()}")
+                      f"{rules.secret_rule()}", refused_secret=name)
     missing = needed - keys
     if missing:
         raise Problem("SecretKeyMissing", f"{what}: Secret {name!r} has no key "
@@ -215,9 +217,45 @@ def _failed(owner: Owner, body: Mapping[str, Any], problem: Problem) -> Result:
     repeated = before is not None and before.get("reason") == problem.reason \
         and before.get("message") == problem.message
     events = [] if repeated else [("Warning", problem.reason, problem.message)]
+    if problem.refused_secret is not None:
+        events += _withdraw(owner, problem.refused_secret)
     return Result(status={**{k: v for k, v in old.items() if k != "conditions"},
                           "observedGeneration": owner.generation, "conditions": conditions},
                   events=events)
+
+
+def _uses_secret(pod: Mapping[str, Any], secret: str) -> bool:
+    """Whether a pod spec mounts ``secret`` or reads it into a variable."""
+    for volume in pod.get("volumes") or ():
+        if (volume.get("secret") or {}).get("secretName") == secret:
+            return True
+    for container in [*(pod.get("containers") or ()), *(pod.get("initContainers") or ())]:
+        for env in container.get("env") or ():
+            if ((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == secret:
+                return True
+        for source in container.get("envFrom") or ():
+            if (source.get("secretRef") or {}).get("name") == secret:
+                return True
+    return False
+
+
+def _withdraw(owner: Owner, secret: str) -> list[Event]:
+    """Delete the resource's Deployment if its pods use a Secret that may no
+    longer be referenced (the admin took the permission back): objects
+    applied before a refusal otherwise stay as they were."""
+    deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
+    if deployment is None:
+        return []
+    refs = deployment["metadata"].get("ownerReferences") or ()
+    if not any(r.get("uid") == owner.uid for r in refs):
+        return []
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    if not _uses_secret(pod, secret):
+        return []
+    k8s.delete("apps/v1", "Deployment", owner.namespace, owner.child_name)
+    return [("Warning", "SecretWithdrawn",
+             f"deleted Deployment {owner.child_name}: its pods use Secret {secret!r}, which "
+             "may no longer be referenced")]
 
 
 def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:

@@ -308,6 +308,34 @@ def test_a_secret_without_the_label_is_refused_and_nothing_is_mounted(kube: Fake
     assert any(v.get("secret", {}).get("secretName") == "banzai-auth" for v in volumes)
 
 
+def test_a_secret_the_admin_takes_back_is_unmounted(kube: FakeKube) -> None:
+    kube.put(secret("logon", {"password": "eA=="}, ALLOWED))
+    kube.put(secret("pg", {"username": "eA==", "password": "eA=="}, ALLOWED))
+    kube.put(resource("MessageStore", "pg", {"type": "postgresql", "postgresql": {
+        "host": "db", "database": "fix"}, "credentials": {"secretRef": {"name": "pg"}}}))
+    body = resource("FixSession", "orders", {**ACCEPTOR, "storeRef": "pg", "authentication": {
+        "passwordSecretRef": {"name": "logon"}}})
+    first = reconcile.reconcile_fix_session(body, Policy())
+    assert conditions(first)["Reconciled"]["status"] == "True"
+    assert kube.get("apps/v1", "Deployment", NS, "fixs-orders") is not None
+    body = {**body, "status": first.status}
+    # a Secret the pod does not use: refused, the running pod stays
+    kube.put(secret("other", {"password": "eA=="}))
+    other = {**body, "spec": {**body["spec"], "tls": {"secretName": "other"}}}
+    refused = reconcile.reconcile_fix_session(other, Policy())
+    assert [e[1] for e in refused.events] == ["SecretNotAllowed"]
+    assert kube.get("apps/v1", "Deployment", NS, "fixs-orders") is not None
+    # the label comes off the store's Secret, which the pod reads: the pod goes
+    kube.put(secret("pg", {"username": "eA==", "password": "eA=="}))
+    result = reconcile.reconcile_fix_session(body, Policy())
+    assert conditions(result)["Degraded"]["reason"] == "SecretNotAllowed"
+    assert result.events[1] == ("Warning", "SecretWithdrawn",
+                                "deleted Deployment fixs-orders: its pods use Secret 'pg', "
+                                "which may no longer be referenced")
+    assert kube.get("apps/v1", "Deployment", NS, "fixs-orders") is None
+    assert kube.get("v1", "ConfigMap", NS, "fixs-orders-config") is not None  # no secret in it
+
+
 @pytest.mark.parametrize(("spec", "what"), [
     ({"logon": {"passwordSecretRef": {"name": "s"}}}, "logon password"),
     ({"authentication": {"passwordHashSecretRef": {"name": "s"}}},

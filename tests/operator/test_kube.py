@@ -379,6 +379,11 @@ def test_a_secret_the_admin_did_not_allow_is_refused_and_not_mounted(kube: Kube)
         "secretName": "unlabelled-logon", "items": [{"key": "password", "path": "password"}],
         "defaultMode": 0o440}} in pod["volumes"]
     assert not any("subPath" in m for m in pod["containers"][0]["volumeMounts"])
+    # the admin takes the permission back: the pods that mount it go
+    kube.run("label", "secret", "unlabelled-logon", f"{ALLOW}-")
+    wait_for("the Deployment withdrawn",
+             lambda: kube.get("deployment", "fixs-borrows-a-secret") is None)
+    assert any(e["reason"] == "SecretWithdrawn" for e in kube.events("borrows-a-secret"))
 
 
 def test_an_image_the_admin_did_not_allow_is_refused(kube: Kube) -> None:
