@@ -326,6 +326,43 @@ def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None) 
         return _failed(owner, body, problem)
 
 
+Selected = tuple[str, SessionFields, frozenset[str]]
+
+
+def _joining_sessions(owner: Owner, spec: FixClusterSpec,
+                      rules: Policy) -> tuple[list[Selected], list[str]]:
+    """The FixSessions that asked to join and that the selector accepts,
+    and why each one that did so cannot be served (it is left out; its own
+    status says why, and the other sessions of the pool keep being served)."""
+    selected: list[Selected] = []
+    skipped: list[str] = []
+    if spec.session_selector is None or not spec.session_selector.match_labels:
+        return selected, skipped
+    selector = ",".join(f"{k}={v}" for k, v in sorted(spec.session_selector.match_labels.items()))
+    for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
+        name = item["metadata"]["name"]
+        if (item.get("spec") or {}).get("clusterRef") != owner.name:
+            continue  # the session did not ask to join this cluster
+        what = f"FixSession {name!r}"
+        try:
+            if policy.references(item.get("spec") or {}):
+                raise Problem("SecretReferenceNotAllowed", "holds a secret reference")
+            try:
+                fields = _spec(FixSessionSpec, item)
+            except ValidationError as exc:
+                raise Problem("InvalidSession", _describe(exc)) from None
+            if fields.role is not Role.ACCEPTOR:
+                raise Problem("NotAcceptedByCluster", "is an initiator")
+            if fields.authentication is None:
+                raise Problem("AuthenticationMissing", "has no authentication")
+            keys = _session_secrets(owner.namespace, fields, what, rules)
+        except Problem as problem:
+            skipped.append(f"{what} is not served: {problem.message}")
+            continue
+        selected.append((name, fields, keys))
+    return sorted(selected, key=lambda s: s[0]), skipped
+
+
 def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
     owner = owner_of(body)
     rules = rules or Policy.from_env()
@@ -336,34 +373,22 @@ def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None) 
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
         store = _store(owner.namespace, spec.store_ref, rules)
-        selected: list[tuple[str, SessionFields, frozenset[str]]] = []
-        if spec.session_selector is not None and spec.session_selector.match_labels:
-            selector = ",".join(f"{k}={v}" for k, v in
-                                sorted(spec.session_selector.match_labels.items()))
-            for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
-                name = item["metadata"]["name"]
-                if (item.get("spec") or {}).get("clusterRef") != owner.name:
-                    continue  # the session did not ask to join this cluster
-                if policy.references(item.get("spec") or {}):
-                    continue  # refused by its own reconcile (SecretReferenceNotAllowed)
-                try:
-                    fields = _spec(FixSessionSpec, item)
-                except ValidationError as exc:
-                    raise Problem("InvalidSession",
-                                  f"FixSession {name!r}: {_describe(exc)}") from None
-                keys = _session_secrets(owner.namespace, fields, f"FixSession {name!r}", rules)
-                selected.append((name, fields, keys))
+        selected, skipped = _joining_sessions(owner, spec, rules)
         inline = tuple(_session_secrets(owner.namespace, s, f"spec.sessions[{i}]", rules)
                        for i, s in enumerate(spec.sessions))
-        ctx = ClusterContext(owner, spec, store, tuple(sorted(selected, key=lambda s: s[0])),
-                             inline, service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD),
-                             policy=rules)
+        ctx = ClusterContext(owner, spec, store, tuple(selected), inline,
+                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD), policy=rules)
         try:
             rendered = render_fix_cluster(ctx)
         except RenderError as exc:
             raise Problem(exc.reason, str(exc)) from None
         paused = spec.paused
-        return _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
+        old = body.get("status") or {}
+        result = _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
+        if old.get("sessionIds") != rendered.session_ids or \
+                old.get("observedGeneration") != owner.generation:
+            result.events += [("Warning", "SessionNotServed", m) for m in skipped]
+        return result
     except Problem as problem:
         return _failed(owner, body, problem)
 

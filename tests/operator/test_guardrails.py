@@ -464,3 +464,28 @@ def test_a_session_naming_a_missing_cluster(kube: FakeKube) -> None:
     assert degraded["reason"] == "ClusterNotFound"
     assert degraded["message"] == (f"spec.clusterRef: FixCluster 'nope' does not exist in "
                                    f"namespace '{NS}'")
+
+
+def test_a_joining_session_the_cluster_cannot_serve_is_left_out(kube: FakeKube) -> None:
+    cluster = _cluster(kube, POOL)
+    kube.put(secret("borrowed", {"password": "eA=="}))  # not allowed
+    for name, extra in (("borrows", {"authentication": {
+                            "passwordSecretRef": {"name": "borrowed"}}}),
+                        ("no-auth", {}), ("fine", NONE)):
+        kube.put(resource("FixSession", name, {**ACCEPTOR, "targetCompId": name.upper(),
+                                               "clusterRef": "gw", **extra}, POOL))
+    result = reconcile.reconcile_fix_cluster(cluster, Policy())
+    assert conditions(result)["Reconciled"]["status"] == "True"
+    assert result.status["sessionIds"] == ["FIX.4.4:BRK->FINE", "FIX.4.4:BRK->INLINE"]
+    skipped = [(e[1], e[2]) for e in result.events if e[0] == "Warning"]
+    assert skipped == [
+        ("SessionNotServed", "FixSession 'borrows' is not served: FixSession 'borrows' "
+         "authentication password: Secret 'borrowed' may not be referenced: a Secret a "
+         "resource references must carry the label fixplus.io/allow-reference: \"true\" or "
+         "be listed in the operator's allowed Secrets (the chart's secrets.allowed)"),
+        ("SessionNotServed", "FixSession 'no-auth' is not served: has no authentication")]
+    deployment = kube.get("apps/v1", "Deployment", NS, "fixc-gw")
+    assert deployment is not None and "borrowed" not in str(deployment)
+    # the same outcome again posts no new event
+    again = reconcile.reconcile_fix_cluster({**cluster, "status": result.status}, Policy())
+    assert not [e for e in again.events if e[1] == "SessionNotServed"]
