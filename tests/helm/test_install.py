@@ -216,6 +216,9 @@ def test_install(release: Release) -> None:
     assert "STATUS: deployed" in out
     notes = out[out.index("NOTES:"):]
     assert "One replica on purpose" in notes
+    assert f"Engine pods run {IMAGE_REPOSITORY}:0.1.0." in notes
+    assert 'Resources may reference only the Secrets labelled fixplus.io/allow-reference="true".' \
+        in notes
     assert f"in: {rel.watch_a}, {rel.watch_b}." in notes
     assert "3 dashboards in ConfigMaps labelled grafana_dashboard=1 in " + rel.namespace in notes
     assert "PrometheusRule" in notes  # created, or why not
