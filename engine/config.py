@@ -11,7 +11,10 @@ data, each step on the raw mapping before pydantic sees it:
 2. canonicalise keys: ``snake_case`` and ``camelCase`` both become the
    camelCase alias, so the later steps see one spelling;
 3. apply ``FIXPLUS__<PATH>`` environment overrides;
-4. resolve ``${ENV:NAME}`` and ``${FILE:/path}`` secret references;
+4. resolve ``${ENV:NAME}`` and ``${FILE:/path}`` secret references, which
+   only the secret settings take (:data:`SECRET_SESSION_SETTINGS` and the
+   user:password part of ``store``): a reference anywhere else is an error,
+   so that a secret never lands in a label, a log line or a session id;
 5. merge ``defaults`` under every session and dynamic session template;
 6. validate; every pydantic error becomes one line of a :class:`InvalidConfigError`
    naming the file, the setting path (``sessions[1].heartbeatInterval``) and
@@ -263,7 +266,8 @@ class AuthenticationSettings(_Model):
     @field_validator("password_hash")
     @classmethod
     def _hash_format(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(PASSWORD_HASH_PREFIX):
+        text = value.get_secret_value() if value is not None else ""
+        if value is not None and not text.startswith((PASSWORD_HASH_PREFIX, "${")):
             raise ValueError(
                 f"passwordHash must be a hash made by `fixplus auth hash-password` (it starts "
                 f"with {PASSWORD_HASH_PREFIX!r}); put a plain password in `password` instead")
@@ -956,8 +960,12 @@ def parse_config(
     from_env: dict[Loc, str] = {}
     if environ is not None:
         _apply_env(raw, environ, from_env, problems)
-    if resolve_secrets:
-        raw = _resolve_secrets(raw, (), os.environ if environ is None else environ, problems)
+    # Secret references are checked always, resolved only when asked (the
+    # operator validates configurations whose files exist in the pod only).
+    raw = _resolve_secrets(
+        raw, (), os.environ if environ is None else environ, problems,
+        resolve=resolve_secrets, from_env=from_env,
+    )
     if problems:
         raise InvalidConfigError(source, [f"{source}: {p}" for p in problems])
     merged, inherited = merge_defaults(raw)
@@ -1195,13 +1203,104 @@ def _env_value(text: str) -> Any:
 
 _SECRET_REF = re.compile(r"\$(\$?)\{(ENV|FILE):([^}]*)\}")
 
+#: The settings of a session that are secrets: the only ones (besides the
+#: user:password part of ``store``) where ``${ENV:…}`` and ``${FILE:…}``
+#: references are resolved.  Paths are relative to a session, i.e. to
+#: ``sessions[i]``, ``dynamicSessions[i].session`` and ``defaults``.
+SECRET_SESSION_SETTINGS: Final = (
+    ("password",),
+    ("authentication", "password"),
+    ("authentication", "passwordHash"),
+)
+#: The secret settings, as error messages name them.
+SECRET_SETTINGS_TEXT: Final = (
+    "sessions[].password, sessions[].authentication.password and "
+    "sessions[].authentication.passwordHash (also under defaults and "
+    "dynamicSessions[].session), and the user:password part of store"
+)
 
-def _resolve_secrets(value: Any, path: Loc, environ: Mapping[str, str], problems: list[str]) -> Any:
+
+def _session_relative(loc: Loc) -> Loc | None:
+    """``loc`` relative to the session (or defaults) it is in, if any."""
+    if len(loc) >= 2 and loc[0] == "sessions" and isinstance(loc[1], int):
+        return loc[2:]
+    if len(loc) >= 3 and loc[0] == "dynamicSessions" and loc[2] == "session":
+        return loc[3:]
+    if loc and loc[0] == "defaults":
+        return loc[1:]
+    return None
+
+
+def is_secret_setting(loc: Loc) -> bool:
+    """Whether the setting at ``loc`` (canonical keys) takes secret references."""
+    if loc == ("store",):
+        return True
+    relative = _session_relative(loc)
+    if relative is None:
+        return False
+    wanted = tuple(_norm(part) for part in relative)
+    return any(wanted == tuple(_norm(p) for p in s) for s in SECRET_SESSION_SETTINGS)
+
+
+def _outside_userinfo(url: str) -> bool:
+    """Whether a reference in a store URL lies outside its ``user:password@`` part."""
+    scheme = url.find("://")
+    if scheme < 0:
+        return True
+    rest = url[scheme + 3 :]
+    # the authority ends at the first / ? # that is not inside a reference
+    masked = _SECRET_REF.sub(lambda m: "x" * len(m.group(0)), rest)
+    end = min((i for i in (masked.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    at = masked.rfind("@", 0, end)
+    for match in _SECRET_REF.finditer(rest):
+        if match.group(1):
+            continue  # an escaped, literal $${...}
+        if at < 0 or match.end() > at:
+            return True
+    return False
+
+
+def _misplaced(path: Loc, value: str) -> bool:
+    if not is_secret_setting(path):
+        return any(not m.group(1) for m in _SECRET_REF.finditer(value))
+    return path == ("store",) and _outside_userinfo(value)
+
+
+def _resolve_secrets(
+    value: Any,
+    path: Loc,
+    environ: Mapping[str, str],
+    problems: list[str],
+    *,
+    resolve: bool = True,
+    from_env: Mapping[Loc, str] | None = None,
+) -> Any:
+    """Resolve the references of the secret settings; a reference anywhere
+    else is a problem.  ``resolve`` False only checks where they are."""
     if isinstance(value, dict):
-        return {k: _resolve_secrets(v, (*path, k), environ, problems) for k, v in value.items()}
+        return {
+            k: _resolve_secrets(
+                v, (*path, k), environ, problems, resolve=resolve, from_env=from_env
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_resolve_secrets(v, (*path, i), environ, problems) for i, v in enumerate(value)]
+        return [
+            _resolve_secrets(v, (*path, i), environ, problems, resolve=resolve, from_env=from_env)
+            for i, v in enumerate(value)
+        ]
     if not isinstance(value, str) or "${" not in value:
+        return value
+    if _misplaced(path, value):
+        variable = (from_env or {}).get(path)
+        problems.append(
+            (f"environment variable {variable}: " if variable else "")
+            + f"{_format_loc(path)}: ${{ENV:…}} and ${{FILE:…}} secret references are allowed "
+            f"only in the secret settings ({SECRET_SETTINGS_TEXT}); write $${{ for a "
+            "literal ${"
+        )
+        return value
+    if not resolve:
         return value
 
     def replace(match: re.Match[str]) -> str:
@@ -1308,4 +1407,7 @@ def _defaults_depth(prefix: Loc) -> int:
 
 
 def _is_secret(loc: Loc) -> bool:
+    """Whether a value at ``loc`` must not be quoted in an error message."""
+    if is_secret_setting(loc):
+        return True
     return bool(loc) and isinstance(loc[-1], str) and "password" in loc[-1].lower()

@@ -20,10 +20,13 @@ import kopf
 
 from . import reconcile
 from .models import GROUP, VERSION
+from .policy import Policy
 
 RESYNC_SECONDS = float(os.environ.get("FIXPLUS_RESYNC_SECONDS", "60"))
+#: Images and Secrets the resources may use (the chart's values, docs/helm.md).
+POLICY = Policy.from_env()
 
-Reconciler = Callable[[Mapping[str, Any]], reconcile.Result]
+Reconciler = Callable[[Mapping[str, Any], Policy], reconcile.Result]
 
 
 @kopf.on.startup()
@@ -46,7 +49,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 def _run(reconciler: Reconciler, body: kopf.Body, patch: kopf.Patch) -> None:
-    result = reconciler(body)
+    result = reconciler(body, POLICY)
     for type_, reason, message in result.events:
         kopf.event(body, type=type_, reason=reason, message=message)
     current = dict(body.get("status") or {})

@@ -148,9 +148,11 @@ def crd_exists(name: str) -> bool:
     return get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name) is not None
 
 
-def secret_keys(namespace: str, name: str) -> frozenset[str] | None:
-    """The keys a Secret holds (never its values), or None when it is missing."""
+def secret_keys(namespace: str, name: str) -> tuple[frozenset[str], dict[str, str]] | None:
+    """The keys a Secret holds (never its values) and its labels, or None
+    when it is missing."""
     secret = get("v1", "Secret", namespace, name)
     if secret is None:
         return None
-    return frozenset(secret.get("data") or {}) | frozenset(secret.get("stringData") or {})
+    keys = frozenset(secret.get("data") or {}) | frozenset(secret.get("stringData") or {})
+    return keys, dict(secret["metadata"].get("labels") or {})

@@ -15,6 +15,7 @@ with a readable message instead of the operator reporting it later.
 
 from __future__ import annotations
 
+import copy
 import enum
 import typing
 from typing import Annotated, Any, ClassVar, Literal
@@ -31,6 +32,7 @@ from pyfixmsg_plus.engine.config import (
     RetentionSettings,
     Role,
     ScheduleSettings,
+    SessionSettings,
     TimestampPrecision,
     ValidationSettings,
 )
@@ -38,9 +40,6 @@ from pyfixmsg_plus.engine.config import (
 GROUP = "fixplus.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
-
-#: The image the operator runs when a resource names none.
-DEFAULT_IMAGE = "pyfixmsg-plus:0.1.0"
 
 DnsName = Annotated[
     str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -151,6 +150,67 @@ class LogonCredentials(CrdModel):
     vault: VaultSecret | None = None
 
 
+class CertificateIdentity(CrdModel):
+    """The identity a counterparty's client certificate must carry (mutual TLS)."""
+
+    subject: str | None = Field(
+        default=None, min_length=1,
+        description="RFC 4514 subject, e.g. CN=banzai,O=Example (matched exactly)")
+    dns_names: list[DnsName] = Field(
+        default_factory=list, max_length=16, description="SAN DNS names; any one must match")
+
+
+AddressOrCidr = Annotated[
+    str,
+    Field(pattern=r"^[0-9a-fA-F:.]+(/[0-9]{1,3})?$", max_length=43,
+          description="an IPv4/IPv6 address or CIDR, e.g. 10.0.0.0/8 or 192.0.2.7"),
+]
+
+
+class Authentication(CrdModel):
+    """How an acceptor authenticates its counterparty's Logon.
+
+    ``mode: required`` (the default) checks every key given: Username(553),
+    the Password(554) against ``passwordSecretRef`` (the password itself) or
+    ``passwordHashSecretRef`` (an scrypt hash made by ``fixplus auth
+    hash-password``), the client certificate and the source address.
+    ``mode: none`` accepts any counterparty that knows the CompIDs and
+    allows no other key.
+    """
+
+    cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
+        rule("self.mode != 'none' || (!has(self.username) && !has(self.passwordSecretRef) && "
+             "!has(self.passwordHashSecretRef) && !has(self.certificate) && "
+             "!has(self.allowedAddresses))",
+             "authentication.mode none allows no other authentication key"),
+        rule("self.mode != 'required' || has(self.passwordSecretRef) || "
+             "has(self.passwordHashSecretRef) || has(self.certificate) || "
+             "(has(self.allowedAddresses) && size(self.allowedAddresses) > 0)",
+             "authentication.mode required needs at least one check (passwordSecretRef, "
+             "passwordHashSecretRef, certificate or allowedAddresses); "
+             "write mode: none to accept any counterparty"),
+        rule("!has(self.username) || has(self.passwordSecretRef) || "
+             "has(self.passwordHashSecretRef)",
+             "authentication.username needs passwordSecretRef or passwordHashSecretRef: a "
+             "username alone authenticates nobody"),
+        rule("!(has(self.passwordSecretRef) && has(self.passwordHashSecretRef))",
+             "give the expected password either as passwordSecretRef or as "
+             "passwordHashSecretRef, not both"),
+    )
+    mode: Literal["required", "none"] = "required"
+    username: str | None = Field(default=None, min_length=1, max_length=256,
+                                 description="the expected Username(553)")
+    password_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="a Secret key holding the expected password")
+    password_hash_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="a Secret key holding an scrypt hash of the password "
+                                  "(fixplus auth hash-password)")
+    certificate: CertificateIdentity | None = None
+    allowed_addresses: list[AddressOrCidr] | None = Field(
+        default=None, max_length=64,
+        description="source addresses or CIDRs the counterparty connects from")
+
+
 class SessionTls(CrdModel):
     """TLS from a Secret (``tls.crt``, ``tls.key``, optional ``ca.crt``)."""
 
@@ -250,8 +310,12 @@ class Disruption(CrdModel):
 class PodSettings(CrdModel):
     """What the engine pods of a FixSession or FixCluster run with."""
 
-    image: str = Field(default=DEFAULT_IMAGE, min_length=1)
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image: str | None = Field(
+        default=None, min_length=1,
+        description="the engine image (default: the operator's engine image); only images "
+                    "the operator allows are run")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        default=None, description="default: the operator's engine image pull policy")
     resources: Resources = Field(default_factory=Resources)
     metrics: Metrics = Field(default_factory=Metrics)
     network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)
@@ -269,6 +333,12 @@ class PodSettings(CrdModel):
 # -- FixSession -------------------------------------------------------------------
 
 
+def _engine_field(name: str) -> Any:
+    """The engine's own field definition (bounds, default, description) for a
+    session setting the CRD carries unchanged."""
+    return copy.copy(SessionSettings.model_fields[name])
+
+
 class SessionFields(CrdModel):
     """The FIX settings of one session, typed as the engine types them."""
 
@@ -278,6 +348,7 @@ class SessionFields(CrdModel):
         "username": "logon.username",
         "password": "logon.passwordSecretRef or logon.vault",
         "accept_host": "the pod always listens on all addresses",
+        "authentication": "authentication, with Secret references for the password and its hash",
     }
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
         rule(
@@ -291,6 +362,15 @@ class SessionFields(CrdModel):
         rule(
             "(self.beginString == 'FIXT.1.1') == has(self.defaultApplVerId)",
             "defaultApplVerId is required for FIXT.1.1 sessions and only allowed there",
+        ),
+        rule(
+            "self.role == 'acceptor' || !has(self.authentication)",
+            "authentication is for acceptor sessions (an initiator sends logon credentials)",
+        ),
+        rule(
+            "!has(self.authentication) || !has(self.authentication.certificate) || "
+            "(has(self.tls) && self.tls.requireClientCert)",
+            "authentication.certificate needs tls.requireClientCert: true",
         ),
     )
 
@@ -328,8 +408,19 @@ class SessionFields(CrdModel):
     accept_port: int | None = Field(default=None, ge=1, le=65535)
     tcp_nodelay: bool = True
     tcp_keepalive: bool = True
+    # The engine's bounds, with the engine's limits and defaults (not retyped).
+    min_heartbeat_interval: int = _engine_field("min_heartbeat_interval")
+    max_heartbeat_interval: int = _engine_field("max_heartbeat_interval")
+    max_message_size: int = _engine_field("max_message_size")
+    max_queued_messages: int = _engine_field("max_queued_messages")
+    max_queued_bytes: int = _engine_field("max_queued_bytes")
     tls: SessionTls | None = None
     logon: LogonCredentials | None = None
+    authentication: Authentication | None = Field(
+        default=None,
+        description="acceptor: how the counterparty is authenticated; an acceptor without "
+                    "it is refused unless it says mode: none",
+    )
 
 
 class FixSessionSpec(PodSettings, SessionFields):
@@ -347,6 +438,11 @@ class FixSessionSpec(PodSettings, SessionFields):
     store_ref: DnsName | None = Field(
         default=None,
         description="a MessageStore in the same namespace (default: SQLite in the pod)",
+    )
+    cluster_ref: DnsName | None = Field(
+        default=None,
+        description="a FixCluster of the namespace that is to serve this acceptor; it does so "
+                    "only if its sessionSelector matches this session's labels too",
     )
     disruption: Disruption = Field(default_factory=Disruption)
 
@@ -481,9 +577,11 @@ class FixClusterSpec(PodSettings):
     max_replicas: int = Field(default=4, ge=1)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     session_selector: LabelSelector | None = Field(
-        default=None, description="FixSessions (acceptors) this cluster serves"
+        default=None,
+        description="FixSessions (acceptors) this cluster accepts; a FixSession joins only "
+                    "if it also names this cluster in its spec.clusterRef",
     )
-    sessions: list[ClusterSession] = Field(default_factory=list)
+    sessions: list[ClusterSession] = Field(default_factory=list, max_length=256)
     disruption: Disruption = Field(default_factory=lambda: Disruption(max_unavailable=1))
 
 

@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pyfixmsg_plus.engine.config import Role
 
-from . import k8s, status
+from . import k8s, policy, status
 from .models import (
     API_VERSION,
     FixClusterSpec,
@@ -32,6 +33,7 @@ from .models import (
     StoreCredentials,
     known_fields,
 )
+from .policy import Policy
 from .render import (
     ClusterContext,
     Obj,
@@ -57,12 +59,14 @@ class Result:
 
 
 class Problem(Exception):
-    """A reason (CamelCase) and a message for the conditions."""
+    """A reason (CamelCase) and a message for the conditions; ``refused_secret``
+    names a Secret the resource may not (or no longer) reference."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, refused_secret: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.refused_secret = refused_secret
 
 
 def owner_of(body: Mapping[str, Any]) -> Owner:
@@ -85,11 +89,26 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _secret(namespace: str, name: str, needed: set[str], what: str) -> frozenset[str]:
-    keys = k8s.secret_keys(namespace, name)
-    if keys is None:
+def _no_references(body: Mapping[str, Any]) -> None:
+    """A resource never holds ``${ENV:…}``/``${FILE:…}`` references: the
+    engine would resolve them in the pod, from the pod's files and
+    variables, into whatever setting they sit in."""
+    paths = policy.references(body.get("spec") or {})
+    if paths:
+        raise Problem("SecretReferenceNotAllowed", policy.reference_problem(paths))
+
+
+def _secret(namespace: str, name: str, needed: set[str], what: str,
+            rules: Policy) -> frozenset[str]:
+    """The keys of a Secret the resource may reference (checked before any is read)."""
+    found = k8s.secret_keys(namespace, name)
+    if found is None:
         raise Problem("SecretNotFound", f"{what}: Secret {name!r} does not exist in "
                       f"namespace {namespace!r}")
+    keys, labels = found
+    if not rules.secret_allowed(namespace, name, labels):
+        raise Problem("SecretNotAllowed", f"{what}: Secret {name!r} may not be referenced: "
+                      f"{rules.secret_rule()}", refused_secret=name)
     missing = needed - keys
     if missing:
         raise Problem("SecretKeyMissing", f"{what}: Secret {name!r} has no key "
@@ -97,15 +116,16 @@ def _secret(namespace: str, name: str, needed: set[str], what: str) -> frozenset
     return keys
 
 
-def _check_store_credentials(namespace: str, store: str, creds: StoreCredentials | None) -> None:
+def _check_store_credentials(namespace: str, store: str, creds: StoreCredentials | None,
+                             rules: Policy) -> None:
     if creds is None or creds.secret_ref is None:
         return
     ref = creds.secret_ref
     needed = {ref.password_key} | ({ref.username_key} if ref.username_key else set())
-    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials")
+    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials", rules)
 
 
-def _store(namespace: str, name: str) -> StoreInput:
+def _store(namespace: str, name: str, rules: Policy) -> StoreInput:
     body = k8s.get(API_VERSION, "MessageStore", namespace, name)
     if body is None:
         raise Problem("StoreNotFound",
@@ -114,19 +134,24 @@ def _store(namespace: str, name: str) -> StoreInput:
         spec = _spec(MessageStoreSpec, body)
     except ValidationError as exc:
         raise Problem("InvalidStore", f"MessageStore {name!r}: {_describe(exc)}") from None
-    _check_store_credentials(namespace, name, spec.credentials)
+    _check_store_credentials(namespace, name, spec.credentials, rules)
     return StoreInput(name, spec)
 
 
-def _session_secrets(namespace: str, fields: SessionFields, what: str) -> frozenset[str]:
-    """Check the Logon Secret; return the keys of the TLS Secret."""
-    logon = fields.logon
-    if logon is not None and logon.password_secret_ref is not None:
-        ref = logon.password_secret_ref
-        _secret(namespace, ref.name, {ref.key}, f"{what} logon password")
+def _session_secrets(namespace: str, fields: SessionFields, what: str,
+                     rules: Policy) -> frozenset[str]:
+    """Check the Logon and authentication Secrets; return the keys of the TLS Secret."""
+    logon, auth = fields.logon, fields.authentication
+    refs = [(logon.password_secret_ref if logon else None, "logon password")]
+    if auth is not None:
+        refs += [(auth.password_secret_ref, "authentication password"),
+                 (auth.password_hash_secret_ref, "authentication password hash")]
+    for ref, purpose in refs:
+        if ref is not None:
+            _secret(namespace, ref.name, {ref.key}, f"{what} {purpose}", rules)
     if fields.tls is None:
         return frozenset()
-    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS")
+    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS", rules)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -192,9 +217,45 @@ def _failed(owner: Owner, body: Mapping[str, Any], problem: Problem) -> Result:
     repeated = before is not None and before.get("reason") == problem.reason \
         and before.get("message") == problem.message
     events = [] if repeated else [("Warning", problem.reason, problem.message)]
+    if problem.refused_secret is not None:
+        events += _withdraw(owner, problem.refused_secret)
     return Result(status={**{k: v for k, v in old.items() if k != "conditions"},
                           "observedGeneration": owner.generation, "conditions": conditions},
                   events=events)
+
+
+def _uses_secret(pod: Mapping[str, Any], secret: str) -> bool:
+    """Whether a pod spec mounts ``secret`` or reads it into a variable."""
+    for volume in pod.get("volumes") or ():
+        if (volume.get("secret") or {}).get("secretName") == secret:
+            return True
+    for container in [*(pod.get("containers") or ()), *(pod.get("initContainers") or ())]:
+        for env in container.get("env") or ():
+            if ((env.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") == secret:
+                return True
+        for source in container.get("envFrom") or ():
+            if (source.get("secretRef") or {}).get("name") == secret:
+                return True
+    return False
+
+
+def _withdraw(owner: Owner, secret: str) -> list[Event]:
+    """Delete the resource's Deployment if its pods use a Secret that may no
+    longer be referenced (the admin took the permission back): objects
+    applied before a refusal otherwise stay as they were."""
+    deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
+    if deployment is None:
+        return []
+    refs = deployment["metadata"].get("ownerReferences") or ()
+    if not any(r.get("uid") == owner.uid for r in refs):
+        return []
+    pod = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    if not _uses_secret(pod, secret):
+        return []
+    k8s.delete("apps/v1", "Deployment", owner.namespace, owner.child_name)
+    return [("Warning", "SecretWithdrawn",
+             f"deleted Deployment {owner.child_name}: its pods use Secret {secret!r}, which "
+             "may no longer be referenced")]
 
 
 def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
@@ -203,36 +264,55 @@ def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.match_labels.items())
 
 
-def _serving_cluster(namespace: str, labels: Mapping[str, str]) -> str | None:
-    for cluster in k8s.list_objects(API_VERSION, "FixCluster", namespace):
-        try:
-            spec = _spec(FixClusterSpec, cluster)
-        except ValidationError:
-            continue
-        if _selects(spec.session_selector, labels):
-            return str(cluster["metadata"]["name"])
-    return None
-
-
-def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
-    owner = owner_of(body)
+def _joined_cluster(namespace: str, name: str, labels: Mapping[str, str],
+                    spec: FixSessionSpec) -> str | None:
+    """The FixCluster that serves this session: both sides must say so."""
+    cluster = spec.cluster_ref
+    if cluster is None:
+        return None
+    if spec.role is not Role.ACCEPTOR:
+        raise Problem("NotAcceptedByCluster", f"spec.clusterRef {cluster!r}: a FixCluster "
+                      "serves acceptor sessions only")
+    body = k8s.get(API_VERSION, "FixCluster", namespace, cluster)
+    if body is None:
+        raise Problem("ClusterNotFound", f"spec.clusterRef: FixCluster {cluster!r} does not "
+                      f"exist in namespace {namespace!r}")
     try:
+        selector = _spec(FixClusterSpec, body).session_selector
+    except ValidationError as exc:
+        raise Problem("InvalidCluster", f"FixCluster {cluster!r}: {_describe(exc)}") from None
+    if not _selects(selector, labels):
+        wanted = ", ".join(f"{k}={v}" for k, v in sorted(
+            (selector.match_labels if selector else {}).items())) or "none"
+        raise Problem("NotAcceptedByCluster",
+                      f"FixCluster {cluster!r} does not accept FixSession {name!r}: its "
+                      f"spec.sessionSelector (matchLabels: {wanted}) does not match the "
+                      "session's labels")
+    return cluster
+
+
+def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
+    owner = owner_of(body)
+    rules = rules or Policy.from_env()
+    try:
+        _no_references(body)
         try:
             spec = _spec(FixSessionSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        store = _store(owner.namespace, spec.store_ref) if spec.store_ref else None
-        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}")
-        cluster = _serving_cluster(owner.namespace, body["metadata"].get("labels") or {})
+        store = _store(owner.namespace, spec.store_ref, rules) if spec.store_ref else None
+        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}", rules)
+        cluster = _joined_cluster(owner.namespace, owner.name,
+                                  body["metadata"].get("labels") or {}, spec)
         if cluster is not None:
             # A session is live in one pod at a time: the cluster's pods serve it.
             spec = spec.model_copy(update={"paused": True})
         ctx = SessionContext(owner, spec, store, tls_keys,
-                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD))
+                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD), policy=rules)
         try:
             rendered = render_fix_session(ctx)
         except RenderError as exc:
-            raise Problem("InvalidConfig", str(exc)) from None
+            raise Problem(exc.reason, str(exc)) from None
         paused = spec.paused
 
         def ready(deployment: Mapping[str, Any] | None) -> status.Cond:
@@ -246,50 +326,84 @@ def reconcile_fix_session(body: Mapping[str, Any]) -> Result:
         return _failed(owner, body, problem)
 
 
-def reconcile_fix_cluster(body: Mapping[str, Any]) -> Result:
+Selected = tuple[str, SessionFields, frozenset[str]]
+
+
+def _joining_sessions(owner: Owner, spec: FixClusterSpec,
+                      rules: Policy) -> tuple[list[Selected], list[str]]:
+    """The FixSessions that asked to join and that the selector accepts,
+    and why each one that did so cannot be served (it is left out; its own
+    status says why, and the other sessions of the pool keep being served)."""
+    selected: list[Selected] = []
+    skipped: list[str] = []
+    if spec.session_selector is None or not spec.session_selector.match_labels:
+        return selected, skipped
+    selector = ",".join(f"{k}={v}" for k, v in sorted(spec.session_selector.match_labels.items()))
+    for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
+        name = item["metadata"]["name"]
+        if (item.get("spec") or {}).get("clusterRef") != owner.name:
+            continue  # the session did not ask to join this cluster
+        what = f"FixSession {name!r}"
+        try:
+            if policy.references(item.get("spec") or {}):
+                raise Problem("SecretReferenceNotAllowed", "holds a secret reference")
+            try:
+                fields = _spec(FixSessionSpec, item)
+            except ValidationError as exc:
+                raise Problem("InvalidSession", _describe(exc)) from None
+            if fields.role is not Role.ACCEPTOR:
+                raise Problem("NotAcceptedByCluster", "is an initiator")
+            if fields.authentication is None:
+                raise Problem("AuthenticationMissing", "has no authentication")
+            keys = _session_secrets(owner.namespace, fields, what, rules)
+        except Problem as problem:
+            skipped.append(f"{what} is not served: {problem.message}")
+            continue
+        selected.append((name, fields, keys))
+    return sorted(selected, key=lambda s: s[0]), skipped
+
+
+def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
     owner = owner_of(body)
+    rules = rules or Policy.from_env()
     try:
+        _no_references(body)
         try:
             spec = _spec(FixClusterSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        store = _store(owner.namespace, spec.store_ref)
-        selected: list[tuple[str, SessionFields, frozenset[str]]] = []
-        if spec.session_selector is not None and spec.session_selector.match_labels:
-            selector = ",".join(f"{k}={v}" for k, v in
-                                sorted(spec.session_selector.match_labels.items()))
-            for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
-                name = item["metadata"]["name"]
-                try:
-                    fields = _spec(FixSessionSpec, item)
-                except ValidationError as exc:
-                    raise Problem("InvalidSession",
-                                  f"FixSession {name!r}: {_describe(exc)}") from None
-                keys = _session_secrets(owner.namespace, fields, f"FixSession {name!r}")
-                selected.append((name, fields, keys))
-        inline = tuple(_session_secrets(owner.namespace, s, f"sessions[{i}]")
+        store = _store(owner.namespace, spec.store_ref, rules)
+        selected, skipped = _joining_sessions(owner, spec, rules)
+        inline = tuple(_session_secrets(owner.namespace, s, f"spec.sessions[{i}]", rules)
                        for i, s in enumerate(spec.sessions))
-        ctx = ClusterContext(owner, spec, store, tuple(sorted(selected, key=lambda s: s[0])),
-                             inline, service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD))
+        ctx = ClusterContext(owner, spec, store, tuple(selected), inline,
+                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD), policy=rules)
         try:
             rendered = render_fix_cluster(ctx)
         except RenderError as exc:
-            raise Problem("InvalidConfig", str(exc)) from None
+            raise Problem(exc.reason, str(exc)) from None
         paused = spec.paused
-        return _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
+        old = body.get("status") or {}
+        result = _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
+        if old.get("sessionIds") != rendered.session_ids or \
+                old.get("observedGeneration") != owner.generation:
+            result.events += [("Warning", "SessionNotServed", m) for m in skipped]
+        return result
     except Problem as problem:
         return _failed(owner, body, problem)
 
 
-def reconcile_message_store(body: Mapping[str, Any]) -> Result:
+def reconcile_message_store(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
     """A MessageStore owns nothing; its status says whether its references resolve."""
     owner = owner_of(body)
+    rules = rules or Policy.from_env()
     try:
+        _no_references(body)
         try:
             spec = _spec(MessageStoreSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        _check_store_credentials(owner.namespace, owner.name, spec.credentials)
+        _check_store_credentials(owner.namespace, owner.name, spec.credentials, rules)
     except Problem as problem:
         return _failed(owner, body, problem)
     old = body.get("status") or {}

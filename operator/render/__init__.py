@@ -13,13 +13,14 @@ import dataclasses
 
 from pyfixmsg_plus.engine.config import Role
 
-from ..models import FixClusterSpec, FixSessionSpec, SessionFields, StoreType
+from ..models import FixClusterSpec, FixSessionSpec, PodSettings, SessionFields, StoreType
+from ..policy import Policy, PolicyError
 from . import config as cfg
 from . import network, workload
 from .common import CONFIG_HASH, Obj, Owner, PodLayout
 from .secrets import RenderError, Wiring
 
-__all__ = ["ClusterContext", "Obj", "Owner", "PodLayout", "RenderError", "Rendered",
+__all__ = ["ClusterContext", "Obj", "Owner", "PodLayout", "Policy", "RenderError", "Rendered",
            "SessionContext", "render_fix_cluster", "render_fix_session"]
 
 
@@ -39,6 +40,7 @@ class SessionContext:
     tls_keys: frozenset[str] = frozenset()
     service_monitor: bool = False
     layout: PodLayout = dataclasses.field(default_factory=PodLayout)
+    policy: Policy = dataclasses.field(default_factory=Policy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,7 @@ class ClusterContext:
     inline_tls_keys: tuple[frozenset[str], ...] = ()
     service_monitor: bool = False
     layout: PodLayout = dataclasses.field(default_factory=PodLayout)
+    policy: Policy = dataclasses.field(default_factory=Policy)
 
 
 def _session_id(f: SessionFields) -> str:
@@ -75,10 +78,18 @@ def _sqlite_claim(store: cfg.StoreInput | None) -> str | None:
     return None
 
 
+def _image(policy: Policy, pod: PodSettings) -> str:
+    try:
+        return policy.image(pod.image)
+    except PolicyError as exc:
+        raise RenderError(str(exc), reason=exc.reason) from None
+
+
 def render_fix_session(ctx: SessionContext) -> Rendered:
     """ConfigMap, ServiceAccount, Deployment (one pod), Service, NetworkPolicy,
     PodDisruptionBudget, Istio objects and the ServiceMonitor of a FixSession."""
     spec, owner = ctx.spec, ctx.owner
+    image = _image(ctx.policy, spec)
     wiring = Wiring()
     session = cfg.SessionInput("session", spec, ctx.tls_keys)
     config = cfg.engine_config([session], ctx.store, spec, wiring, ctx.layout)
@@ -86,6 +97,7 @@ def render_fix_session(ctx: SessionContext) -> Rendered:
     config_hash = config_map["metadata"]["annotations"][CONFIG_HASH]
     fix_port = spec.accept_port if spec.role is Role.ACCEPTOR else None
     pod = workload.PodInput(config_hash=config_hash, fix_port=fix_port, wiring=wiring,
+                            image=image, image_pull_policy=ctx.policy.default_pull_policy,
                             layout=ctx.layout, sqlite_claim=_sqlite_claim(ctx.store),
                             logout_timeout=spec.logout_timeout)
     objects: list[Obj | None] = [
@@ -113,15 +125,18 @@ def render_fix_cluster(ctx: ClusterContext) -> Rendered:
         raise RenderError(
             f"MessageStore {ctx.store.name!r} is sqlite: the pods of a FixCluster need a "
             "shared store (postgresql or redis)")
+    image = _image(ctx.policy, spec)
     inputs: list[cfg.SessionInput] = []
     for name, fields, keys in ctx.selected:
         if fields.role is not Role.ACCEPTOR:
             raise RenderError(f"FixSession {name!r} is an initiator: a FixCluster serves "
                               "acceptor sessions only")
-        inputs.append(cfg.SessionInput(f"fs-{name}", fields, keys, accept_port=spec.port))
+        inputs.append(cfg.SessionInput(f"fs-{name}", fields, keys, accept_port=spec.port,
+                                       where=f"FixSession {name!r}"))
     for index, fields in enumerate(spec.sessions):
         keys = ctx.inline_tls_keys[index] if index < len(ctx.inline_tls_keys) else frozenset()
-        inputs.append(cfg.SessionInput(f"s{index}", fields, keys, accept_port=spec.port))
+        inputs.append(cfg.SessionInput(f"s{index}", fields, keys, accept_port=spec.port,
+                                       where=f"spec.sessions[{index}]"))
     if not inputs:
         raise RenderError("no sessions: the selector matches no FixSession and none is inline")
     wiring = Wiring()
@@ -129,6 +144,7 @@ def render_fix_cluster(ctx: ClusterContext) -> Rendered:
     config_map = cfg.config_map(owner, config)
     config_hash = config_map["metadata"]["annotations"][CONFIG_HASH]
     pod = workload.PodInput(config_hash=config_hash, fix_port=spec.port, wiring=wiring,
+                            image=image, image_pull_policy=ctx.policy.default_pull_policy,
                             layout=ctx.layout,
                             logout_timeout=max(i.fields.logout_timeout for i in inputs))
     replicas = None if spec.autoscaling.enabled else spec.min_replicas

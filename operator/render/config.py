@@ -21,7 +21,7 @@ from .common import CONFIG_HASH, Obj, Owner, PodLayout, digest, meta
 from .secrets import RenderError, Wiring
 
 #: SessionFields that are operator settings, not engine session settings.
-_NOT_ENGINE = {"tls", "logon"}
+_NOT_ENGINE = {"tls", "logon", "authentication"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +32,7 @@ class SessionInput:
     fields: SessionFields
     tls_keys: frozenset[str] = frozenset()
     accept_port: int | None = None  # a FixCluster puts every session on its port
+    where: str = "spec"  # the session in messages: spec, spec.sessions[0], FixSession 'x'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,9 @@ def session_settings(s: SessionInput, wiring: Wiring, layout: PodLayout) -> dict
     if tls:
         data["tls"] = tls
     data.update(secrets.logon(wiring, s.key, s.fields.logon, layout))
+    if acceptor:
+        data["authentication"] = secrets.authentication(
+            wiring, s.key, s.fields.authentication, s.where, layout)
     return data
 
 
@@ -125,7 +129,8 @@ def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: P
         data["retention"] = store.spec.retention.model_dump(mode="json", by_alias=True,
                                                             exclude_none=True)
     try:
-        parse_config(data, source="the rendered engine configuration", resolve_secrets=False)
+        parse_config(data, source="the rendered engine configuration",
+                     resolve_secrets=False)
     except Exception as exc:  # InvalidConfigError, one line per problem
         raise RenderError(str(exc)) from None
     return data

@@ -12,14 +12,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..models import LogonCredentials, SessionTls, StoreCredentials, VaultSecret
+from ..models import Authentication, LogonCredentials, SessionTls, StoreCredentials, VaultSecret
 from .common import PodLayout
 
 VAULT = "vault.hashicorp.com"
 
 
 class RenderError(ValueError):
-    """The resource cannot be rendered as it is (a readable reason)."""
+    """The resource cannot be rendered as it is (a readable message, and a
+    CamelCase reason for the conditions)."""
+
+    def __init__(self, message: str, reason: str = "InvalidConfig") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclasses.dataclass
@@ -89,6 +94,39 @@ def logon(wiring: Wiring, key: str, creds: LogonCredentials | None,
         file = f"logon-{key}"
         wiring.add_vault(file, creds.vault)
         out["password"] = f"${{FILE:{vault_path(layout, file)}}}"
+    return out
+
+
+def authentication(wiring: Wiring, key: str, auth: Authentication | None, where: str,
+                   layout: PodLayout) -> dict[str, Any]:
+    """Engine settings for how an acceptor authenticates its counterparty.
+
+    The expected password and its hash are files of a Secret volume (a
+    whole directory, never a ``subPath``, so an updated Secret reaches the
+    pod) and ``${FILE:…}`` references in the configuration.
+    """
+    if auth is None:
+        raise RenderError(
+            f"{where}: an acceptor session needs authentication (username with "
+            "passwordSecretRef or passwordHashSecretRef, certificate, allowedAddresses), "
+            "or authentication.mode: none to accept any counterparty that knows the CompIDs",
+            reason="AuthenticationMissing")
+    if auth.mode == "none":
+        return {"mode": "none"}
+    out: dict[str, Any] = {"mode": auth.mode}
+    if auth.username is not None:
+        out["username"] = auth.username
+    volume, mount = f"auth-{key}"[:63], f"{layout.secrets_dir}/auth-{key}"
+    for setting, ref in (("password", auth.password_secret_ref),
+                         ("passwordHash", auth.password_hash_secret_ref)):
+        if ref is not None:
+            path = wiring.add_secret_file(volume, ref.name, ref.key, mount)
+            out[setting] = f"${{FILE:{path}}}"
+    if auth.certificate is not None:
+        out["certificate"] = auth.certificate.model_dump(mode="json", by_alias=True,
+                                                         exclude_none=True)
+    if auth.allowed_addresses is not None:
+        out["allowedAddresses"] = list(auth.allowed_addresses)
     return out
 
 

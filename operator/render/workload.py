@@ -29,6 +29,8 @@ class PodInput:
     config_hash: str
     fix_port: int | None  # acceptors listen; initiators have none
     wiring: Wiring
+    image: str  # chosen by the operator's policy (the resource may only ask)
+    image_pull_policy: str = "IfNotPresent"
     layout: PodLayout = dataclasses.field(default_factory=PodLayout)
     sqlite_claim: str | None = None
     logout_timeout: float = 2.0
@@ -119,8 +121,8 @@ def pod_template(owner: Owner, pod: PodSettings, inp: PodInput) -> Obj:
         })
     container = {
         "name": "engine",
-        "image": pod.image,
-        "imagePullPolicy": pod.image_pull_policy,
+        "image": inp.image,
+        "imagePullPolicy": pod.image_pull_policy or inp.image_pull_policy,
         "command": ["fixplus"],
         "args": ["run", "-c", layout.config_file, "--log-level", pod.log_level],
         "ports": ports,

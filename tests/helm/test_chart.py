@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -154,9 +155,45 @@ def test_examples(helm: Helm, tmp_path: Path) -> None:
     assert sorted(s["spec"]["role"] for s in sessions) == ["acceptor", "initiator"]
     for obj in [*sessions, store]:
         assert obj["metadata"]["namespace"] == WATCHED[0]
+    (secret,) = find(objects, "Secret")
+    assert secret["metadata"]["labels"]["fixplus.io/allow-reference"] == "true"
+    assert len(base64.b64decode(secret["data"]["password"])) == 24
+    ref = {"name": secret["metadata"]["name"], "key": "password"}
     for s in sessions:
         assert s["spec"]["storeRef"] == store["metadata"]["name"]
-        assert s["spec"]["image"] == "pyfixmsg-plus:0.1.0"
+        assert "image" not in s["spec"]  # the operator's engine image (engine.image)
+    by_role = {s["spec"]["role"]: s["spec"] for s in sessions}
+    assert by_role["acceptor"]["authentication"] == {"username": "EXAMPLE-CLIENT",
+                                                     "passwordSecretRef": ref}
+    assert by_role["initiator"]["logon"] == {"username": "EXAMPLE-CLIENT",
+                                             "passwordSecretRef": ref}
+
+
+def test_engine_image_and_secret_rules_reach_the_operator(helm: Helm, tmp_path: Path) -> None:
+    def env(values: dict[str, Any]) -> dict[str, str]:
+        objects = docs(helm.template("--values", str(write(tmp_path, "v", values))))
+        (deployment,) = find(objects, "Deployment")
+        return {e["name"]: e.get("value") for e in
+                deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    defaults = env({})
+    assert defaults["FIXPLUS_ENGINE_IMAGE"] == "pyfixmsg-plus:0.1.0"
+    assert defaults["FIXPLUS_ENGINE_IMAGE_PULL_POLICY"] == "IfNotPresent"
+    assert defaults["FIXPLUS_ALLOWED_IMAGES"] == ""
+    assert defaults["FIXPLUS_SECRET_ALLOW_LABEL"] == "fixplus.io/allow-reference"
+    assert defaults["FIXPLUS_ALLOWED_SECRETS"] == ""
+    chart_image = env({"image": {"repository": "registry.example/fix/pyfixmsg-plus",
+                                 "tag": "0.2.0", "pullPolicy": "Always"}})
+    assert chart_image["FIXPLUS_ENGINE_IMAGE"] == "registry.example/fix/pyfixmsg-plus:0.2.0"
+    assert chart_image["FIXPLUS_ENGINE_IMAGE_PULL_POLICY"] == "Always"
+    own = env({"engine": {"image": "registry.example/fix/engine:1", "pullPolicy": "Never",
+                          "allowedImages": ["registry.example/fix/engine:*", "debug:1"]},
+               "secrets": {"allowLabel": "", "allowed": ["trading/pg", "risk/*"]}})
+    assert own["FIXPLUS_ENGINE_IMAGE"] == "registry.example/fix/engine:1"
+    assert own["FIXPLUS_ENGINE_IMAGE_PULL_POLICY"] == "Never"
+    assert own["FIXPLUS_ALLOWED_IMAGES"] == "registry.example/fix/engine:*,debug:1"
+    assert own["FIXPLUS_SECRET_ALLOW_LABEL"] == ""
+    assert own["FIXPLUS_ALLOWED_SECRETS"] == "trading/pg,risk/*"
 
 
 def test_dashboards_off_and_crds_not_kept(helm: Helm, tmp_path: Path) -> None:
@@ -201,6 +238,8 @@ BAD_VALUES: list[tuple[list[str], list[str]]] = [
     (["--set", "dashboards.labelValue=not ok"], ["/dashboards/labelValue"]),
     (["--set", "operator.resources.limits.memory=lots"], ["/operator/resources/limits/memory"]),
     (["--set", "examples.enable=true"], ["enable"]),
+    (["--set", "engine.allowedImages={a b}"], ["/engine/allowedImages/0"]),
+    (["--set", "secrets.allowed={pg}"], ["/secrets/allowed/0"]),
     (["--set", "serviceAccount.create=false"], ["/serviceAccount/name"]),
 ]
 

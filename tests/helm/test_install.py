@@ -162,9 +162,14 @@ def replica_sets(rel: Release) -> list[str]:
                         f"app.kubernetes.io/instance={rel.name}", "-o", "name").stdout.split()
 
 
+#: The chart's image setting in the release (the operator's and the engine pods').
+IMAGE_REPOSITORY = "registry.example/fix/pyfixmsg-plus"
+
+
 def start_operator(rel: Release) -> None:
     """Run fixplus-operator as the Deployment's pod would: its arguments (less
-    the liveness endpoint) and a token of the chart's ServiceAccount."""
+    the liveness endpoint), its environment and a token of the chart's
+    ServiceAccount."""
     if rel.operator is not None:
         stop_operator(rel)  # the Recreate strategy: the old one stops first
     token = rel.kube.run("create", "token", rel.fullname, "-n", rel.namespace,
@@ -179,9 +184,11 @@ def start_operator(rel: Release) -> None:
     }
     kubeconfig = rel.tmp / "operator-kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(config))
-    args = [a for a in rel.deployment()["spec"]["template"]["spec"]["containers"][0]["args"]
-            if not a.startswith("--liveness")]
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "FIXPLUS_RESYNC_SECONDS": "2"}
+    container = rel.deployment()["spec"]["template"]["spec"]["containers"][0]
+    args = [a for a in container["args"] if not a.startswith("--liveness")]
+    chart_env = {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
+    env = {**os.environ, **chart_env, "KUBECONFIG": str(kubeconfig),
+           "FIXPLUS_RESYNC_SECONDS": "2"}
     rel.operator_log = rel.tmp / f"operator-{time.monotonic_ns()}.log"
     with rel.operator_log.open("w") as out:
         rel.operator = subprocess.Popen([str(OPERATOR), *args], env=env, stdout=out,
@@ -204,10 +211,14 @@ def test_install(release: Release) -> None:
     rel = release
     rel.adopt_crds()
     out = rel.helm_run("install", "--set", f"watch.namespaces={{{rel.watch_a},{rel.watch_b}}}",
-                       "--set", "examples.enabled=true")
+                       "--set", "examples.enabled=true",
+                       "--set", f"image.repository={IMAGE_REPOSITORY}")
     assert "STATUS: deployed" in out
     notes = out[out.index("NOTES:"):]
     assert "One replica on purpose" in notes
+    assert f"Engine pods run {IMAGE_REPOSITORY}:0.1.0." in notes
+    assert 'Resources may reference only the Secrets labelled fixplus.io/allow-reference="true".' \
+        in notes
     assert f"in: {rel.watch_a}, {rel.watch_b}." in notes
     assert "3 dashboards in ConfigMaps labelled grafana_dashboard=1 in " + rel.namespace in notes
     assert "PrometheusRule" in notes  # created, or why not
@@ -288,6 +299,11 @@ def test_operator_reconciles_with_the_charts_service_account(release: Release) -
             owned = obj["status"]["owned"]
             assert {"apiVersion": "apps/v1", "kind": "Deployment",
                     "name": f"fixs-{name}"} in owned
+            # the chart's image reaches the engine pods
+            engine = rel.get("deployment", f"fixs-{name}", rel.watch_a)
+            assert engine is not None
+            assert engine["spec"]["template"]["spec"]["containers"][0]["image"] == \
+                f"{IMAGE_REPOSITORY}:0.1.0"
             for o in owned:  # everything it applied, it was allowed to apply
                 api_group, _, version = o["apiVersion"].rpartition("/")
                 resource = f"{o['kind']}.{version}.{api_group}" if api_group else o["kind"]

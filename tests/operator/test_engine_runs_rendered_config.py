@@ -3,8 +3,11 @@
 Two FixSessions are rendered exactly as the operator renders them (only the
 pod's file layout is rooted in a temporary folder instead of ``/etc`` and
 ``/var``): an acceptor with TLS (client certificates required; its metrics
-over HTTPS from a Secret) and an initiator with TLS and a Logon password
-from a mounted Secret, both with a SQLite MessageStore.  Each ConfigMap's ``engine.yaml`` is written where the
+over HTTPS from a Secret) that authenticates its counterparty (Username, the
+expected password from a mounted Secret, the client certificate's identity,
+the source address) and an initiator with TLS and a Logon password from a
+mounted Secret, both with a SQLite MessageStore.  Each ConfigMap's
+``engine.yaml`` is written where the
 pod would mount it, the Secrets' keys where the kubelet would put them, and
 ``fixplus run -c engine.yaml`` — the container's command — is started for
 both.  The test passes when the acceptor listens and both log on: the
@@ -110,11 +113,16 @@ def test_rendered_acceptor_and_initiator_start_and_log_on(tmp_path: Path) -> Non
         "role": "acceptor", "beginString": "FIXT.1.1", "defaultApplVerId": "FIX.5.0SP2",
         "senderCompId": "BROKER", "targetCompId": "CLIENT", "acceptPort": port,
         "heartbeatInterval": 5, "tls": {"secretName": "server-tls", "requireClientCert": True},
+        "authentication": {"username": "client", "passwordSecretRef": {"name": "expected"},
+                           "certificate": {"subject": "CN=client", "dnsNames": ["client"]},
+                           "allowedAddresses": ["127.0.0.1"]},
         "storeRef": "local",
         "metrics": {"port": _free_port(), "tls": {"secretName": "metrics-tls"}},
     }, {"server-tls": {"tls.crt": read("server.crt"), "tls.key": read("server.key"),
                        "ca.crt": read("ca.crt")},
-        "metrics-tls": {"tls.crt": read("server.crt"), "tls.key": read("server.key")}})
+        "metrics-tls": {"tls.crt": read("server.crt"), "tls.key": read("server.key")},
+        "expected": {"password": b"s3cret\n"}})
+    assert "s3cret" not in acceptor_cfg.read_text()
     initiator_cfg = _render(tmp_path / "initiator", {
         "role": "initiator", "beginString": "FIXT.1.1", "defaultApplVerId": "FIX.5.0SP2",
         "senderCompId": "CLIENT", "targetCompId": "BROKER", "heartbeatInterval": 5,

@@ -25,6 +25,8 @@ from tests.realparts import REPO, env_value
 pytestmark = pytest.mark.integration
 
 CONFIG_HASH = "fixplus.io/config-hash"
+ALLOW = "fixplus.io/allow-reference"
+NO_AUTH = {"authentication": {"mode": "none"}}  # test sessions: any counterparty
 
 
 def _reconciled(kube: Kube, kind: str, name: str) -> dict[str, Any] | None:
@@ -46,6 +48,19 @@ def _tls_secret(kube: Kube, tmp: Path, name: str) -> None:
     kube.run("create", "secret", "generic", name, "--type=kubernetes.io/tls",
              f"--from-file={tmp / 'tls.crt'}", f"--from-file={tmp / 'tls.key'}",
              f"--from-file={tmp / 'ca.crt'}")
+    kube.run("label", "secret", name, f"{ALLOW}=true")
+
+
+def _degraded(kube: Kube, kind: str, name: str, reason: str) -> dict[str, Any]:
+    """The Degraded condition once it has ``reason`` (for this generation)."""
+    def probe() -> dict[str, Any] | None:
+        obj = kube.get(kind, name)
+        cond = condition(obj, "Degraded")
+        if obj and cond and cond["status"] == "True" and cond["reason"] == reason and \
+                cond.get("observedGeneration") == obj["metadata"]["generation"]:
+            return cond
+        return None
+    return wait_for(f"{kind} {name} Degraded ({reason})", probe)
 
 
 def test_api_server_rejects_invalid_resources_with_readable_messages(kube: Kube) -> None:
@@ -66,6 +81,15 @@ def test_api_server_rejects_invalid_resources_with_readable_messages(kube: Kube)
          "give the password either as passwordSecretRef or from vault, not both"),
         ({**session, "networkPolicy": {"counterpartyCidrs": ["not-a-cidr"]}},
          "spec.networkPolicy.counterpartyCidrs[0]"),
+        ({**session, **NO_AUTH}, "authentication is for acceptor sessions"),
+        ({**session, "role": "acceptor", "acceptPort": 1,
+          "authentication": {"mode": "none", "username": "U"}},
+         "authentication.mode none allows no other authentication key"),
+        ({**session, "role": "acceptor", "acceptPort": 1, "authentication": {}},
+         "authentication.mode required needs at least one check"),
+        ({**session, "role": "acceptor", "acceptPort": 1,
+          "authentication": {"certificate": {"subject": "CN=x"}}},
+         "authentication.certificate needs tls.requireClientCert: true"),
     ]
     for spec, message in cases:
         proc = kube.run("apply", "-f", "-", stdin=json.dumps({**base, "spec": spec}),
@@ -171,6 +195,12 @@ def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -
                                ["data"]["engine.yaml"])  # type: ignore[index]
     tls = gw_config["sessions"][0]["tls"]
     assert tls["requireClientCert"] is True and tls["caFile"].endswith("/ca.crt")
+    assert gw_config["sessions"][0]["authentication"] == {
+        "mode": "required", "username": "CLIENT2",
+        "password": "${FILE:/var/run/secrets/fixplus/auth-session/password}",
+        "certificate": {"dnsNames": ["client2.example"]},
+        "allowedAddresses": ["192.0.2.0/24"]}
+    assert "change-me-client2" not in str(gw_config)
     pdb = kube.get("poddisruptionbudget", "fixs-client-gateway")
     assert pdb is not None and pdb["spec"]["maxUnavailable"] == 0
 
@@ -255,7 +285,8 @@ def test_missing_store_is_a_condition_until_it_appears(kube: Kube) -> None:
     doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
            "metadata": {"name": "late-store"},
            "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "S",
-                    "targetCompId": "T", "acceptPort": 7001, "storeRef": "not-yet"}}
+                    "targetCompId": "T", "acceptPort": 7001, "storeRef": "not-yet",
+                    **NO_AUTH}}
     kube.run("apply", "-f", "-", stdin=json.dumps(doc))
     cond = wait_for("StoreNotFound", lambda: (
         (c := condition(kube.get("fixsession", "late-store"), "Reconciled"))
@@ -274,7 +305,8 @@ def test_a_session_selected_by_a_cluster_runs_in_the_cluster_only(kube: Kube) ->
     doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
            "metadata": {"name": "pooled", "labels": {"fixplus.io/pool": "gateway"}},
            "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "GATEWAY",
-                    "targetCompId": "FUND3", "acceptPort": 7002}}
+                    "targetCompId": "FUND3", "acceptPort": 7002, "clusterRef": "gateway",
+                    **NO_AUTH}}
     kube.run("apply", "-f", "-", stdin=json.dumps(doc))
     wait_for("pooled served by the cluster", lambda: (
         (c := condition(kube.get("fixsession", "pooled"), "Ready"))
@@ -283,6 +315,112 @@ def test_a_session_selected_by_a_cluster_runs_in_the_cluster_only(kube: Kube) ->
     assert dep is not None and dep["spec"]["replicas"] == 0
     wait_for("cluster config has the session", lambda: "FIX.4.4:GATEWAY->FUND3" in (
         (kube.get("fixcluster", "gateway") or {}).get("status", {}).get("sessionIds", [])))
+
+
+def test_a_cluster_that_does_not_accept_the_session_leaves_it_degraded(kube: Kube) -> None:
+    """Naming a FixCluster is not enough: its sessionSelector must match too."""
+    doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+           "metadata": {"name": "gatecrasher", "labels": {"fixplus.io/pool": "other"}},
+           "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "GATEWAY",
+                    "targetCompId": "INTRUDER", "acceptPort": 7003, "clusterRef": "gateway",
+                    **NO_AUTH}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    cond = _degraded(kube, "fixsession", "gatecrasher", "NotAcceptedByCluster")
+    assert cond["message"] == (
+        "FixCluster 'gateway' does not accept FixSession 'gatecrasher': its "
+        "spec.sessionSelector (matchLabels: fixplus.io/pool=gateway) does not match the "
+        "session's labels")
+    assert any(e["reason"] == "NotAcceptedByCluster" and e["type"] == "Warning"
+               for e in kube.events("gatecrasher"))
+    assert kube.get("deployment", "fixs-gatecrasher") is None
+    ids = wait_for("gateway reconciled", lambda: _reconciled(kube, "fixcluster", "gateway"))[
+        "status"]["sessionIds"]
+    assert "FIX.4.4:GATEWAY->INTRUDER" not in ids
+    # a session that carries the pool label but does not name the cluster runs alone
+    alone = {**doc, "metadata": {"name": "pool-label-only",
+                                 "labels": {"fixplus.io/pool": "gateway"}},
+             "spec": {**doc["spec"], "targetCompId": "ALONE", "acceptPort": 7004}}
+    del alone["spec"]["clusterRef"]
+    kube.run("apply", "-f", "-", stdin=json.dumps(alone))
+    fs = wait_for("pool-label-only", lambda: _reconciled(kube, "fixsession", "pool-label-only"))
+    assert condition(fs, "Ready")["reason"] != "ServedByFixCluster"  # type: ignore[index]
+    dep = kube.get("deployment", "fixs-pool-label-only")
+    assert dep is not None and dep["spec"]["replicas"] == 1
+
+
+def test_a_secret_the_admin_did_not_allow_is_refused_and_not_mounted(kube: Kube) -> None:
+    kube.run("create", "secret", "generic", "unlabelled-logon",
+             "--from-literal=password=do-not-mount")
+    doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+           "metadata": {"name": "borrows-a-secret"},
+           "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "S",
+                    "targetCompId": "BORROW", "acceptPort": 7005,
+                    "authentication": {"username": "BORROW",
+                                       "passwordSecretRef": {"name": "unlabelled-logon"}}}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    cond = _degraded(kube, "fixsession", "borrows-a-secret", "SecretNotAllowed")
+    assert cond["message"].startswith(
+        "FixSession 'borrows-a-secret' authentication password: Secret 'unlabelled-logon' "
+        f"may not be referenced: a Secret a resource references must carry the label {ALLOW}")
+    assert any(e["reason"] == "SecretNotAllowed" and e["type"] == "Warning"
+               for e in kube.events("borrows-a-secret"))
+    assert kube.get("deployment", "fixs-borrows-a-secret") is None
+    assert kube.get("configmap", "fixs-borrows-a-secret-config") is None
+    mounted = [d for d in kube.items("deployments") if "unlabelled-logon" in json.dumps(d)]
+    assert mounted == []
+    # the admin allows it: now it is mounted (as a file, never via subPath)
+    kube.run("label", "secret", "unlabelled-logon", f"{ALLOW}=true")
+    wait_for("borrows-a-secret reconciled",
+             lambda: _reconciled(kube, "fixsession", "borrows-a-secret"))
+    dep = kube.get("deployment", "fixs-borrows-a-secret")
+    assert dep is not None
+    pod = dep["spec"]["template"]["spec"]
+    assert {"name": "auth-session", "secret": {
+        "secretName": "unlabelled-logon", "items": [{"key": "password", "path": "password"}],
+        "defaultMode": 0o440}} in pod["volumes"]
+    assert not any("subPath" in m for m in pod["containers"][0]["volumeMounts"])
+    # the admin takes the permission back: the pods that mount it go
+    kube.run("label", "secret", "unlabelled-logon", f"{ALLOW}-")
+    wait_for("the Deployment withdrawn",
+             lambda: kube.get("deployment", "fixs-borrows-a-secret") is None)
+    assert any(e["reason"] == "SecretWithdrawn" for e in kube.events("borrows-a-secret"))
+
+
+def test_an_image_the_admin_did_not_allow_is_refused(kube: Kube) -> None:
+    doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+           "metadata": {"name": "own-image"},
+           "spec": {"role": "initiator", "beginString": "FIX.4.4", "senderCompId": "S",
+                    "targetCompId": "T", "connect": [{"host": "h", "port": 1}],
+                    "image": "evil.example/miner:1"}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    cond = _degraded(kube, "fixsession", "own-image", "ImageNotAllowed")
+    assert cond["message"].startswith("spec.image 'evil.example/miner:1' is not allowed by the "
+                                      "operator (allowed: pyfixmsg-plus:")
+    assert any(e["reason"] == "ImageNotAllowed" and e["type"] == "Warning"
+               for e in kube.events("own-image"))
+    assert kube.get("deployment", "fixs-own-image") is None
+    stored = kube.get("fixsession", "broker-orders")
+    assert stored is not None and "image" not in stored["spec"]  # no CRD default stored
+    dep = kube.get("deployment", "fixs-broker-orders")
+    assert dep is not None
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
+        "pyfixmsg-plus:")  # the operator's engine image
+    kube.run("patch", "fixsession", "own-image", "--type=json",
+             "-p", '[{"op": "remove", "path": "/spec/image"}]')
+    wait_for("own-image reconciled", lambda: _reconciled(kube, "fixsession", "own-image"))
+
+
+def test_a_secret_reference_in_a_resource_is_refused(kube: Kube) -> None:
+    doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
+           "metadata": {"name": "leaky"},
+           "spec": {"role": "initiator", "beginString": "FIX.4.4", "senderCompId": "S",
+                    "targetCompId": "T", "connect": [{"host": "h", "port": 1}],
+                    "sessionQualifier": "${FILE:/var/run/secrets/fixplus/store/password}"}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(doc))
+    cond = _degraded(kube, "fixsession", "leaky", "SecretReferenceNotAllowed")
+    assert cond["message"].startswith("spec.sessionQualifier: ${ENV:…} and ${FILE:…} "
+                                      "references are not taken from a resource")
+    assert kube.get("configmap", "fixs-leaky-config") is None
 
 
 def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
@@ -310,7 +448,7 @@ def test_deletions_meeting_a_running_resync_finish_promptly(kube: Kube) -> None:
         doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
                "metadata": {"name": name},
                "spec": {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "CHURN",
-                        "targetCompId": f"C{i}", "acceptPort": 7100 + i}}
+                        "targetCompId": f"C{i}", "acceptPort": 7100 + i, **NO_AUTH}}
         kube.run("apply", "-f", "-", stdin=json.dumps(doc))
     for name in names:
         wait_for(f"{name} reconciled", lambda n=name: _reconciled(kube, "fixsession", n))

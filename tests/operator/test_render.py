@@ -11,6 +11,7 @@ from pyfixmsg_plus.operator.models import FixClusterSpec, FixSessionSpec, Messag
 from pyfixmsg_plus.operator.render import (
     ClusterContext,
     Owner,
+    Policy,
     RenderError,
     SessionContext,
     common,
@@ -25,7 +26,8 @@ from pyfixmsg_plus.operator.render.secrets import Wiring
 OWNER = Owner("fixplus.io/v1alpha1", "FixSession", "orders", "trading", "uid-123", 2)
 CLUSTER_OWNER = Owner("fixplus.io/v1alpha1", "FixCluster", "gw", "trading", "uid-9", 1)
 ACCEPTOR: dict[str, Any] = {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "BRK",
-                            "targetCompId": "CLI", "acceptPort": 9878}
+                            "targetCompId": "CLI", "acceptPort": 9878,
+                            "authentication": {"mode": "none"}}
 INITIATOR: dict[str, Any] = {"role": "initiator", "beginString": "FIX.4.4", "senderCompId": "CLI",
                              "targetCompId": "BRK",
                              "connect": [{"host": "fix.example", "port": 9878},
@@ -93,7 +95,8 @@ def test_config_hash_is_on_the_pod_template_and_follows_the_config() -> None:
 
 def test_deployment_one_pod_recreate_secure() -> None:
     dep = session({"image": "registry.example/fix:1", "resources": {
-        "requests": {"cpu": "200m"}, "limits": {"memory": "1Gi"}}})["Deployment"]
+        "requests": {"cpu": "200m"}, "limits": {"memory": "1Gi"}}},
+        policy=Policy(allowed_images=("registry.example/fix:*",)))["Deployment"]
     spec = dep["spec"]
     assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
     pod = spec["template"]["spec"]

@@ -22,7 +22,8 @@ from pyfixmsg_plus.operator.render.config import StoreInput
 
 OWNER = Owner("fixplus.io/v1alpha1", "FixSession", "orders", "trading", "uid-123", 2)
 ACCEPTOR: dict[str, Any] = {"role": "acceptor", "beginString": "FIX.4.4", "senderCompId": "BRK",
-                            "targetCompId": "CLI", "acceptPort": 9878}
+                            "targetCompId": "CLI", "acceptPort": 9878,
+                            "authentication": {"mode": "none"}}
 SECURED = {"metrics": {"tls": {"secretName": "metrics-cert"}, "authorization": "tokenReview"}}
 
 

@@ -21,6 +21,7 @@ from pyfixmsg_plus.engine.config import (
     Weekday,
     config_json_schema,
     dump_config,
+    is_secret_setting,
     load_config,
     parse_config,
 )
@@ -280,9 +281,9 @@ def test_parse_config_applies_no_overrides_by_default() -> None:
 def test_secrets_from_environment_and_files(tmp_path: Path) -> None:
     secret_file = tmp_path / "password"
     secret_file.write_text("s3cr3t\n")
-    text = MINIMAL + f"    password: ${{FILE:{secret_file}}}\n    username: ${{ENV:FIX_USER}}\n"
+    text = MINIMAL + f"    password: ${{FILE:{secret_file}}}\n    username: trader\n"
     text += "store: postgresql://fix:${ENV:PGPASS}@db/fix?note=$${ENV:literal}\n"
-    env = {"FIX_USER": "trader", "PGPASS": "pg"}
+    env = {"PGPASS": "pg"}
     config = load_config(write(tmp_path, text), environ=env)
     session = config.sessions[0]
     assert session.password is not None and session.password.get_secret_value() == "s3cr3t"
@@ -292,15 +293,112 @@ def test_secrets_from_environment_and_files(tmp_path: Path) -> None:
 
 
 def test_missing_secrets_are_reported_with_their_paths(tmp_path: Path) -> None:
-    text = MINIMAL + "    password: ${FILE:/nonexistent/secret}\n    username: ${ENV:NOPE}\n"
+    text = MINIMAL + "    password: ${FILE:/nonexistent/secret}\n"
+    text += "store: postgresql://${ENV:NOPE}@db/fix\n"
     with pytest.raises(ConfigError) as exc:
         load_config(write(tmp_path, text), environ={})
     source = tmp_path / "engine.yaml"
     assert problems(exc) == [
         f"{source}: sessions[0].password: cannot read secret file /nonexistent/secret: "
         "No such file or directory",
-        f"{source}: sessions[0].username: environment variable NOPE is not set",
+        f"{source}: store: environment variable NOPE is not set",
     ]
+
+
+SECRET_SETTINGS = (
+    "sessions[].password, sessions[].authentication.password and "
+    "sessions[].authentication.passwordHash (also under defaults and "
+    "dynamicSessions[].session), and the user:password part of store"
+)
+
+
+def _misplaced(path: str) -> str:
+    return (f"{path}: ${{ENV:…}} and ${{FILE:…}} secret references are allowed only in the "
+            f"secret settings ({SECRET_SETTINGS}); write $${{ for a literal ${{")
+
+
+def test_secret_references_only_in_secret_settings(tmp_path: Path) -> None:
+    secret_file = tmp_path / "password"
+    secret_file.write_text("s3cr3t\n")
+    text = MINIMAL + f"    sessionQualifier: ${{FILE:{secret_file}}}\n"
+    text += "    username: ${ENV:FIX_USER}\n"
+    text += "store: postgresql://db/fix?password=${ENV:PGPASS}\n"
+    text += "tracing:\n  serviceName: x-${ENV:FIX_USER}\n"
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, text), environ={"FIX_USER": "u", "PGPASS": "p"})
+    source = tmp_path / "engine.yaml"
+    assert sorted(problems(exc)) == sorted([
+        f"{source}: {_misplaced('store')}",
+        f"{source}: {_misplaced('sessions[0].sessionQualifier')}",
+        f"{source}: {_misplaced('sessions[0].username')}",
+        f"{source}: {_misplaced('tracing.serviceName')}",
+    ])
+    assert "s3cr3t" not in str(exc.value)
+
+
+def test_secret_references_are_checked_without_being_resolved() -> None:
+    data = yaml.safe_load(MINIMAL)
+    data["sessions"][0]["password"] = "${FILE:/not/in/this/host}"
+    config = parse_config(data, resolve_secrets=False)
+    password = config.sessions[0].password
+    assert password is not None and password.get_secret_value() == "${FILE:/not/in/this/host}"
+    data["sessions"][0]["session_qualifier"] = "${FILE:/x}"
+    with pytest.raises(ConfigError) as exc:
+        parse_config(data, resolve_secrets=False, source="rendered")
+    assert problems(exc) == [f"rendered: {_misplaced('sessions[0].sessionQualifier')}"]
+
+
+def test_secret_references_from_overrides_and_defaults(tmp_path: Path) -> None:
+    secret_file = tmp_path / "password"
+    secret_file.write_text("pw\n")
+    text = MINIMAL + f"defaults:\n  password: ${{FILE:{secret_file}}}\n"
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.sessions[0].password is not None
+    assert config.sessions[0].password.get_secret_value() == "pw"
+    env = {"FIXPLUS__SESSIONS__0__TARGET_SUB_ID": "${ENV:HOME}", "HOME": "/root"}
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, MINIMAL), environ=env)
+    assert problems(exc) == [f"{tmp_path / 'engine.yaml'}: environment variable "
+                             f"FIXPLUS__SESSIONS__0__TARGET_SUB_ID: "
+                             f"{_misplaced('sessions[0].targetSubId')}"]
+
+
+def test_escaped_references_are_literal_text_anywhere(tmp_path: Path) -> None:
+    text = MINIMAL + "    sessionQualifier: $${ENV:HOME}\n"
+    config = load_config(write(tmp_path, text), environ={})
+    assert config.sessions[0].session_qualifier == "${ENV:HOME}"
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    ("postgresql://fix:${ENV:P}@db/fix", True),
+    ("postgresql://${ENV:U}:${FILE:/run/pw}@db:5432/fix?sslmode=require", True),
+    ("redis://:${FILE:/run/secrets/redis/password}@h:6379/0", True),
+    ("postgresql://fix@${ENV:HOST}/fix", False),
+    ("postgresql://fix:pw@db/${ENV:DB}", False),
+    ("redis://h:6379/0?password=${ENV:P}", False),
+    ("sqlite:///${ENV:HOME}/fix.db", False),
+    ("memory://", True),
+])
+def test_store_url_takes_references_in_its_credentials_only(url: str, ok: bool) -> None:
+    assert is_secret_setting(("store",))
+    data = {**yaml.safe_load(MINIMAL), "store": url}
+    if ok:
+        assert parse_config(data, resolve_secrets=False).store == url
+    else:
+        with pytest.raises(ConfigError, match="allowed only in the secret settings"):
+            parse_config(data, resolve_secrets=False)
+
+
+def test_the_secret_settings() -> None:
+    for loc in (("sessions", 0, "password"), ("defaults", "password"),
+                ("dynamicSessions", 1, "session", "password"),
+                ("sessions", 2, "authentication", "passwordHash"),
+                ("sessions", 2, "authentication", "password_hash"),
+                ("defaults", "authentication", "password")):
+        assert is_secret_setting(loc), loc
+    for loc in (("sessions", 0, "username"), ("sessions", 0, "authentication", "username"),
+                ("metrics", "path"), ("password",), ("dynamicSessions", 0, "maxSessions")):
+        assert not is_secret_setting(loc), loc
 
 
 # -- errors ---------------------------------------------------------------------------
