@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.operator.conftest import Kube, condition, wait_for
-from tests.realparts import REPO, env_value
+from tests.realparts import REPO, env_value, missing
 
 pytestmark = pytest.mark.integration
 
@@ -434,7 +434,8 @@ def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
     # when the deletion meets a running resync (resync every 2 s here).
     wait_for("late-store gone", lambda: kube.get("fixsession", "late-store") is None)
     if env_value("FIXPLUS_KUBE_GC") != "1":
-        pytest.skip("no kube-controller-manager: owner references checked, no garbage collector")
+        missing("no kube-controller-manager (FIXPLUS_KUBE_GC=1 from tests/env/20-kube.sh): "
+                "owner references checked, garbage collection not")
     for kind, name in names:
         wait_for(f"{kind} {name} collected", lambda k=kind, n=name: kube.get(k, n) is None)
 

@@ -31,18 +31,15 @@ from pyfixmsg_plus.engine.codec.parser import DecodedMessage
 from pyfixmsg_plus.engine.codec.tags import DATA_LENGTH_TAGS, HEADER_TAGS, TRAILER_TAGS
 from pyfixmsg_plus.engine.errors import GarbledMessageError
 
+from tests.realparts import missing
+
 
 def _load() -> ModuleType:
     try:
         from pyfixmsg_plus.engine.codec import _speedups
     except ImportError as exc:  # pragma: no cover - depends on the build
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the C extension _speedups is not built: {exc}", pytrace=False)
-        pytest.skip(
-            f"the C extension _speedups is not built ({exc}); "
-            "install with a C compiler: pip install -e '.[dev]'",
-            allow_module_level=True,
-        )
+        missing(f"the C extension _speedups is not built ({exc}); "
+                "install with a C compiler: pip install -e '.[dev]'")
     return _speedups
 
 
