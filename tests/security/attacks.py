@@ -162,6 +162,13 @@ def gap_queue_attack(engine: EngineProcess, *, count: int = 600, size: int = 100
     return GapResult(written, sampler.peak_kib, drain.messages)
 
 
+def no_traceback(engine: EngineProcess) -> None:
+    """Nothing unhandled in the engine's log."""
+    log = engine.log_text()
+    assert "Traceback" not in log, log[log.index("Traceback") - 300:][:3000]
+    assert "internal error" not in log, log[-3000:]
+
+
 def logon_works(engine: EngineProcess, *, seq: int | None = None, tries: int = 40) -> FixConn:
     """A valid Logon (with a reset unless ``seq`` is given), retried while
     the engine still refuses it (a closing connection not yet released)."""

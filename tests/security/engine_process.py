@@ -85,8 +85,10 @@ _ACCEPTING = re.compile(r"accepting on ([0-9.]+):(\d+)")
 class EngineProcess:
     """One ``fixplus run`` process (use as a context manager)."""
 
-    def __init__(self, directory: Path, config: dict[str, Any], *, name: str = "engine") -> None:
+    def __init__(self, directory: Path, config: dict[str, Any], *, name: str = "engine",
+                 env: dict[str, str] | None = None) -> None:
         self.dir = directory
+        self.extra_env = env or {}
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.dir / f"{name}.yaml"
         self.log_path = self.dir / f"{name}.log"
@@ -99,6 +101,7 @@ class EngineProcess:
     # -- life cycle ---------------------------------------------------
     def start(self, timeout: float = 30.0) -> EngineProcess:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(self.extra_env)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [*fixplus_command(), "run", "-c", str(self.config_path)], cwd=self.dir,
@@ -203,9 +206,9 @@ class EngineProcess:
     def fixplus(self, *args: str) -> str:
         """``fixplus ARGS`` (e.g. ``store show -c engine.yaml SESSION``): its output."""
         out = subprocess.run([*fixplus_command(), *args], check=False, cwd=self.dir,
-                             capture_output=True,
-                             timeout=60, env={k: v for k, v in os.environ.items()
-                                              if k != "PYTHONPATH"})
+                             capture_output=True, timeout=60,
+                             env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                                  **self.extra_env})
         return (out.stdout + out.stderr).decode("utf-8", "replace") + f"[exit {out.returncode}]"
 
     def store_cli(self, *args: str) -> str:

@@ -1,4 +1,6 @@
-"""Attacks on a real ``fixplus run -c engine.yaml`` process.
+"""Attacks on a real ``fixplus run -c engine.yaml`` process over the FIX
+wire (credentials at rest, mutual TLS, connection floods and the HTTP
+endpoints are in ``test_attacks_perimeter.py``).
 
 Each test starts the engine as the documentation configures it (an SQLite
 store in the test's folder, metrics on a free port of 127.0.0.1, an acceptor
@@ -15,9 +17,9 @@ Every loop is bounded in count and time; every test stops what it started.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,65 +28,27 @@ import pytest
 from tests.security.attacks import (
     MIB,
     RSS_BOUND_KIB,
-    base_config,
     gap_queue_attack,
     junk_flood,
     logon_works,
+    no_traceback,
     trickle,
 )
+from tests.security.conftest import EngineFactory
 from tests.security.engine_process import (
     BROKER,
     PASSWORD,
     SESSION,
     USERNAME,
     EngineProcess,
-    acceptor_session,
     dynamic_template,
     file_digests,
-    hash_password,
     parse_metrics,
     sqlite_content,
 )
-from tests.security.pki import Pki
 from tests.security.raw_fix import Closed, FixConn, encode, now_text, valid_logon
 
 pytestmark = pytest.mark.integration
-
-EngineFactory = Callable[..., EngineProcess]
-
-
-@pytest.fixture(scope="module")
-def password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture
-def start_engine(tmp_path: Path, password_hash: str) -> Iterator[EngineFactory]:
-    """``start_engine(**base_config options)`` or ``start_engine(config=...)``:
-    a running engine, stopped at the end of the test."""
-    started: list[EngineProcess] = []
-
-    def start(name: str = "engine", config: dict[str, Any] | None = None,
-              **options: Any) -> EngineProcess:
-        directory = tmp_path / name
-        directory.mkdir(exist_ok=True)
-        if config is None:
-            config = base_config(directory, password_hash, **options)
-        engine = EngineProcess(directory, config, name=name)
-        started.append(engine)
-        return engine.start()
-
-    try:
-        yield start
-    finally:
-        for engine in reversed(started):
-            engine.stop()
-
-
-def no_traceback(engine: EngineProcess) -> None:
-    log = engine.log_text()
-    assert "Traceback" not in log, log[log.index("Traceback") - 300:][:3000]
-    assert "internal error" not in log, log[-3000:]
 
 
 def resend_request(conn: FixConn) -> bytes:
@@ -205,8 +169,14 @@ def test_junk_before_logon_keeps_memory_bounded(start_engine: EngineFactory) -> 
         assert flood.peak_kib - idle < RSS_BOUND_KIB, (idle, flood)
     assert engine.rss_kib() - idle < RSS_BOUND_KIB
     conn = logon_works(engine)
+    # after Logon: a BodyLength above maxMessageSize, and junk behind it
+    with contextlib.suppress(OSError):
+        conn.send_raw(b"8=FIX.4.4\x019=50000000\x0135=D\x01" + os.urandom(8 * MIB))
     conn.close()
+    assert engine.alive()
+    assert engine.peak_rss_kib() - idle < RSS_BOUND_KIB
     assert engine.metric("fixplus_logons_refused_total", reason="invalid_logon") >= 9
+    logon_works(engine).close()
     no_traceback(engine)
 
 
@@ -463,148 +433,3 @@ def test_logon_with_a_huge_msgseqnum_is_handled(start_engine: EngineFactory) -> 
     assert engine.alive()
     logon_works(engine).close()
     no_traceback(engine)
-
-
-# ---------------------------------------------------------------------------
-# 10. Credentials at rest [waits for Password masking and 0600 store files]
-
-
-def test_password_of_an_initiator_is_not_stored(start_engine: EngineFactory,
-                                                tmp_path: Path, password_hash: str) -> None:
-    acceptor = start_engine("acceptor")
-    secret = tmp_path / "secret"
-    secret.mkdir(mode=0o700)
-    (secret / "password").write_text(PASSWORD + "\n")
-    initiator_dir = tmp_path / "initiator"
-    initiator_dir.mkdir()
-    config = base_config(initiator_dir, password_hash, sessions=[{
-        "role": "initiator", "beginString": "FIX.4.4", "senderCompId": "CLIENT",
-        "targetCompId": BROKER, "heartbeatInterval": 30, "logonTimeout": 2,
-        "connect": [{"host": "127.0.0.1", "port": acceptor.port}],
-        "reconnect": {"initialDelay": 0.1, "maxDelay": 0.5},
-        "username": USERNAME, "password": f"${{FILE:{secret / 'password'}}}"}])
-    initiator = start_engine("initiator", config=config)
-    initiator.wait_log("logged on")
-    acceptor.wait_log("logged on")
-    files = [p for d in (initiator.dir, acceptor.dir) for p in d.iterdir()
-             if p.name.startswith("store.db")]
-    assert files
-    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in files}
-    initiator.stop()
-    assert initiator.wait_log("logged out")
-    for directory in (initiator.dir, acceptor.dir):
-        for path in directory.iterdir():
-            assert PASSWORD.encode() not in path.read_bytes(), path
-    listing = initiator.store_cli("list", "FIX.4.4:CLIENT->BROKER")
-    assert "553=client1" in listing and "554=" in listing, listing
-    assert PASSWORD not in listing
-    assert PASSWORD not in initiator.store_cli("show", "FIX.4.4:CLIENT->BROKER")
-    assert PASSWORD not in acceptor.store_cli("list", SESSION)
-    assert all(mode == "0o600" for mode in modes.values()), modes
-
-
-# ---------------------------------------------------------------------------
-# 11. Mutual TLS: the certificate's identity, and revocation
-
-
-def test_mutual_tls_identity_and_revocation(start_engine: EngineFactory, tmp_path: Path,
-                                            password_hash: str) -> None:
-    pki = Pki(tmp_path / "pki")
-    server = pki.issue("server", "broker.test", server=True)
-    client = pki.issue("client", "CLIENT")
-    intruder = pki.issue("intruder", "INTRUDER")
-    revoked = pki.issue("revoked", "CLIENT")  # the right subject, but revoked
-    crl = pki.crl([revoked])
-    assert client.subject == revoked.subject != intruder.subject
-    directory = tmp_path / "engine"
-    directory.mkdir()
-    session = {
-        "role": "acceptor", "beginString": "FIX.4.4", "senderCompId": BROKER,
-        "targetCompId": "CLIENT", "acceptPort": 0, "acceptHost": "127.0.0.1",
-        "logonTimeout": 2, "logoutTimeout": 1,
-        "tls": {"enabled": True, "certFile": str(server.cert), "keyFile": str(server.key),
-                "caFile": str(pki.ca), "requireClientCert": True, "crlFile": str(crl)},
-        "authentication": {"certificate": {"subject": client.subject}}}
-    engine = start_engine(config=base_config(directory, password_hash, sessions=[session]))
-
-    def attempt(issued: Any) -> list[str] | None:
-        """The answers to a Logon over TLS with ``issued``; None when the
-        handshake itself failed."""
-        try:
-            conn = FixConn(engine.port, tls=pki.client_context(issued))
-        except OSError:
-            return None
-        with conn:
-            try:
-                conn.logon()
-            except OSError:
-                return None
-            return [m.msg_type for m in conn.read_all(5)] if not conn.closed_silently(5) \
-                else []
-
-    assert attempt(intruder) == []
-    engine.wait_log("client certificate subject does not match")
-    assert attempt(revoked) in (None, [])
-    line = engine.wait_log("TLS handshake failed")
-    assert "revoked" in line, line
-    with FixConn(engine.port, tls=pki.client_context(client)) as conn:
-        conn.logon()
-        assert conn.read(5).msg_type == "A"
-        assert conn.logout().msg_type == "5"
-    assert engine.metric("fixplus_logons_refused_total", reason="certificate") == 1
-    no_traceback(engine)
-
-
-# ---------------------------------------------------------------------------
-# 12. Connection floods
-
-
-def test_idle_connections_per_source_are_bounded(start_engine: EngineFactory,
-                                                 password_hash: str, tmp_path: Path) -> None:
-    directory = tmp_path / "engine"
-    directory.mkdir()
-    engine = start_engine(config=base_config(
-        directory, password_hash, limits={"maxUnauthenticatedPerSource": 4},
-        sessions=[acceptor_session(0, password_hash, logonTimeout=30)]))
-    idle = [FixConn(engine.port) for _ in range(4)]
-    try:
-        with FixConn(engine.port) as extra:
-            assert extra.closed_silently(5)  # long before logonTimeout (30 s)
-        assert engine.metric("fixplus_connections_refused_total", reason="source_limit") >= 1
-        # a Logon from 127.0.0.1 meets the same limit while the idle ones stay
-        with FixConn(engine.port) as conn:
-            conn.logon(username=USERNAME, password=PASSWORD)
-            assert conn.closed_silently(5)
-    finally:
-        for conn in idle:
-            conn.close()
-    conn = logon_works(engine)
-    conn.close()
-    no_traceback(engine)
-
-
-def test_accept_rate_is_limited(start_engine: EngineFactory) -> None:
-    engine = start_engine(limits={"acceptRate": 0.001, "acceptBurst": 5,
-                                  "maxUnauthenticatedPerSource": 100})
-    outcomes = []
-    for _ in range(10):
-        with FixConn(engine.port) as conn:
-            conn.logon(username=USERNAME, password="wrong")
-            outcomes.append(conn.closed_silently(5))
-    assert all(outcomes)
-    assert engine.metric("fixplus_connections_refused_total", reason="rate") == 5
-    assert engine.metric("fixplus_logons_refused_total", reason="credentials") == 5
-
-
-# ---------------------------------------------------------------------------
-# 13. The HTTP endpoints listen on 127.0.0.1 unless told otherwise
-#     [waits for the metrics bind address default]
-
-
-def test_http_endpoints_listen_on_loopback_by_default(start_engine: EngineFactory) -> None:
-    engine = start_engine(metrics={"enabled": True, "port": 0})
-    assert engine.http is not None
-    assert engine.http[0] == "127.0.0.1", engine.http
-    for path in ("/healthz", "/readyz", "/metrics"):
-        status, _ = engine.get(path)
-        assert status == 200, path
