@@ -7,6 +7,7 @@ Every loop is bounded in count and time; every test stops what it started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -247,3 +248,63 @@ def test_readiness_probe_makes_no_store_calls(start_engine: EngineFactory, tmp_p
         flush_redis_prefix(url, prefix)
     assert statuses == {200}
     assert seen == [], f"{len(seen)} store commands for 50 probes, e.g. {seen[:2]}"
+
+
+def _slow_clients(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that start a request and never finish it."""
+    slow = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection((host, port), timeout=5)
+            with contextlib.suppress(OSError):
+                sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            slow.append(sock)
+    except OSError:
+        pass
+    return slow
+
+
+def test_http_endpoints_survive_oversized_requests(start_engine: EngineFactory) -> None:
+    """A 1 MiB request line, a 1 MiB header and 100 unfinished requests: the
+    server does not fail, and answers the probes once the slow clients are
+    gone.  [waits for the HTTP endpoint change]"""
+    engine = start_engine()
+    assert engine.http is not None
+    host, port = engine.http
+    idle = engine.rss_kib()
+    slow = _slow_clients(host, port, 100)
+    try:
+        for line in (b"GET /" + b"a" * (1 << 20) + b" HTTP/1.1\r\n\r\n",
+                     b"GET /healthz HTTP/1.1\r\nX-Big: " + b"b" * (1 << 20) + b"\r\n\r\n"):
+            with socket.create_connection((host, port), timeout=5) as sock, \
+                    contextlib.suppress(OSError):
+                sock.sendall(line)
+                sock.recv(4096)
+    finally:
+        for sock in slow:
+            sock.close()
+    statuses: list[int] = []
+    for _ in range(40):
+        with contextlib.suppress(ConnectionError):
+            statuses = [engine.get(path)[0] for path in ("/healthz", "/readyz", "/metrics")]
+            break
+        time.sleep(0.25)
+    assert statuses == [200, 200, 200]
+    assert engine.rss_kib() - idle < 64 * 1024
+    no_traceback(engine)
+
+
+def test_liveness_probe_answers_while_slow_clients_hold_connections(
+        start_engine: EngineFactory) -> None:
+    """Clients that open connections and never finish a request must not
+    keep the liveness probe from being answered (the kubelet would restart
+    the pod: a FIX failover on demand)."""
+    engine = start_engine()
+    assert engine.http is not None
+    slow = _slow_clients(*engine.http, 100)
+    try:
+        status, _ = engine.get("/healthz", timeout=5)
+    finally:
+        for sock in slow:
+            sock.close()
+    assert status == 200
