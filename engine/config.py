@@ -384,11 +384,12 @@ class SessionSettings(_Model):
     max_heartbeat_interval: int = Field(default=300, ge=1)
     #: The largest message accepted (BodyLength), in bytes.
     max_message_size: int = Field(default=1 << 20, ge=1024, le=64 << 20)
-    #: Messages held above a sequence gap, and their total size in bytes;
+    #: Messages held above a sequence gap, and their total size in bytes
+    #: (as received; held parsed, they take about twice that in memory);
     #: beyond either the session logs out ("too many messages queued")
     #: and the counterparty resends them after the next Logon.
     max_queued_messages: int = Field(default=10_000, ge=1)
-    max_queued_bytes: int = Field(default=64 << 20, ge=1024)
+    max_queued_bytes: int = Field(default=16 << 20, ge=1024)
 
     @field_validator("default_appl_ver_id")
     @classmethod

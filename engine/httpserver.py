@@ -14,7 +14,10 @@ words that name no session, counterparty or secret.
 
 HTTP is aiohttp's low-level server.  Around it, every connection is held by
 a small guard that bounds what a client can hold: at most
-``max_connections`` open at once (more are closed at once), and a
+``max_connections`` open at once (at the limit, the connection that has
+waited longest without a request being served is dropped to make room, so
+that clients holding half-sent requests cannot lock the kubelet's probes
+out; when every connection is being served, the new one is closed), and a
 connection that has not started a request ``request_timeout`` seconds after
 it was accepted or after its previous request started is dropped (a slow
 TLS handshake, slow headers or an unread answer all end there).  Request
@@ -35,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -47,6 +51,30 @@ from .errors import ConfigError
 from .httpauth import ReviewUnavailable, TokenReviewer, bearer_token
 
 log = logging.getLogger("pyfixmsg_plus.http")
+
+
+class _MalformedRequests(logging.Filter):
+    """aiohttp logs a malformed request (too long a line, a bad header) at
+    ERROR with a traceback: from the network that is hostile input, not an
+    engine error.  Such records are dropped and counted; every other record
+    (a failure of our own handler) passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            self.dropped += 1
+            return False
+        return True
+
+
+#: aiohttp's server messages go to this logger, filtered.
+_requests_log = logging.getLogger("pyfixmsg_plus.http.requests")
+MALFORMED = _MalformedRequests()
+_requests_log.addFilter(MALFORMED)
 
 ReadyCheck = Callable[[], list[str]]
 
@@ -113,14 +141,26 @@ class _Guard(asyncio.Protocol):
         self.inner = inner
         self.transport: asyncio.Transport | None = None
         self.done = False
+        #: A request of this connection is being answered.
+        self.busy = False
+        self.since = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        owner.live.add(self)
         self.restart()
 
     def restart(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         loop = asyncio.get_running_loop()
+        self.since = loop.time()
         self._timer = loop.call_later(self.owner.settings.request_timeout, self._expire)
+
+    def evict(self) -> None:
+        """Make room for a new connection: drop this one now."""
+        transport = self.transport
+        self._release()
+        if transport is not None:
+            transport.abort()
 
     def _expire(self) -> None:
         self._timer = None
@@ -138,6 +178,7 @@ class _Guard(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
         self.owner.open_connections -= 1
+        self.owner.live.discard(self)
         if self.transport is not None:
             self.owner.guards.pop(self.transport, None)
 
@@ -191,6 +232,9 @@ class HealthServer:
         self.reviewer: TokenReviewer | None = None
         self.open_connections = 0
         self.guards: dict[asyncio.BaseTransport, _Guard] = {}
+        #: Every open connection, its TLS handshake included.
+        self.live: set[_Guard] = set()
+        self.evicted = 0
         #: Connections closed at once (limit) or dropped (deadline).
         self.refused = 0
         self.timed_out = 0
@@ -224,7 +268,7 @@ class HealthServer:
         self._http = web.Server(
             self._handle, access_log=None, keepalive_timeout=s.request_timeout,
             max_line_size=MAX_LINE, max_field_size=MAX_FIELD, max_headers=MAX_HEADERS,
-            lingering_time=0)
+            lingering_time=0, logger=_requests_log)
         loop = asyncio.get_running_loop()
         ctx = self.certs.context if self.certs is not None else None
         self._server = await loop.create_server(
@@ -258,8 +302,12 @@ class HealthServer:
 
     def _accept(self) -> asyncio.Protocol:
         if self.open_connections >= self.settings.max_connections:
-            self.refused += 1
-            return _Refused()
+            idle = [g for g in self.live if not g.busy]
+            if not idle:
+                self.refused += 1
+                return _Refused()
+            min(idle, key=lambda g: g.since).evict()
+            self.evicted += 1
         assert self._http is not None
         self.open_connections += 1
         return _Guard(self, self._http())
@@ -289,6 +337,14 @@ class HealthServer:
         guard = self.guards.get(request.transport) if request.transport else None
         if guard is not None:
             guard.restart()
+            guard.busy = True
+        try:
+            return await self._answer(request)
+        finally:
+            if guard is not None:
+                guard.busy = False
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
             return web.Response(status=405, text="GET or HEAD only\n",
                                 headers={"Allow": "GET, HEAD"})

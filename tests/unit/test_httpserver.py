@@ -104,24 +104,43 @@ async def test_readiness_problems_answer_503() -> None:
         await server.stop()
 
 
-async def test_connections_over_the_limit_are_closed() -> None:
+async def test_connections_over_the_limit_evict_the_longest_waiting() -> None:
+    """Clients holding connections without a request cannot lock the probes
+    out: at the limit the connection that waited longest makes room."""
     server = await _serve(maxConnections=2)
     port = server.bound_port
     held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
     try:
         await _until(lambda: server.open_connections == 2)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        assert await reader.read() == b""  # closed without an answer
-        writer.close()
-        assert server.refused == 1
-        held.pop()[1].close()
-        await _until(lambda: server.open_connections == 1)
-        assert (await request(port, "/healthz")).status == 200
+        held[0][1].write(b"GET /hea")  # half a request line, never finished
+        for _ in range(5):  # the probe gets through each time
+            assert (await request(port, "/healthz")).status == 200
+        assert server.evicted >= 1 and server.refused == 0
+        assert await held[0][0].read() == b""  # the oldest one was dropped
+        assert server.open_connections <= 2
     finally:
         for _, w in held:
             w.close()
         await server.stop()
     assert server.open_connections == 0
+
+
+async def test_a_new_connection_is_closed_when_every_one_is_being_served() -> None:
+    server = await _serve(maxConnections=1)
+    port = server.bound_port
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        await _until(lambda: server.open_connections == 1)
+        (guard,) = server.live
+        guard.busy = True  # as while its answer is being written
+        other_reader, other_writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await other_reader.read() == b""
+        other_writer.close()
+        assert server.refused == 1 and server.evicted == 0
+        guard.busy = False
+    finally:
+        writer.close()
+        await server.stop()
 
 
 async def test_a_slow_request_is_dropped() -> None:
