@@ -322,7 +322,7 @@ class SessionDriver:
                     self._target_due = True
                     await self._pump_now()
         except TimeoutError:
-            log.warning("%s: stopped with effects or deliveries still pending after %.0f s",
+            log.warning("%s: stopped with effects or deliveries still pending after %g s",
                         self.session_id, timeout)
             if self._pump_task is not None:
                 self._pump_task.cancel()
