@@ -40,7 +40,7 @@ from ..codec import Message
 class Deliveries:
     """The application messages received and not yet handled, in order."""
 
-    __slots__ = ("durable", "limit", "pending", "room", "stalls", "wanted")
+    __slots__ = ("durable", "half", "limit", "pending", "room", "stalls", "wanted")
 
     def __init__(self, limit: int) -> None:
         #: ``(MsgSeqNum, message)`` of every message not yet handled.
@@ -50,6 +50,7 @@ class Deliveries:
         #: The next target sequence number the store holds.
         self.durable = 1
         self.limit = max(1, limit)
+        self.half = self.limit // 2
         self.room = asyncio.Event()
         self.room.set()
         #: How often the driver stopped reading because the bound was reached.
@@ -61,8 +62,10 @@ class Deliveries:
         self.room.set()
 
     def received(self, msg: Message) -> None:
-        seq = msg.seq_num
-        self.pending.append((self.wanted - 1 if seq is None else seq, msg))
+        """An application message was accepted: the session advanced its
+        target past it just before (a SetTarget precedes every application
+        Deliver), so its MsgSeqNum is ``wanted - 1``."""
+        self.pending.append((self.wanted - 1, msg))
 
     def done(self, msg: Message) -> bool:
         """``from_app`` is finished with ``msg``.  True when that may move the
@@ -77,7 +80,7 @@ class Deliveries:
                     pending.remove(item)
                     break
             oldest = False
-        if not self.room.is_set() and len(pending) <= self.limit // 2:
+        if len(pending) <= self.half and not self.room.is_set():
             self.room.set()
         return oldest
 
@@ -85,8 +88,10 @@ class Deliveries:
         """Forget messages that will not be delivered in this process (the
         durable target stays before them: they come again after a reload)."""
         gone = {id(m) for m in msgs}
-        self.pending = collections.deque(item for item in self.pending if id(item[1]) not in gone)
-        if len(self.pending) <= self.limit // 2:
+        kept = [item for item in self.pending if id(item[1]) not in gone]
+        self.pending.clear()
+        self.pending.extend(kept)
+        if len(kept) <= self.half:
             self.room.set()
 
     def goal(self) -> int | None:

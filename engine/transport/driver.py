@@ -471,8 +471,9 @@ class SessionDriver:
             return
         fed = 0
         deliveries = self._deliveries
+        pending, limit = deliveries.pending, deliveries.limit
         while self._ready.is_set() and self._attached(writer):
-            if deliveries.full:
+            if len(pending) >= limit:
                 self._stall_eagerly(writer)
                 break
             frame = framer.next_frame()
