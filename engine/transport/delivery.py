@@ -61,6 +61,15 @@ class Deliveries:
         self.pending.clear()
         self.room.set()
 
+    def stall(self) -> bool:
+        """The bound is reached: clear ``room`` (the driver waits for it).
+        False when already stalled."""
+        if not self.room.is_set():
+            return False
+        self.room.clear()
+        self.stalls += 1
+        return True
+
     def received(self, msg: Message) -> None:
         """An application message was accepted: the session advanced its
         target past it just before (a SetTarget precedes every application
@@ -73,16 +82,16 @@ class Deliveries:
         pending = self.pending
         if pending and pending[0][1] is msg:
             pending.popleft()
-            oldest = True
-        else:  # not the oldest (or forgotten by a restart): never expected
-            for item in pending:
-                if item[1] is msg:
-                    pending.remove(item)
-                    break
-            oldest = False
-        if len(pending) <= self.half and not self.room.is_set():
+            if self.stalls and len(pending) <= self.half:
+                self.room.set()
+            return True
+        for item in pending:  # not the oldest (or forgotten by a restart)
+            if item[1] is msg:
+                pending.remove(item)
+                break
+        if len(pending) <= self.half:
             self.room.set()
-        return oldest
+        return False
 
     def drop(self, msgs: list[Message]) -> None:
         """Forget messages that will not be delivered in this process (the

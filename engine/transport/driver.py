@@ -417,11 +417,9 @@ class SessionDriver:
     async def _wait_for_room(self) -> None:
         """Back-pressure: ``maxPendingDeliveries`` messages wait for the
         application; read nothing more until half of them are handled."""
-        room = self._deliveries.room
-        room.clear()
-        self._deliveries.stalls += 1
+        self._deliveries.stall()
         self._kick()  # (the next flush releases what it holds)
-        await room.wait()
+        await self._deliveries.room.wait()
 
     # ------------------------------------------------------------------
     # eager reading (stores without I/O)
@@ -495,10 +493,8 @@ class SessionDriver:
     def _stall_eagerly(self, writer: asyncio.StreamWriter) -> None:
         """Back-pressure while reading eagerly (see ``_wait_for_room``)."""
         room = self._deliveries.room
-        if not room.is_set():
+        if not self._deliveries.stall():
             return  # already waiting
-        room.clear()
-        self._deliveries.stalls += 1
         transport = cast(asyncio.Transport, writer.transport)
         if transport.is_reading():
             transport.pause_reading()

@@ -81,7 +81,8 @@ def test_room_opens_again_at_half_the_bound() -> None:
     book.restart(1)
     msgs = [receive(book, seq) for seq in range(1, 5)]
     assert book.full
-    book.room.clear()  # the driver stops reading
+    assert book.stall()  # the driver stops reading
+    assert not book.stall()  # (once)
     book.done(msgs[0])
     assert not book.room.is_set()  # 3 left: more than half
     book.done(msgs[1])
