@@ -358,6 +358,10 @@ class SessionSettings(_Model):
     send_redundant_resend_requests: bool = False
     persist_messages: bool = True
     timestamp_precision: TimestampPrecision = TimestampPrecision.MILLIS
+    #: Received application messages waiting for (or inside) ``from_app``
+    #: at which the engine stops reading the connection until half of them
+    #: are handled (back-pressure; docs/application-api.md).
+    max_pending_deliveries: Annotated[int, Field(ge=1)] = 1000
 
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)

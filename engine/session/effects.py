@@ -7,8 +7,9 @@ order is what makes the engine crash-safe:
 
 * ``Send(persist=True)``: store the message and advance the sender sequence
   number atomically, *then* write the bytes;
-* ``SetTarget``: make the next expected inbound sequence number durable
-  before the ``Deliver`` that follows it hands the message to the application.
+* ``SetTarget``: the next expected inbound sequence number, made durable by
+  the driver no further than the oldest application message whose delivery
+  has not completed (at least once across a crash).
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ Two rules make a store crash-safe (DESIGN.md, habit 4):
 * ``save_outbound`` stores messages *and* advances the sender sequence
   number in one atomic step, and returns only once both are durable; the
   engine writes the bytes to the socket only after it returns;
-* ``set_next_target`` is durable before the application sees the message.
+* the next target sequence number passes a received application message
+  only once the application has handled it (the engine calls
+  ``set_next_target`` / ``save_batch`` accordingly): a crash makes the
+  counterparty send it again.
 
 Further rules every backend follows (the shared contract suite in
 ``tests/contract/store_contract.py`` checks them):

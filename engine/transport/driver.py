@@ -16,6 +16,15 @@ calls share one store transaction), then the durable target sequence number,
 then one socket write.  Any effect that must see durable state first
 (delivery to the application, a disconnect) flushes before it runs.
 
+Received application messages are delivered at least once across a crash
+(delivery.py): the durable target sequence number a flush writes never
+passes the oldest message whose ``from_app`` has not completed, so after a
+restart the counterparty is asked for it again (PossDupFlag=Y).  The target
+the application's progress releases rides on the next flush, or is written
+on its own after ``_TARGET_DELAY`` without one.  At most
+``maxPendingDeliveries`` such messages wait: then the driver stops reading
+the connection until half of them are handled.
+
 Application callbacks run in a separate delivery task, in order, so that a
 callback may itself ``await send()`` without waiting on the pump that
 delivered to it.  The read loop waits while a Logon is being authorised or
@@ -69,6 +78,7 @@ from ..session import effects as fx
 from ..session.stats import SessionStats
 from ..store.base import SessionStore, save_batch
 from ..store.errors import StoreUnavailableError
+from .delivery import Deliveries
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -85,6 +95,10 @@ _RESUME_AT = 1 << 20
 # orders/s; 4 costs more in writes, 32 pipelines less).
 _FLUSH_EVERY = 16
 _MAX_BACKLOG = 10_000
+# Seconds without a flush after which a durable target held back by
+# unfinished deliveries is written on its own (it normally rides on the
+# next flush: the answer the callback sends, or the next batch received).
+_TARGET_DELAY = 0.02
 
 
 class SessionDriver:
@@ -136,7 +150,12 @@ class SessionDriver:
         self._batch: list[tuple[int, bytes]] = []
         self._batch_seqs: list[int] = []
         self._writes: list[bytes] = []
-        self._target: int | None = None
+        #: Application messages received and not yet handled, and the durable
+        #: target sequence number that follows (see delivery.py).
+        self._deliveries = Deliveries(session.settings.max_pending_deliveries)
+        self._target_due = False  # the durable target is to be written now
+        self._target_timer: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0  # perf_counter() of the last store write
         self._held: list[tuple[str, Any]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
@@ -181,6 +200,16 @@ class SessionDriver:
     @property
     def queued(self) -> int:
         return len(self.session.queue)
+
+    @property
+    def pending_deliveries(self) -> int:
+        """Application messages received and not yet handled by ``from_app``."""
+        return len(self._deliveries.pending)
+
+    @property
+    def delivery_stalls(self) -> int:
+        """How often reading stopped because ``maxPendingDeliveries`` were pending."""
+        return self._deliveries.stalls
 
     def in_schedule(self) -> bool:
         return self.session.schedule.is_session_time(self.clock())
@@ -252,6 +281,7 @@ class SessionDriver:
         """(Re)load the durable sequence numbers into the session."""
         state = await self.store.load()
         self.session.restore(state.next_sender_seq, state.next_target_seq, state.creation_time_ns)
+        self._deliveries.restart(state.next_target_seq)
         self._reload = False
 
     async def _reloaded(self) -> None:
@@ -287,11 +317,18 @@ class SessionDriver:
                         await asyncio.sleep(0.01)
                     else:
                         await self._deliver_ready()
+                # What the application finished with is not delivered again.
+                if self._deliveries.goal() is not None and not self._reload:
+                    self._target_due = True
+                    await self._pump_now()
         except TimeoutError:
-            log.warning("%s: stopped with effects or deliveries still pending after %.0f s",
+            log.warning("%s: stopped with effects or deliveries still pending after %g s",
                         self.session_id, timeout)
             if self._pump_task is not None:
                 self._pump_task.cancel()
+        if self._target_timer is not None:
+            self._target_timer.cancel()
+            self._target_timer = None
         if self._delivery_task is not None:
             self._delivery_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -349,6 +386,8 @@ class SessionDriver:
                         if not self._ready.is_set():
                             await self._pump_now()
                             await self._ready.wait()
+                        if self._deliveries.full:
+                            await self._wait_for_room()
                         if not self._attached(writer):
                             return
                         self._feed(frame)
@@ -374,6 +413,13 @@ class SessionDriver:
 
     def _attached(self, writer: asyncio.StreamWriter) -> bool:
         return self._writer is writer
+
+    async def _wait_for_room(self) -> None:
+        """Back-pressure: ``maxPendingDeliveries`` messages wait for the
+        application; read nothing more until half of them are handled."""
+        self._deliveries.stall()
+        self._kick()  # (the next flush releases what it holds)
+        await self._deliveries.room.wait()
 
     # ------------------------------------------------------------------
     # eager reading (stores without I/O)
@@ -422,7 +468,12 @@ class SessionDriver:
         if self._eager_busy or framer is None or writer is None:
             return
         fed = 0
+        deliveries = self._deliveries
+        pending, limit = deliveries.pending, deliveries.limit
         while self._ready.is_set() and self._attached(writer):
+            if len(pending) >= limit:
+                self._stall_eagerly(writer)
+                break
             frame = framer.next_frame()
             if frame is None:
                 break
@@ -432,12 +483,27 @@ class SessionDriver:
                 fed = 0
                 if not self._run_eagerly(self._after_chunk()):
                     return  # _finish_eagerly picks the rest up
-        if framer.buffered < _RESUME_AT and not writer.is_closing():
+        if framer.buffered < _RESUME_AT and not writer.is_closing() and deliveries.room.is_set():
             transport = cast(asyncio.Transport, writer.transport)
             if not transport.is_reading():
                 transport.resume_reading()
         if self.session.outbox or self._ready_items:
             self._run_eagerly(self._after_chunk())
+
+    def _stall_eagerly(self, writer: asyncio.StreamWriter) -> None:
+        """Back-pressure while reading eagerly (see ``_wait_for_room``)."""
+        room = self._deliveries.room
+        if not self._deliveries.stall():
+            return  # already waiting
+        transport = cast(asyncio.Transport, writer.transport)
+        if transport.is_reading():
+            transport.pause_reading()
+
+        async def resume() -> None:
+            await room.wait()
+            self._process_frames()
+
+        asyncio.get_running_loop().create_task(resume())
 
     async def _after_chunk(self) -> None:
         self._reader_delivers = True
@@ -530,6 +596,7 @@ class SessionDriver:
         if not writer.is_closing():
             writer.close()
         self._ready.set()
+        self._deliveries.room.set()  # a reader waiting for room sees the close
         self._closed.set()
 
     # ------------------------------------------------------------------
@@ -549,7 +616,7 @@ class SessionDriver:
             if task is not None and not task.done():
                 await asyncio.shield(task)
                 continue
-            if not self.session.outbox or self._pumping:
+            if not (self.session.outbox or self._target_due) or self._pumping:
                 return
             self._pumping = True
             try:
@@ -567,7 +634,8 @@ class SessionDriver:
     async def _pump(self) -> None:
         session = self.session
         try:
-            while session.outbox:
+            while session.outbox or self._target_due:
+                self._target_due = False
                 effects = session.outbox
                 session.outbox = []
                 aborts = self._aborts
@@ -598,13 +666,18 @@ class SessionDriver:
             self._queue(send)
             return True
         if cls is fx.SetTarget:
-            self._target = cast(fx.SetTarget, effect).next_target
+            self._deliveries.wanted = cast(fx.SetTarget, effect).next_target
             return True
         if cls is fx.Deliver:
-            # Released to the application by the flush that makes its target
-            # sequence number durable: one store commit for a whole batch.
+            # Released to the application by the next flush (one store commit
+            # for a whole batch).  An application message holds the durable
+            # target back until from_app is done with it (delivery.py).
             deliver = cast(fx.Deliver, effect)
-            self._held.append(("admin" if deliver.admin else "app", deliver.msg))
+            if deliver.admin:
+                self._held.append(("admin", deliver.msg))
+            else:
+                self._deliveries.received(deliver.msg)
+                self._held.append(("app", deliver.msg))
             return True
         return False
 
@@ -642,6 +715,7 @@ class SessionDriver:
                 self._close_writer(self._writer)
         elif isinstance(effect, fx.ResetStore):
             await self.store.reset(effect.now_ns)
+            self._deliveries.restart(1)
         elif isinstance(effect, fx.SetSender):
             await self.store.set_next_sender(effect.next_sender)
         elif isinstance(effect, fx.Log):
@@ -649,11 +723,12 @@ class SessionDriver:
                     "%s: %s", self.session_id, effect.text)
 
     async def _flush(self) -> None:
-        batch, seqs, target, writes = self._batch, self._batch_seqs, self._target, self._writes
+        batch, seqs, writes = self._batch, self._batch_seqs, self._writes
+        target = self._deliveries.goal()
         held = self._held
         if not (batch or target is not None or writes or held):
             return
-        self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
+        self._batch, self._batch_seqs, self._writes = [], [], []
         self._held = []
         stats = self.session.stats
         started = time.perf_counter()
@@ -667,11 +742,15 @@ class SessionDriver:
         except (FixError, OSError) as exc:
             stats.store_errors += 1
             if not await self._ride_out_outage(exc, batch, seqs, target):
+                self._deliveries.drop([item[1] for item in held if item[0] == "app"])
                 return
         if batch or target is not None:
+            self._last_flush = started
             stats.store_write.observe(time.perf_counter() - started)
             if batch:
                 stats.store_batch.observe(len(batch))
+            if target is not None:
+                self._deliveries.durable = target
         for seq in seqs:
             waiter = self._send_waiters.pop(seq, None)
             if waiter is not None and not waiter.done():
@@ -701,7 +780,8 @@ class SessionDriver:
                 waiter.set_exception(err)
         self._send_waiters.clear()
         self.session.outbox.clear()
-        self._batch, self._batch_seqs, self._target, self._writes = [], [], None, []
+        self._batch, self._batch_seqs, self._writes = [], [], []
+        self._deliveries.drop([item[1] for item in self._held if item[0] == "app"])
         self._held = [item for item in self._held if item[0] in ("logon", "logout")]
         if self._writer is not None:
             self.session.closed(self.clock(), reason)
@@ -896,6 +976,8 @@ class SessionDriver:
                             await self._deliver(kind, payload)
                     except Exception:
                         log.exception("%s: application callback failed", self.session_id)
+                    if kind == "app":
+                        self._handled(payload)
                 # What the callbacks sent goes out in one flush.
                 if self.session.outbox:
                     if self._inline:
@@ -937,6 +1019,28 @@ class SessionDriver:
             await self.app.on_logon(self)
         elif kind == "logout":
             await self.app.on_logout(self)
+
+    def _handled(self, msg: Message) -> None:
+        """from_app is done with ``msg``: it may now count as received for
+        good.  The durable target moves on with the next flush, or on its
+        own once no flush came for ``_TARGET_DELAY`` seconds."""
+        if self._deliveries.done(msg) and self._target_timer is None:
+            self._target_timer = asyncio.get_running_loop().call_later(
+                _TARGET_DELAY, self._on_target_timer)
+
+    def _on_target_timer(self) -> None:
+        self._target_timer = None
+        if self._deliveries.goal() is None or self._stopping:
+            return
+        idle = time.perf_counter() - self._last_flush
+        if idle < _TARGET_DELAY:  # a flush came meanwhile: wait for the next lull
+            self._target_timer = asyncio.get_running_loop().call_later(
+                _TARGET_DELAY - idle, self._on_target_timer)
+            return
+        if self._reload:
+            return  # the store is reloaded before anything is written again
+        self._target_due = True
+        self._kick()
 
     def _app_rejected(self, msg: Message, exc: Exception) -> None:
         """from_app refused ``msg`` with one of the exceptions of the

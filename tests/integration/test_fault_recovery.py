@@ -63,7 +63,13 @@ def assert_exactly_once(app: RecordingApp, msg_type: str, expected: list[str]) -
 async def assert_sequences_agree(client: SessionDriver, server: SessionDriver) -> None:
     c, s = client.session, server.session
     assert (c.next_sender, c.next_target) == (s.next_target, s.next_sender)
-    cs, ss = await client.store.load(), await server.store.load()
+    # The durable target follows the application's progress: written with
+    # the next flush, or on its own shortly after the last callback returned.
+    for _ in range(200):
+        cs, ss = await client.store.load(), await server.store.load()
+        if (cs.next_target_seq, ss.next_target_seq) == (c.next_target, s.next_target):
+            break
+        await asyncio.sleep(0.01)
     assert (cs.next_sender_seq, cs.next_target_seq) == (c.next_sender, c.next_target)
     assert (ss.next_sender_seq, ss.next_target_seq) == (s.next_sender, s.next_target)
 

@@ -111,8 +111,10 @@ async def test_sigkilled_initiator_restarts_from_its_store(engines: Engines,
     assert sorted(set(reports2) & {f"run2-{i}" for i in range(20)}) == sorted(
         f"run2-{i}" for i in range(20))
     reports1 = {cl for cl, _ in first.events("ER")}
-    late = [cl for cl in reports2 if cl.startswith("run1-")]
-    assert not set(late) & reports1, "a report reached both processes"
+    # at least once: a report the first process had handled but not yet
+    # recorded as handled when it died comes again, flagged PossDupFlag=Y
+    again = {cl for cl, dup in second.events("ER") if cl in reports1 and dup != "Y"}
+    assert not again, f"a report reached both processes unflagged: {sorted(again)[:5]}"
     print(f"first process: {len(sent1)} orders acknowledged durable before SIGKILL, "
           f"{len(broker.ids('D', poss_dup=True))} orders delivered as PossDup resends, "
           f"{len(reports1)} reports to the first process, {len(reports2)} to the second "
