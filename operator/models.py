@@ -401,7 +401,7 @@ class SessionFields(CrdModel):
     send_redundant_resend_requests: bool = False
     persist_messages: bool = True
     timestamp_precision: TimestampPrecision = TimestampPrecision.MILLIS
-    max_pending_deliveries: Annotated[int, Field(ge=1)] = 1000
+    max_pending_deliveries: int = _engine_field("max_pending_deliveries")
     validation: ValidationSettings | None = None
     schedule: ScheduleSettings | None = None
     connect: list[Endpoint] = Field(default_factory=list, description="initiator: failover list")

@@ -127,12 +127,15 @@ def config(role: str, url: str, port: int) -> EngineConfig:
         "role": role, "beginString": BEGIN, "heartbeatInterval": 5, "logonTimeout": 5.0,
         "logoutTimeout": 2.0,
     }
+    # The initiator authenticates with a password, as a deployment would.
     if role == "acceptor":
         session.update(senderCompId="BROKER", targetCompId="CLIENT", acceptPort=port,
-                       acceptHost="127.0.0.1")
+                       acceptHost="127.0.0.1",
+                       authentication={"username": "client", "password": "zero-loss"})
     else:
         session.update(senderCompId="CLIENT", targetCompId="BROKER",
-                       connect=[{"host": "127.0.0.1", "port": port}])
+                       connect=[{"host": "127.0.0.1", "port": port}],
+                       username="client", password="zero-loss")
     return EngineConfig.model_validate({
         "store": url, "sessions": [session],
         "storeFailure": {"mode": "wait", "waitTimeout": 60}, "shutdownTimeout": 5,
