@@ -141,6 +141,7 @@ class ScheduleSettings(_Model):
     end_day: Weekday | None = None
     weekdays: list[Weekday] | None = Field(
         default=None,
+        max_length=7,
         description="daily sessions only on these days (the day a session starts on)",
     )
     time_zone: str = "UTC"

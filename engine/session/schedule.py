@@ -213,10 +213,11 @@ class Schedule:
         return int(wall.replace(tzinfo=_UTC).timestamp()) - sec
 
     def _jumps(self, lo: int, hi: int) -> list[int]:
-        """Epoch seconds in ``(lo, hi]`` at which the UTC offset changes
-        (an hourly scan, then a bisection of each change)."""
+        """Epoch seconds in ``(lo, hi]`` at which the UTC offset changes (a
+        scan every six hours, then a bisection of each change; zones change
+        their offset months apart)."""
         found: list[int] = []
-        step = 3600
+        step = 6 * 3600
         prev, prev_offset = lo, self._offset(lo)
         probe = lo
         while probe < hi:
