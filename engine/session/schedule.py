@@ -163,7 +163,7 @@ class Schedule:
             return period
         period = self._locate(now_ns)
         boundary = self._next_change(now_ns, period)
-        self._cache = (now_ns, boundary if boundary is not None else now_ns + _DAY, period)
+        self._cache = (now_ns, boundary if boundary is not None else now_ns + 1, period)
         return period
 
     # ------------------------------------------------------------------
