@@ -121,6 +121,7 @@ SIMPLE_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     "SocketTcpNoDelay": (("tcpNodelay",), "bool"),
     "SocketKeepAlive": (("tcpKeepalive",), "bool"),
     "TimeZone": (("schedule", "timeZone"), "str"),
+    "UseLocalTime": (("schedule", "useLocalTime"), "bool"),
     "Username": (("username",), "str"),
     "Password": (("password",), "str"),
     # Acceptor authentication (this engine's keys; QuickFIX has none but
@@ -167,6 +168,7 @@ COMPOSITE_KEYS = (
     "EndTime",
     "StartDay",
     "EndDay",
+    "Weekdays",
     "NonStopSession",
     "AppDataDictionary",
     "AppDataDictionary.<suffix>",
@@ -211,8 +213,6 @@ UNSUPPORTED_KEYS: dict[str, str] = {
     "KeyStoreType": "Java key stores are not read",
     "TrustStoreType": "Java trust stores are not read",
     "CertificateRevocationListPath": "use CertificateRevocationListFile (one PEM file)",
-    "UseLocalTime": "schedules use TimeZone; set TimeZone to the local zone",
-    "Weekdays": "only StartDay/EndDay weekly schedules are supported",
     "SocketConnectProtocol": "only TCP",
     "SocketAcceptProtocol": "only TCP",
     "SocketReuseAddress": "the listener always reuses the address",
@@ -559,6 +559,13 @@ def _precision(s: _Session) -> None:
             s.put(("timestampPrecision",), "millis" if value else "seconds", millis)
 
 
+def _day_name(text: str) -> str | None:
+    """``mon`` ... ``sun`` for a QuickFIX day (a name, its first two letters
+    or more, or 1-7 from Sunday), else None."""
+    text = text.strip().lower()
+    return _DAY_NUMBERS.get(text) or (_DAYS.get(text[:2]) if len(text) >= 2 else None)
+
+
 def _schedule(s: _Session) -> None:
     non_stop = s.get("NonStopSession")
     start, end = s.get("StartTime"), s.get("EndTime")
@@ -569,7 +576,7 @@ def _schedule(s: _Session) -> None:
         if value:
             return
     if start is None and end is None:
-        for key in ("StartDay", "EndDay"):
+        for key in ("StartDay", "EndDay", "Weekdays"):
             day = s.get(key)
             if day is not None:
                 s.fail(day, "needs StartTime and EndTime")
@@ -591,12 +598,29 @@ def _schedule(s: _Session) -> None:
         day = s.get(key)
         if day is None:
             continue
-        text = day.value.strip().lower()
-        name = _DAY_NUMBERS.get(text) or (_DAYS.get(text[:2]) if len(text) >= 2 else None)
+        name = _day_name(day.value)
         if name is None:
             s.fail(day, f"expected a day of the week, got {day.value!r}")
         else:
             s.put(("schedule", field), name, day)
+    weekdays = s.get("Weekdays")
+    if weekdays is not None:
+        # QuickFIX/J: a comma-separated list of days; an empty list is kept
+        # (and refused by validation: the session would never open).
+        names = [part for part in weekdays.value.split(",") if part.strip()]
+        days = [_day_name(part) for part in names]
+        unknown = [part.strip() for part, day in zip(names, days, strict=True) if day is None]
+        if unknown:
+            s.fail(weekdays, f"expected days of the week, got {', '.join(map(repr, unknown))}")
+        else:
+            s.put(("schedule", "weekdays"), list(dict.fromkeys(days)), weekdays)
+    # A problem with the schedule as a whole (weekdays empty, weekdays with
+    # StartDay/EndDay, UseLocalTime with TimeZone) points at the keys that
+    # can cause it.
+    keys = [s.settings.get(k.lower()) for k in ("Weekdays", "StartDay", "EndDay", "UseLocalTime",
+                                              "TimeZone")]
+    present = [setting for setting in keys if setting is not None] or [anchor]
+    s.locations[("schedule",)] = ", ".join(s.where(setting) for setting in present)
 
 
 def _app_dictionaries(s: _Session) -> None:

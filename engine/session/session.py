@@ -934,7 +934,7 @@ class Session:
             return
         if state is not State.ACTIVE:
             return
-        if not self.schedule.is_session_time(now):
+        if not self.schedule.same_period(self.creation_ns, now):  # ended, or a new period began
             self._start_logout(now, "Session end")
             return
         hbi = self.heartbeat_interval * _NS
