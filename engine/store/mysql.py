@@ -64,6 +64,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
+from .groupcommit import Job, Writer
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -227,79 +228,13 @@ class _Tx:
 _Op = Callable[[_Tx], Awaitable[Any]]
 
 
-class _Job:
-    __slots__ = ("error", "future", "key", "op", "result")
+class _Batches:
+    """Runs a writer's batch of jobs in one transaction (see the module docstring)."""
 
-    def __init__(self, key: str, op: _Op, future: asyncio.Future[Any]) -> None:
-        self.key = key
-        self.op = op
-        self.future = future
-        self.result: Any = None
-        self.error: StoreError | None = None
-
-
-class _Writer:
-    """One task running its sessions' queued jobs in group commits."""
-
-    def __init__(self, store: MySQLStore, index: int) -> None:
+    def __init__(self, store: MySQLStore) -> None:
         self.store = store
-        self.queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self.pending: dict[str, int] = {}
-        self.task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"mysql-store writer {index}")
 
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[key] = self.pending.get(key, 0) + 1
-        self.queue.put_nowait(_Job(key, op, future))
-        return future
-
-    async def _run(self) -> None:
-        stop = False
-        while not stop:
-            job = await self.queue.get()
-            if job is None:
-                break
-            batch = [job]
-            while len(batch) < self.store.settings.max_batch:
-                try:
-                    more = self.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            try:
-                await self._execute(batch)
-            except BaseException as e:  # a bug or cancellation: answer everyone
-                for j in batch:
-                    j.error = _translate(e, self.store.where)
-                if not isinstance(e, Exception):
-                    raise
-            finally:
-                self._settle(batch)
-        while not self.queue.empty():
-            left = self.queue.get_nowait()
-            if left is not None:
-                left.error = StoreClosedError(f"mysql store {self.store.where} is closed")
-                self._settle([left])
-
-    def _settle(self, batch: list[_Job]) -> None:
-        for job in batch:
-            n = self.pending.get(job.key, 1) - 1
-            if n:
-                self.pending[job.key] = n
-            else:
-                self.pending.pop(job.key, None)
-            if job.future.done():
-                continue
-            if job.error is not None:
-                job.future.set_exception(job.error)
-            else:
-                job.future.set_result(job.result)
-
-    async def _execute(self, batch: list[_Job]) -> None:
+    async def execute(self, batch: list[Job]) -> None:
         for attempt in range(_RETRIES + 1):
             err = await self._transaction(batch)
             if err is None:
@@ -309,14 +244,14 @@ class _Writer:
                 continue
             if len(batch) > 1 and isinstance(err, PermanentStoreError):
                 for job in batch:  # isolate the job that broke the batch
-                    await self._execute([job])
+                    await self.execute([job])
                 return
             for job in batch:
                 job.error = _copy_error(err)
                 job.result = None
             return
 
-    async def _transaction(self, batch: list[_Job]) -> StoreError | None:
+    async def _transaction(self, batch: list[Job]) -> StoreError | None:
         store = self.store
         committing = False
         try:
@@ -364,7 +299,7 @@ class MySQLStore:
         self.transactions = 0
         self.schema_version = 0
         self._closed = False
-        self._writers: list[_Writer] = []
+        self._writers: list[Writer] = []
 
     @classmethod
     async def connect(cls, kwargs: dict[str, Any], settings: MySQLSettings,
@@ -386,7 +321,11 @@ class MySQLStore:
             with contextlib.suppress(Exception):
                 await pool.wait_closed()
             raise
-        store._writers = [_Writer(store, i) for i in range(settings.writers)]
+        batches = _Batches(store)
+        store._writers = [
+            Writer(f"mysql-store writer {i}", settings.max_batch, batches.execute,
+                   lambda e: _translate(e, where), f"mysql store {where}")
+            for i in range(settings.writers)]
         return store
 
     @contextlib.asynccontextmanager
@@ -442,7 +381,7 @@ class MySQLStore:
         if self._closed:
             raise StoreClosedError(f"mysql store {self.where} is closed")
 
-    def _writer(self, key: str) -> _Writer:
+    def _writer(self, key: str) -> Writer:
         return self._writers[zlib.crc32(key.encode()) % len(self._writers)]
 
     def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
@@ -450,8 +389,7 @@ class MySQLStore:
         return self._writer(key).submit(key, op)
 
     def idle(self, key: str) -> bool:
-        """No queued job for ``key``: a read may bypass the writer."""
-        return key not in self._writer(key).pending
+        return self._writer(key).idle(key)
 
     async def open(self, key: SessionKey) -> MySQLSessionStore:
         await self.submit(key.value, _load_op(key.value))
@@ -461,11 +399,7 @@ class MySQLStore:
         if self._closed:
             return
         self._closed = True
-        for w in self._writers:
-            w.queue.put_nowait(None)
-        for w in self._writers:
-            with contextlib.suppress(Exception):
-                await w.task
+        await asyncio.gather(*(w.stop() for w in self._writers))
         self.pool.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pool.wait_closed(), 10)

@@ -166,13 +166,18 @@ def drop_mysql_tables(url: str, prefix: str) -> None:
         pool.submit(asyncio.run, drop()).result()
 
 
-def drop_mongodb_database(url: str, database: str) -> None:
+def drop_mongodb_collections(url: str, prefix: str) -> None:
+    """Drop the collections of one test's ``collection_prefix``."""
     import pymongo
 
+    u = url.split("?", 1)
     client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
         url, serverSelectionTimeoutMS=10_000)
     try:
-        client.drop_database(database)
+        db = client.get_database(u[0].rsplit("/", 1)[-1] or "fixplus")
+        for name in db.list_collection_names():
+            if name.startswith(prefix):
+                db.drop_collection(name)
     finally:
         client.close()
 
