@@ -8,18 +8,22 @@ use, has none): every step that must be atomic is **one document write**.
 
 Collections, with ``P`` the ``collection_prefix`` option (default ``fixplus_``)::
 
-    P sessions    {_id: key, g: generation, base: sender floor, target,
+    P sessions    {_id: key, g: generation, base: sender floor, target, tv,
                    created, updated}
     P batches     {_id: "g:first:key", k: key, g, f: first seq, n: last seq + 1,
-                   t: send time ns, m: [wire bytes, ...]}
+                   t: send time ns, m: [wire bytes, ...], tg: target, tv}
     P schema_version  {_id: version, description, applied_ns}
 
 ``save_outbound`` inserts **one batch document** holding its messages; the
 next sender sequence number is ``max(base, n of the session's last batch
 of its generation)``, so storing the messages *is* advancing the number,
-in one write.  The ``_id`` (generation, first seq, key) is unique: a second
-writer trying to store the same sequence number gets a duplicate key error,
-never a silent overwrite.  A batch is limited by the 16 MiB document size
+in one write.  The batch also carries the next target sequence number
+(``tg``) with its stamp ``tv``, a per-session counter: the target is the
+session document's or the last batch's, whichever stamp is higher, so the
+engine's flush (messages and target together) is one write as well.
+The ``_id`` (generation, first seq, key) is unique: a second writer
+trying to store the same sequence number gets a duplicate key error, never
+a silent overwrite.  A batch is limited by the 16 MiB document size
 (messages are FIX messages; a batch over 15 MiB is refused).
 
 A reset, a rewind of the sender (``set_next_sender`` below the next number)
@@ -117,11 +121,23 @@ def _translate(exc: BaseException, where: str, sent: bool = False) -> StoreError
     return PermanentStoreError(text)
 
 
+def _resolve(doc: dict[str, Any], last: dict[str, Any] | None) -> tuple[int, int, int]:
+    """(next sender, target, its stamp) from a session document and the last
+    batch of its generation."""
+    target, tv = int(doc["target"]), int(doc.get("tv", 0))
+    if last is None:
+        return int(doc["base"]), target, tv
+    if int(last.get("tv", -1)) > tv:
+        target, tv = int(last["tg"]), int(last["tv"])
+    return max(int(doc["base"]), int(last["n"])), target, tv
+
+
 @dataclasses.dataclass(slots=True)
 class _State:
     g: int
     base: int
     target: int
+    tv: int  # the stamp of target
     created: int
     last_next: int  # n of the last batch of generation g, 0 if none
 
@@ -242,7 +258,8 @@ class MongoStore:
             return st
         doc = await self.sessions_col.find_one({"_id": k})
         if doc is None:
-            doc = {"_id": k, "g": 1, "base": 1, "target": 1, "created": now, "updated": now}
+            doc = {"_id": k, "g": 1, "base": 1, "target": 1, "tv": 0, "created": now,
+                   "updated": now}
             try:
                 await self.sessions_col.insert_one(doc)
             except merr.DuplicateKeyError:  # created meanwhile by another process
@@ -251,8 +268,10 @@ class MongoStore:
                     raise RetryableStoreError(f"mongodb store {self.where}: session {k} "
                                               "vanished while being created") from None
         g = int(doc["g"])
-        last = await self.batches.find({"k": k, "g": g}, {"n": 1}).sort("f", -1).limit(1).to_list(1)
-        st = _State(g, int(doc["base"]), int(doc["target"]), int(doc["created"]),
+        last = await self.batches.find({"k": k, "g": g}, {"n": 1, "tg": 1, "tv": 1}).sort(
+            "f", -1).limit(1).to_list(1)
+        _, target, tv = _resolve(doc, last[0] if last else None)
+        st = _State(g, int(doc["base"]), target, tv, int(doc["created"]),
                     int(last[0]["n"]) if last else 0)
         self._cache[k] = st
         return st
@@ -388,11 +407,10 @@ class MongoStore:
         out: list[SessionInfo] = []
         for d in docs:
             counts = await self._call(self.batches.find(
-                {"k": d["_id"], "g": d["g"]}, {"f": 1, "n": 1}).to_list(None))
-            last = max((int(b["n"]) for b in counts), default=0)
+                {"k": d["_id"], "g": d["g"]}, {"f": 1, "n": 1, "tg": 1, "tv": 1}).to_list(None))
+            sender, target, _ = _resolve(d, max(counts, key=lambda b: int(b["f"]), default=None))
             out.append(SessionInfo(
-                SessionKey(d["_id"]),
-                StoreState(max(int(d["base"]), last), int(d["target"]), int(d["created"])),
+                SessionKey(d["_id"]), StoreState(sender, target, int(d["created"])),
                 int(d["updated"]), sum(int(b["n"]) - int(b["f"]) for b in counts)))
         return out
 
@@ -429,8 +447,8 @@ class MongoStore:
         if doc is None:
             return None
         batches = await self.read_batches(key.value, int(doc["g"]))
-        last = max((int(b["n"]) for b in batches), default=0)
-        state = StoreState(max(int(doc["base"]), last), int(doc["target"]), int(doc["created"]))
+        sender, target, _ = _resolve(doc, batches[-1] if batches else None)
+        state = StoreState(sender, target, int(doc["created"]))
         messages = [StoredMessage(int(b["f"]) + i, int(b["t"]), msg_type_of(m), bytes(m))
                     for b in batches for i, m in enumerate(b["m"])]
         return SessionExport(key, state, messages)
@@ -451,7 +469,7 @@ class MongoStore:
                         f"{st.next_sender}, target {st.target}); pass replace to overwrite it")
             await self.switch_generation(k, st, docs, {
                 "base": st_new.next_sender_seq, "target": st_new.next_target_seq,
-                "created": st_new.creation_time_ns}, tx.now)
+                "tv": st.tv + 1, "created": st_new.creation_time_ns}, tx.now)
 
         await self.submit(k, op)
 
@@ -499,9 +517,10 @@ def _prune_op(k: str, before_ns: int) -> _Op:
                                    {"f": 1, "n": 1}).to_list(None)
         if not old:
             return 0
-        if st.base < st.next_sender:  # keep the sender seq when its batch goes
-            await s.sessions_col.update_one({"_id": k}, {"$set": {"base": st.next_sender}})
-            st.base = st.next_sender
+        # the sender and target seqs stay when the batches holding them go
+        await s.sessions_col.update_one({"_id": k}, {"$set": {
+            "base": st.next_sender, "target": st.target, "tv": st.tv}})
+        st.base = st.next_sender
         await s.batches.delete_many({"k": k, "g": st.g, "t": {"$lt": before_ns}})
         return sum(int(b["n"]) - int(b["f"]) for b in old)
 
@@ -536,7 +555,15 @@ class MongoSessionStore:
         return result
 
     async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        await self.save_batch(messages, None)
+
+    async def save_batch(self, messages: Sequence[tuple[int, bytes]],
+                         next_target: int | None) -> None:
+        """Messages, the sender seq after them and (unless None) the next
+        target seq in one document write."""
         check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
         frozen = [bytes(data) for _, data in messages]
         seqs = [seq for seq, _ in messages]
         if sum(len(d) for d in frozen) > _MAX_BATCH_BYTES:
@@ -547,11 +574,16 @@ class MongoSessionStore:
         async def op(tx: _Tx) -> None:
             st = await tx.state(k)
             new_next = check_outbound(list(zip(seqs, frozen, strict=True)), st.next_sender)
+            if next_target is not None:
+                st.target = next_target
+                st.tv += 1
+                if not frozen:
+                    tx.updates.setdefault(k, {}).update(target=st.target, tv=st.tv)
             if not frozen:
                 return
             first = seqs[0]
             tx.insert({"_id": f"{st.g}:{first}:{k}", "k": k, "g": st.g, "f": first,
-                       "n": new_next, "t": tx.now, "m": frozen})
+                       "n": new_next, "t": tx.now, "m": frozen, "tg": st.target, "tv": st.tv})
             st.last_next = new_next
 
         await self._submit(op)
@@ -571,21 +603,14 @@ class MongoSessionStore:
             for b in await tx.store.read_batches(k, st.g, 1, seq - 1):
                 count = min(int(b["n"]), seq) - int(b["f"])
                 keep.append({"k": k, "f": b["f"], "n": int(b["f"]) + count, "t": b["t"],
-                             "m": b["m"][:count]})
-            await tx.store.switch_generation(k, st, keep, {"base": seq}, tx.now)
+                             "m": b["m"][:count], "tg": b.get("tg", 1), "tv": b.get("tv", -1)})
+            await tx.store.switch_generation(
+                k, st, keep, {"base": seq, "target": st.target, "tv": st.tv + 1}, tx.now)
 
         await self._submit(op)
 
     async def set_next_target(self, seq: int) -> None:
-        check_seq(seq, "next target seq")
-        k = self._key.value
-
-        async def op(tx: _Tx) -> None:
-            st = await tx.state(k)
-            tx.updates.setdefault(k, {})["target"] = seq
-            st.target = seq
-
-        await self._submit(op)
+        await self.save_batch((), seq)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         if self._closed:
@@ -615,7 +640,8 @@ class MongoSessionStore:
             await tx.flush()
             st = await tx.state(k)
             await tx.store.switch_generation(
-                k, st, [], {"base": 1, "target": 1, "created": creation_time_ns}, tx.now)
+                k, st, [], {"base": 1, "target": 1, "tv": st.tv + 1, "created": creation_time_ns},
+                tx.now)
 
         await self._submit(op)
 

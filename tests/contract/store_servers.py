@@ -198,11 +198,16 @@ def mariadb_ctl(action: str) -> None:
         subprocess.run(_as_server([*admin, "shutdown"], user), check=True, capture_output=True,
                        timeout=90)
         return
+    def up() -> bool:
+        return subprocess.run(_as_server([*admin, "ping"], user), check=False,
+                              capture_output=True, timeout=10).returncode == 0
+
+    if up():
+        return
     subprocess.Popen(_as_server(["setsid", binary, f"--defaults-file={conf}"], user),
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
-    _wait_for(lambda: subprocess.run(_as_server([*admin, "ping"], user), check=False,
-                                     capture_output=True, timeout=10).returncode == 0, "mariadb")
+    _wait_for(up, "mariadb")
 
 
 def ferretdb_ctl(action: str) -> None:

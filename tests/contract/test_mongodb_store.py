@@ -128,3 +128,28 @@ async def test_wrong_password_is_permanent_and_names_the_server(mg_url: str) -> 
 async def test_unreachable_server_is_retryable() -> None:
     with pytest.raises(RetryableStoreError, match=r"127\.0\.0\.1:9\b"):
         await open_store("mongodb://127.0.0.1:9/db?connect_timeout=0.5")
+
+
+async def test_target_rides_in_the_batch_and_survives_pruning(mg_url: str) -> None:
+    import time
+
+    from pyfixmsg_plus.engine.store.admin import admin_of
+    from pyfixmsg_plus.engine.store.base import save_batch
+    from pyfixmsg_plus.engine.store.mongodb import MongoStore
+
+    store = await open_store(mg_url)
+    assert isinstance(store, MongoStore)
+    s = await store.open(KEY)
+    await save_batch(s, msgs(1, 2), 7)
+    doc = await store.sessions_col.find_one({"_id": KEY.value})
+    assert doc is not None and doc["target"] == 1  # only the batch document was written
+    await s.set_next_target(9)
+    await save_batch(s, msgs(3, 3), None)
+    await admin_of(store).prune(messages_before_ns=time.time_ns() + 10**9)
+    await store.close()
+    store = await open_store(mg_url)
+    s = await store.open(KEY)
+    state = await s.load()
+    assert (state.next_sender_seq, state.next_target_seq) == (4, 9)
+    assert await s.get_range(1, 0) == []
+    await store.close()

@@ -111,8 +111,15 @@ case "\${1:-}" in
     exit 1
     ;;
   stop)
-    if [ -s "\$pidfile" ]; then kill "\$(cat "\$pidfile")" 2> /dev/null || true; fi
-    for _ in \$(seq 1 150); do up || exit 0; sleep 0.1; done
+    # SIGTERM closes the listener but lets open connections go on; a stop
+    # here is a crash that cuts every connection at once: SIGKILL.
+    [ -s "\$pidfile" ] || exit 0
+    pid="\$(cat "\$pidfile")"
+    kill -KILL "\$pid" 2> /dev/null || exit 0
+    for _ in \$(seq 1 150); do
+      kill -0 "\$pid" 2> /dev/null || { rm -f "\$pidfile"; exit 0; }
+      sleep 0.1
+    done
     echo "ferretdb did not stop" >&2
     exit 1
     ;;
