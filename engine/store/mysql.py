@@ -46,6 +46,7 @@ import dataclasses
 import re
 import ssl as ssl_module
 import time
+import warnings
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -346,32 +347,37 @@ class MySQLStore:
             self.pool.release(conn)
 
     async def _migrate(self) -> int:
-        p = self.prefix
-        lock = f"fixplus-migrate:{p}"
+        lock = f"fixplus-migrate:{self.prefix}"
         try:
-            async with self.connection() as conn, conn.cursor() as cur:
-                await cur.execute("SELECT GET_LOCK(%s, 60)", (lock,))
-                try:
-                    await cur.execute(f"CREATE TABLE IF NOT EXISTS {p}schema_version "
-                                      f"({SCHEMA_VERSION_COLUMNS.format(int='BIGINT')}) "
-                                      "ENGINE=InnoDB")
-                    await cur.execute(f"SELECT COALESCE(MAX(version), 0) FROM {p}schema_version")
-                    current = int((await cur.fetchone())[0])
-                    for m in pending(MIGRATIONS, current, f"mysql store {self.where}"):
-                        for statement in m.statements:
-                            await cur.execute(statement.format(p=p))
-                        await cur.execute(
-                            f"INSERT INTO {p}schema_version (version, description, applied_ns) "
-                            "VALUES (%s, %s, %s)", (m.version, m.description, time.time_ns()))
-                        await conn.commit()
-                        current = m.version
-                    await conn.commit()
-                    return current
-                finally:
-                    with contextlib.suppress(Exception):
-                        await cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
+            with warnings.catch_warnings():  # "table already exists": expected
+                warnings.filterwarnings("ignore", message=r".* already exists")
+                return await self._migrate_locked(lock)
         except Exception as e:
             raise _translate(e, self.where) from None
+
+    async def _migrate_locked(self, lock: str) -> int:
+        p = self.prefix
+        async with self.connection() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT GET_LOCK(%s, 60)", (lock,))
+            try:
+                await cur.execute(f"CREATE TABLE IF NOT EXISTS {p}schema_version "
+                                  f"({SCHEMA_VERSION_COLUMNS.format(int='BIGINT')}) "
+                                  "ENGINE=InnoDB")
+                await cur.execute(f"SELECT COALESCE(MAX(version), 0) FROM {p}schema_version")
+                current = int((await cur.fetchone())[0])
+                for m in pending(MIGRATIONS, current, f"mysql store {self.where}"):
+                    for statement in m.statements:
+                        await cur.execute(statement.format(p=p))
+                    await cur.execute(
+                        f"INSERT INTO {p}schema_version (version, description, applied_ns) "
+                        "VALUES (%s, %s, %s)", (m.version, m.description, time.time_ns()))
+                    await conn.commit()
+                    current = m.version
+                await conn.commit()
+                return current
+            finally:
+                with contextlib.suppress(Exception):
+                    await cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
 
     @property
     def closed(self) -> bool:
