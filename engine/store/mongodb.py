@@ -673,14 +673,8 @@ async def open_from_url(url: StoreURL) -> MongoStore:
     if not _PREFIX.match(prefix):
         raise ConfigError(f"store URL {url.redacted()}: collection_prefix must be letters, "
                           "digits and _ (at most 32)")
-    timeouts = {}
-    for name, default in (("connect_timeout", 5.0), ("socket_timeout", 30.0)):
-        try:
-            timeouts[name] = float(url.query.get(name, default))
-        except ValueError:
-            timeouts[name] = -1
-        if timeouts[name] <= 0:
-            raise ConfigError(f"store URL {url.redacted()}: option {name} must be a number > 0")
+    connect, socket = url.float_option("connect_timeout", 5.0), url.float_option(
+        "socket_timeout", 30.0)
     journal = url.query.get("journal", "true").lower()
     if journal not in ("true", "false"):
         raise ConfigError(f"store URL {url.redacted()}: journal must be true or false")
@@ -691,9 +685,9 @@ async def open_from_url(url: StoreURL) -> MongoStore:
         "password": url.password,
         "authSource": url.query.get("authSource", database if url.username else None),
         "retryWrites": False,  # a write retried after an unknown outcome is the engine's call
-        "connectTimeoutMS": int(timeouts["connect_timeout"] * 1000),
-        "serverSelectionTimeoutMS": int(timeouts["connect_timeout"] * 1000),
-        "socketTimeoutMS": int(timeouts["socket_timeout"] * 1000),
+        "connectTimeoutMS": int(connect * 1000),
+        "serverSelectionTimeoutMS": int(connect * 1000),
+        "socketTimeoutMS": int(socket * 1000),
         "appname": "fixplus",
     }
     for name in ("authMechanism", "replicaSet", "tlsCAFile", "tlsCertificateKeyFile"):

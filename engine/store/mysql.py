@@ -46,7 +46,6 @@ import dataclasses
 import re
 import ssl as ssl_module
 import time
-import warnings
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -349,9 +348,7 @@ class MySQLStore:
     async def _migrate(self) -> int:
         lock = f"fixplus-migrate:{self.prefix}"
         try:
-            with warnings.catch_warnings():  # "table already exists": expected
-                warnings.filterwarnings("ignore", message=r".* already exists")
-                return await self._migrate_locked(lock)
+            return await self._migrate_locked(lock)
         except Exception as e:
             raise _translate(e, self.where) from None
 
@@ -360,9 +357,13 @@ class MySQLStore:
         async with self.connection() as conn, conn.cursor() as cur:
             await cur.execute("SELECT GET_LOCK(%s, 60)", (lock,))
             try:
-                await cur.execute(f"CREATE TABLE IF NOT EXISTS {p}schema_version "
-                                  f"({SCHEMA_VERSION_COLUMNS.format(int='BIGINT')}) "
-                                  "ENGINE=InnoDB")
+                await cur.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                                  "table_schema = DATABASE() AND table_name = %s",
+                                  (f"{p}schema_version",))
+                if not int((await cur.fetchone())[0]):  # (the driver logs "already exists")
+                    await cur.execute(f"CREATE TABLE IF NOT EXISTS {p}schema_version "
+                                      f"({SCHEMA_VERSION_COLUMNS.format(int='BIGINT')}) "
+                                      "ENGINE=InnoDB")
                 await cur.execute(f"SELECT COALESCE(MAX(version), 0) FROM {p}schema_version")
                 current = int((await cur.fetchone())[0])
                 for m in pending(MIGRATIONS, current, f"mysql store {self.where}"):
@@ -634,19 +635,6 @@ _OPTIONS = ("table_prefix", "max_batch", "writers", "pool_min", "pool_max", "con
             "command_timeout", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify")
 
 
-def _float_option(url: StoreURL, name: str, default: float) -> float:
-    raw = url.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1
-    if value <= 0:
-        raise ConfigError(f"store URL {url.redacted()}: option {name} must be a number > 0")
-    return value
-
-
 def _ssl_context(url: StoreURL) -> ssl_module.SSLContext | None:
     ca, cert, verify = url.query.get("ssl_ca"), url.query.get("ssl_cert"), url.query.get(
         "ssl_verify", "true").lower()
@@ -681,8 +669,8 @@ async def open_from_url(url: StoreURL) -> MySQLStore:
         writers=url.int_option("writers", 1, minimum=1),
         pool_min=url.int_option("pool_min", 1),
         pool_max=url.int_option("pool_max", 8, minimum=1),
-        connect_timeout=_float_option(url, "connect_timeout", 5.0),
-        command_timeout=_float_option(url, "command_timeout", 30.0),
+        connect_timeout=url.float_option("connect_timeout", 5.0),
+        command_timeout=url.float_option("command_timeout", 30.0),
     )
     kwargs: dict[str, Any] = {
         "host": url.host or "localhost",

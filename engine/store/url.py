@@ -109,6 +109,20 @@ class StoreURL:
             )
         return value
 
+    def float_option(self, name: str, default: float) -> float:
+        """A number > 0 (seconds, typically), or ``default`` when not given."""
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not value > 0 or value == float("inf"):
+            raise ConfigError(f"store URL {self.redacted()}: option {name} must be a number > 0, "
+                              f"got {raw!r}")
+        return value
+
 
 def _substitute(text: str, where: str) -> str:
     def repl(m: re.Match[str]) -> str:

@@ -153,3 +153,12 @@ async def test_target_rides_in_the_batch_and_survives_pruning(mg_url: str) -> No
     assert (state.next_sender_seq, state.next_target_seq) == (4, 9)
     assert await s.get_range(1, 0) == []
     await store.close()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "inf", "nan"])
+async def test_bad_timeouts_are_config_errors(value: str) -> None:
+    from pyfixmsg_plus.engine.errors import ConfigError
+
+    for scheme in ("mongodb", "mysql"):
+        with pytest.raises(ConfigError, match="connect_timeout must be a number > 0"):
+            await open_store(f"{scheme}://u:p@127.0.0.1:9/db?connect_timeout={value}")
