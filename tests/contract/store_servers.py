@@ -233,3 +233,11 @@ def _wait_for(check: object, what: str) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{what} did not come back")
+
+
+def mysql_tls_url() -> str:
+    url = env_value("FIXPLUS_MYSQL_TLS_URL")
+    if not url:
+        missing("MariaDB TLS: FIXPLUS_MYSQL_TLS_URL is not set (tests/env/12-mariadb.sh)")
+    assert url is not None
+    return url

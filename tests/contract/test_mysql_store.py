@@ -84,3 +84,24 @@ async def test_unknown_database_is_a_store_error(my_url: str) -> None:
     u = parse_store_url(mysql_url())
     with pytest.raises(StoreError, match="nosuchdb"):
         await open_store(f"mysql://{u.username}:{u.password}@{u.host}:{u.port}/nosuchdb")
+
+
+async def test_tls_with_a_checked_server_certificate() -> None:
+    from pyfixmsg_plus.engine.store.mysql import MySQLStore
+
+    from tests.contract.store_servers import mysql_tls_url
+
+    url = mysql_tls_url()
+    prefix = f"t{uuid.uuid4().hex[:12]}_"
+    store = await open_store(f"{url}&table_prefix={prefix}")
+    try:
+        assert isinstance(store, MySQLStore)
+        s = await store.open(KEY)
+        await s.save_outbound(msgs(1, 2))
+        async with store.connection() as conn, conn.cursor() as cur:
+            await cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            row = await cur.fetchone()
+        assert row is not None and row[1], "the connection is not encrypted"
+    finally:
+        await store.close()
+        drop_mysql_tables(mysql_url(), prefix)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A private MariaDB server for the MySQL store tests, on
-# 127.0.0.1:$FIXPLUS_MARIADB_PORT (default 53306), data directory
+# 127.0.0.1:$FIXPLUS_MARIADB_PORT (default 53306) with TLS offered (a
+# self-signed CA made here, as 11-redis.sh does), data directory
 # $FIXPLUS_CACHE/mariadb/data, InnoDB with a durable commit
 # (innodb_flush_log_at_trx_commit=1, sync_binlog off: no binary log).
 #
@@ -12,7 +13,7 @@
 # * creates the user `fixplus` (password kept in $FIXPLUS_CACHE/mariadb/
 #   password) with every privilege on the databases `fixplus` and
 #   `fixplus_%` (tests create a database each);
-# * writes FIXPLUS_MYSQL_URL, FIXPLUS_MARIADB_BIN, FIXPLUS_MARIADB_CONF,
+# * writes FIXPLUS_MYSQL_URL, FIXPLUS_MYSQL_TLS_URL, FIXPLUS_MARIADB_BIN, FIXPLUS_MARIADB_CONF,
 #   FIXPLUS_MARIADB_RUNAS, FIXPLUS_MARIADB_ROOT_SOCKET to $FIXPLUS_ENV_FILE
 #   (the restart tests stop and start the server).
 # Idempotent and fast when the server already runs.
@@ -66,6 +67,28 @@ if [ ! -s "$pwfile" ]; then
 fi
 password="$(cat "$pwfile")"
 
+# TLS material: a CA and a server certificate for 127.0.0.1 / localhost.
+tls=""
+if command -v openssl > /dev/null; then
+  if [ ! -s "$base/server.crt" ]; then
+    (
+      cd "$base"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=fixplus test CA" \
+        -keyout ca.key -out ca.crt 2> /dev/null
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+        -keyout server.key -out server.csr 2> /dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile san.ext -out server.crt 2> /dev/null
+      rm -f server.csr san.ext
+    )
+  fi
+  chmod 600 "$base/server.key" "$base/ca.key"
+  if [ -n "$runas" ]; then chown "$runas": "$base/server.key" "$base/server.crt"; fi
+  chmod o+r "$base/ca.crt"
+  tls=yes
+fi
+
 conf="$base/my.cnf"
 cat > "$conf.new" <<EOF
 # fixplus test server
@@ -86,6 +109,10 @@ max_allowed_packet = 64M
 character-set-server = utf8mb4
 collation-server = utf8mb4_bin
 EOF
+if [ -n "$tls" ]; then
+  printf 'ssl_ca = %s\nssl_cert = %s\nssl_key = %s\n' \
+    "$base/ca.crt" "$base/server.crt" "$base/server.key" >> "$conf.new"
+fi
 mv "$conf.new" "$conf"
 chmod 644 "$conf"
 
@@ -129,6 +156,9 @@ EOF
 
 {
   echo "FIXPLUS_MYSQL_URL=mysql://fixplus:$password@127.0.0.1:$port/fixplus"
+  if [ -n "$tls" ]; then
+    echo "FIXPLUS_MYSQL_TLS_URL=mysql://fixplus:$password@127.0.0.1:$port/fixplus?ssl_ca=$base/ca.crt"
+  fi
   echo "FIXPLUS_MARIADB_BIN=$mariadbd"
   echo "FIXPLUS_MARIADB_CONF=$conf"
   echo "FIXPLUS_MARIADB_RUNAS=$runas"
