@@ -111,9 +111,24 @@ async def test_newer_schema_is_refused(mg_url: str) -> None:
     assert store.schema_version == 1
     await store.db[f"{store.prefix}schema_version"].insert_one(
         {"_id": 99, "description": "future", "applied_ns": 0})
+    s = await store.open(KEY)
+    await s.save_outbound([(1, b"x")])
     await store.close()
-    with pytest.raises(PermanentStoreError, match="schema version 99 is newer"):
+    with pytest.raises(PermanentStoreError, match="schema version 99 is newer") as info:
         await open_store(mg_url)
+    assert "127.0.0.1" in str(info.value)  # names the server
+    import pyfixmsg_plus.engine.store.mongodb as mongodb_module
+    from pyfixmsg_plus.engine.store.migrations import Migration
+
+    later = (*mongodb_module.MIGRATIONS, *(Migration(
+        v, "future", ('{"ping": 1}',)) for v in range(2, 100)))
+    mongodb_module.MIGRATIONS = later
+    try:  # nothing lost: once the engine knows the schema again, the data is there
+        store = await open_store(mg_url)
+        assert await (await store.open(KEY)).get_range(1, 0) == [(1, b"x")]
+        await store.close()
+    finally:
+        mongodb_module.MIGRATIONS = later[:1]
 
 
 async def test_wrong_password_is_permanent_and_names_the_server(mg_url: str) -> None:

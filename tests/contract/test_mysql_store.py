@@ -61,8 +61,30 @@ async def test_newer_schema_is_refused(my_url: str) -> None:
         await cur.execute(f"INSERT INTO {store.prefix}schema_version VALUES (99, 'future', 0)")
         await conn.commit()
     await store.close()
-    with pytest.raises(PermanentStoreError, match="schema version 99 is newer"):
+    with pytest.raises(PermanentStoreError, match="schema version 99 is newer") as info:
         await open_store(my_url)
+    assert "127.0.0.1" in str(info.value)  # names the server
+    # nothing lost: once the engine knows the schema again, the data is there
+    import pyfixmsg_plus.engine.store.mysql as mysql_module
+    from pyfixmsg_plus.engine.store.migrations import Migration
+
+    later = (*mysql_module.MIGRATIONS, *(Migration(v, "future", ("SELECT 1",))
+                                          for v in range(2, 100)))
+    mysql_module.MIGRATIONS = later
+    try:
+        store = await open_store(my_url)
+        assert await (await store.open(KEY)).get_range(1, 0) == [(1, b"x")]
+        await store.close()
+    finally:
+        mysql_module.MIGRATIONS = later[:1]
+
+
+async def test_mariadb_scheme_is_the_same_store(my_url: str) -> None:
+    from pyfixmsg_plus.engine.store.mysql import MySQLStore
+
+    store = await open_store(my_url.replace("mysql://", "mariadb://", 1))
+    assert isinstance(store, MySQLStore)
+    await store.close()
 
 
 async def test_wrong_password_is_permanent_and_names_the_server(my_url: str) -> None:
