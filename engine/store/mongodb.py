@@ -226,8 +226,15 @@ class MongoStore:
 
     async def start(self) -> None:
         try:
-            await self.db.command("ping")
-            self.schema_version = await self._migrate()
+            for attempt in range(3):
+                try:
+                    await self.db.command("ping")
+                    self.schema_version = await self._migrate()
+                    break
+                except merr.AutoReconnect as e:  # a connection dropped at start: again
+                    if attempt == 2 or isinstance(e, merr.ServerSelectionTimeoutError):
+                        raise  # (no server at all: say so at once)
+                    await asyncio.sleep(0.1 * (attempt + 1))
         except Exception as e:
             with contextlib.suppress(Exception):
                 await self.client.close()
