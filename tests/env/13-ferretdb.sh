@@ -100,7 +100,7 @@ case "\${1:-}" in
     if up; then exit 0; fi
     cmd="echo \\\$\\\$ > \$pidfile; exec $bin/ferretdb --handler=postgresql \
 --postgresql-url=postgres://$pg_hostport/fixplus_ferretdb --listen-addr=127.0.0.1:$port \
---debug-addr=127.0.0.1:$debug_port --state-dir=$state --telemetry=disable --log-level=warn"
+--debug-addr=127.0.0.1:$debug_port --state-dir=$state --telemetry=disable --log-level=error"
     if [ -n "$runas" ]; then
       setsid runuser -u "$runas" -- bash -c "\$cmd" < /dev/null >> "$state/server.log" 2>&1 &
     else
