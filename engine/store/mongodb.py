@@ -34,18 +34,13 @@ before the switch leaves unused documents of ``g + 1``, removed by the next
 switch; a crash after it leaves old ones, ignored and removed when the
 session is opened again.
 
-Calls are queued and run by one writer task in call order (per session and
-overall); consecutive inserts of a batch of calls go to the server in one
-``insert_many`` (group commit).  Writes use write concern ``j: true`` (the
-journal, where the server has one) and no automatic retries: after a lost
-connection the outcome is unknown, the error says so and the engine reloads
-its state.  Lost connections, server selection timeouts and a server not
-ready are :class:`RetryableStoreError`; failed authentication, a schema
-newer than the engine and refused commands are :class:`PermanentStoreError`.
-
-MongoDB features used: single-document atomic inserts and updates, unique
-``_id``, ``find`` with sort and limit, ``insert_many`` (ordered),
-``delete_many``, ``createIndexes``: MongoDB 4.0 or later, or FerretDB 1.x.
+Calls run in call order in one writer task (:mod:`.groupcommit`); the
+inserts of a batch of calls go out in one ordered ``insert_many``.  Writes
+use ``j: true`` and no driver retries: after a lost connection the outcome
+is unknown, the error says so and the engine reloads.  Needed from the
+server: atomic single-document writes, unique ``_id``, ``find`` with sort
+and limit, ``insert_many``, ``delete_many``, ``createIndexes`` (MongoDB 4.0+
+or FerretDB 1.x).
 """
 
 from __future__ import annotations
