@@ -22,7 +22,7 @@ COPY engine ./engine
 COPY operator ./operator
 RUN python -m venv "$VENV" \
     && "$VENV/bin/pip" install --upgrade "pip>=24" "setuptools>=69" wheel \
-    && "$VENV/bin/pip" install ".[postgres,redis,otlp,uvloop]"
+    && "$VENV/bin/pip" install ".[postgres,redis,mysql,mongodb,otlp,uvloop]"
 # The FIX data dictionaries come from the quickfix source distribution on PyPI.
 RUN "$VENV/bin/pip" download --no-deps --no-binary :all: "quickfix==$QUICKFIX_VERSION" -d /tmp/quickfix \
     && mkdir -p "$SPEC_DIR" \

@@ -10,7 +10,8 @@ setting of ``-c CONFIG`` (the engine's own configuration file):
 * ``set SESSION --sender N --target N --yes``: change sequence numbers
   (rewinding the sender forgets the messages from there on);
 * ``migrate --to URL [SESSION…|--all]``: copy sessions' whole state into
-  another store, atomically per session, then check the copy;
+  another store (any backend to any other), check each copy's sha256, undo
+  everything on failure, skip what is already copied (:mod:`.storemigrate`);
 * ``prune --max-age-days N --session-idle-days N``: retention on demand
   (default: the ``retention`` setting of ``-c CONFIG``).
 
@@ -33,6 +34,7 @@ from .retention import prune
 from .store.admin import MessageQuery, StoreAdmin, admin_of
 from .store.base import MessageStore, SessionKey
 from .store.url import open_store, parse_store_url
+from .storemigrate import MigrationError, migrate_sessions, stderr_progress
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -194,27 +196,25 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         admin = admin_of(src)
         keys = ([i.key for i in await admin.sessions()] if args.all
                 else [SessionKey(s) for s in args.sessions])
+        if not keys:
+            print("fixplus store migrate: the source store has no sessions (a memory:// "
+                  "store is empty in a new process)", file=sys.stderr)
+            return 1
         dst = await open_store(target)
         try:
-            dst_admin = admin_of(dst)
-            for key in keys:
-                data = await admin.export_session(key)
-                if data is None:
-                    print(f"fixplus store: no session {key} in the source store",
-                          file=sys.stderr)
-                    return 1
-                await dst_admin.import_session(data, replace=args.replace)
-                copy = await dst_admin.export_session(key)
-                if (copy is None or copy.state != data.state
-                        or [(m.seq, m.data) for m in copy.messages]
-                        != [(m.seq, m.data) for m in data.messages]):
-                    print(f"fixplus store: the copy of {key} differs from the source",
-                          file=sys.stderr)
-                    return 1
-                print(f"migrated {key}: sender {data.state.next_sender_seq}, target "
-                      f"{data.state.next_target_seq}, {len(data.messages)} message(s)")
+            results = await migrate_sessions(admin, admin_of(dst), keys, replace=args.replace,
+                                             progress=stderr_progress())
+        except MigrationError as e:
+            print(f"fixplus store migrate: {e}", file=sys.stderr)
+            return 1
         finally:
             await dst.close()
+        for r in results:
+            print(f"{'already there' if r.skipped else 'migrated'} {r.key}: sender "
+                  f"{r.state.next_sender_seq}, target {r.state.next_target_seq}, "
+                  f"{r.messages} message(s), sha256 {r.digest}")
+        print(f"verified {len(results)} session(s), "
+              f"{sum(r.messages for r in results)} message(s): every copy matches the source")
         return 0
 
     return asyncio.run(_with_store(source, body))

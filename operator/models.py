@@ -455,6 +455,8 @@ class StoreType(enum.StrEnum):
     POSTGRESQL = "postgresql"
     REDIS = "redis"
     SQLITE = "sqlite"
+    MYSQL = "mysql"
+    MONGODB = "mongodb"
 
 
 class PostgresConnection(CrdModel):
@@ -469,6 +471,30 @@ class RedisConnection(CrdModel):
     host: str = Field(min_length=1)
     port: int = Field(default=6379, ge=1, le=65535)
     db: int = Field(default=0, ge=0)
+    tls: bool = False
+
+
+class MySQLConnection(CrdModel):
+    """MySQL 8 or MariaDB 10.5+ (InnoDB)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=3306, ge=1, le=65535)
+    database: str = Field(min_length=1)
+    user: str | None = Field(default=None, description="or credentials.secretRef.usernameKey")
+    table_prefix: str = Field(default="fixplus_", pattern=r"^[a-z_][a-z0-9_]{0,31}$")
+    tls: bool = False
+    tls_verify: bool = Field(default=True, description="check the server certificate")
+
+
+class MongoDBConnection(CrdModel):
+    """MongoDB 4.0+ (or a server of its protocol); no transactions needed."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=27017, ge=1, le=65535)
+    database: str = Field(default="fixplus", min_length=1)
+    user: str | None = Field(default=None, description="or credentials.secretRef.usernameKey")
+    auth_source: str | None = Field(default=None, description="default: the database")
+    replica_set: str | None = None
     tls: bool = False
 
 
@@ -519,15 +545,27 @@ class MessageStoreSpec(CrdModel):
              "a postgresql store needs the postgresql connection settings"),
         rule("self.type != 'redis' || has(self.redis)",
              "a redis store needs the redis connection settings"),
+        rule("self.type != 'mysql' || has(self.mysql)",
+             "a mysql store needs the mysql connection settings"),
+        rule("self.type != 'mongodb' || has(self.mongodb)",
+             "a mongodb store needs the mongodb connection settings"),
         rule("self.type == 'sqlite' || has(self.credentials)",
-             "a postgresql or redis store needs credentials"),
+             "a postgresql, redis, mysql or mongodb store needs credentials"),
         rule("self.type != 'postgresql' || !has(self.credentials) || "
              "!has(self.credentials.vault) || has(self.postgresql.user)",
              "with credentials from vault, postgresql.user names the database user"),
+        rule("self.type != 'mysql' || !has(self.credentials) || "
+             "!has(self.credentials.vault) || has(self.mysql.user)",
+             "with credentials from vault, mysql.user names the database user"),
+        rule("self.type != 'mongodb' || !has(self.credentials) || "
+             "!has(self.credentials.vault) || has(self.mongodb.user)",
+             "with credentials from vault, mongodb.user names the database user"),
     )
     type: StoreType
     postgresql: PostgresConnection | None = None
     redis: RedisConnection | None = None
+    mysql: MySQLConnection | None = None
+    mongodb: MongoDBConnection | None = None
     sqlite: SqliteStorage | None = None
     credentials: StoreCredentials | None = None
     encryption: Encryption | None = None
@@ -572,7 +610,8 @@ class FixClusterSpec(PodSettings):
         rule("has(self.sessionSelector) || size(self.sessions) > 0",
              "a FixCluster needs sessions or a sessionSelector"),
     )
-    store_ref: DnsName = Field(description="a shared (postgresql or redis) MessageStore")
+    store_ref: DnsName = Field(
+        description="a shared (postgresql, redis, mysql or mongodb) MessageStore")
     port: int = Field(default=5001, ge=1, le=65535, description="the FIX port of every pod")
     min_replicas: int = Field(default=2, ge=1)
     max_replicas: int = Field(default=4, ge=1)

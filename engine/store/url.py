@@ -45,10 +45,14 @@ BACKENDS: dict[str, str] = {
     "postgres": ".postgres:open_from_url",
     "redis": ".redis:open_from_url",
     "rediss": ".redis:open_from_url",
+    "mysql": ".mysql:open_from_url",
+    "mariadb": ".mysql:open_from_url",
+    "mongodb": ".mongodb:open_from_url",
 }
 
 #: the third-party package each backend needs, for the error message.
-_DRIVERS: dict[str, str] = {"postgres": "asyncpg", "redis": "redis"}
+_DRIVERS: dict[str, str] = {
+    "postgres": "asyncpg", "redis": "redis", "mysql": "asyncmy", "mongodb": "pymongo"}
 
 _VAR = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -103,6 +107,20 @@ class StoreURL:
                 f"store URL {self.redacted()}: option {name} must be an integer >= {minimum}, "
                 f"got {raw!r}"
             )
+        return value
+
+    def float_option(self, name: str, default: float) -> float:
+        """A number > 0 (seconds, typically), or ``default`` when not given."""
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not value > 0 or value == float("inf"):
+            raise ConfigError(f"store URL {self.redacted()}: option {name} must be a number > 0, "
+                              f"got {raw!r}")
         return value
 
 
@@ -268,7 +286,8 @@ async def open_store(url: str) -> MessageStore:
 
     ``memory://``, ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``
     (options: ``synchronous``, ``busy_timeout_ms``, ``max_batch``);
-    ``postgresql://`` and ``redis://`` when those backends are installed.
+    ``postgresql://``, ``redis://``, ``mysql://`` (or ``mariadb://``) and
+    ``mongodb://`` when their drivers are installed.
     """
     parsed = parse_store_url(url)
     return await _load_backend(parsed.scheme)(parsed)

@@ -69,6 +69,10 @@ def _store_port(store: cfg.StoreInput | None) -> int | None:
         return store.spec.postgresql.port
     if store.spec.type is StoreType.REDIS and store.spec.redis:
         return store.spec.redis.port
+    if store.spec.type is StoreType.MYSQL and store.spec.mysql:
+        return store.spec.mysql.port
+    if store.spec.type is StoreType.MONGODB and store.spec.mongodb:
+        return store.spec.mongodb.port
     return None
 
 
@@ -124,7 +128,7 @@ def render_fix_cluster(ctx: ClusterContext) -> Rendered:
     if ctx.store.spec.type is StoreType.SQLITE:
         raise RenderError(
             f"MessageStore {ctx.store.name!r} is sqlite: the pods of a FixCluster need a "
-            "shared store (postgresql or redis)")
+            "shared store (postgresql, redis, mysql or mongodb)")
     image = _image(ctx.policy, spec)
     inputs: list[cfg.SessionInput] = []
     for name, fields, keys in ctx.selected:

@@ -70,15 +70,33 @@ def store_url(store: StoreInput | None, wiring: Wiring, layout: PodLayout) -> st
     query = f"?password_file={password_file}" if password_file else ""
     if spec.type is StoreType.SQLITE:
         return f"sqlite:///{layout.data_dir}/{store.name}.db"
+    from_secret = (spec.credentials is not None and spec.credentials.secret_ref is not None
+                   and spec.credentials.secret_ref.username_key)
+    sep = "&" if query else "?"
     if spec.type is StoreType.POSTGRESQL:
         pg = spec.postgresql
         assert pg is not None  # CEL rule of the CRD
-        from_secret = (spec.credentials is not None and spec.credentials.secret_ref is not None
-                       and spec.credentials.secret_ref.username_key)
         user = "${FIXPLUS_STORE_USERNAME}" if from_secret else (pg.user or "")
-        sep = "&" if query else "?"
         return (f"postgresql://{user}{'@' if user else ''}{pg.host}:{pg.port}/{pg.database}"
                 f"{query}{sep}sslmode={pg.ssl_mode}")
+    if spec.type is StoreType.MYSQL:
+        my = spec.mysql
+        assert my is not None  # CEL rule of the CRD
+        user = "${FIXPLUS_STORE_USERNAME}" if from_secret else (my.user or "")
+        tls = f"&ssl_verify={'true' if my.tls_verify else 'false'}" if my.tls else ""
+        return (f"mysql://{user}{'@' if user else ''}{my.host}:{my.port}/{my.database}"
+                f"{query}{sep}table_prefix={my.table_prefix}{tls}")
+    if spec.type is StoreType.MONGODB:
+        mg = spec.mongodb
+        assert mg is not None  # CEL rule of the CRD
+        user = "${FIXPLUS_STORE_USERNAME}" if from_secret else (mg.user or "")
+        options = [f"tls={'true' if mg.tls else 'false'}"]
+        if mg.auth_source:
+            options.append(f"authSource={mg.auth_source}")
+        if mg.replica_set:
+            options.append(f"replicaSet={mg.replica_set}")
+        return (f"mongodb://{user}{'@' if user else ''}{mg.host}:{mg.port}/{mg.database}"
+                f"{query}{sep}{'&'.join(options)}")
     rd = spec.redis
     assert rd is not None
     scheme = "rediss" if rd.tls else "redis"

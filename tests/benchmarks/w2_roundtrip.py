@@ -17,8 +17,9 @@ Engines (both in the same run, interleaved run by run):
 
 * ``pyfixmsg_plus``: our engine in both roles; stores ``memory``, ``sqlite``
   (synchronous=FULL, the default: fsync at every commit), ``sqlite-normal``
-  (synchronous=NORMAL: no fsync, like QuickFIX's FileStore) and
-  ``postgresql`` (FIXPLUS_PG_DSN from the environment or the test
+  (synchronous=NORMAL: no fsync, like QuickFIX's FileStore),
+  ``postgresql``, ``mysql`` and ``mongodb`` (FIXPLUS_PG_DSN,
+  FIXPLUS_MYSQL_URL, FIXPLUS_MONGODB_URL from the environment or the test
   environment file);
 * ``quickfix``: QuickFIX C++ through its Python binding in both roles
   (SocketAcceptor / SocketInitiator, Python callbacks, a settings file in a
@@ -46,7 +47,7 @@ to the callback receiving its report (matched by ClOrdID).  Orders per
 second: N / (last report - first send).
 
 Store groups: ``--store memory`` runs ``memory`` for both engines,
-``--store durable`` runs ``sqlite`` (+ ``postgresql`` when a DSN is known)
+``--store durable`` runs ``sqlite`` (+ each server store whose URL is known)
 for ours and ``file`` for QuickFIX; names of one engine's stores select just
 that store.  Ratios pair memory with memory and every durable store of ours
 with QuickFIX's FileStore.
@@ -90,7 +91,10 @@ OURS = "pyfixmsg_plus"
 QF = "quickfix"
 QFT = "quickfix-thread"  # QuickFIX driven from a Python main thread
 QF_DRIVERS = {QF: "callback", QFT: "thread"}
-OUR_STORES = ("memory", "sqlite", "sqlite-normal", "postgresql")
+OUR_STORES = ("memory", "sqlite", "sqlite-normal", "postgresql", "mysql", "mongodb")
+#: server stores: the test environment's setting naming each one's URL
+_SERVER_STORES = {"postgresql": "FIXPLUS_PG_DSN", "mysql": "FIXPLUS_MYSQL_URL",
+                  "mongodb": "FIXPLUS_MONGODB_URL"}
 QF_STORES = ("memory", "file")
 DEFAULT_RUNS = ((20000, 100), (5000, 1))
 RUN_TIMEOUT = 300.0
@@ -108,11 +112,14 @@ def _our_store_url(store: str, workdir: Path, role: str) -> str:
         return f"sqlite:///{workdir / role}.db"
     if store == "sqlite-normal":
         return f"sqlite:///{workdir / role}.db?synchronous=NORMAL"
-    if store == "postgresql":
-        dsn = env_value("FIXPLUS_PG_DSN")
-        if not dsn:
-            raise RuntimeError("FIXPLUS_PG_DSN is not set (run tests/env/setup.sh)")
-        return dsn
+    if store in _SERVER_STORES:
+        url = env_value(_SERVER_STORES[store])
+        if not url:
+            raise RuntimeError(f"{_SERVER_STORES[store]} is not set (run tests/env/setup.sh)")
+        option = {"mysql": "table_prefix=bench_", "mongodb": "collection_prefix=bench_"}
+        if store in option:
+            url += ("&" if "?" in url else "?") + option[store]
+        return url
     raise ValueError(store)
 
 
@@ -623,8 +630,8 @@ def _stores(spec: str, engine: str) -> list[str]:
             picked = ["memory"]
         elif name == "durable":
             picked = ["sqlite"] if engine == OURS else ["file"]
-            if engine == OURS and env_value("FIXPLUS_PG_DSN"):
-                picked.append("postgresql")
+            if engine == OURS:
+                picked += [name for name, env in _SERVER_STORES.items() if env_value(env)]
         elif name in (OUR_STORES if engine == OURS else QF_STORES):
             picked = [name]
         else:

@@ -120,3 +120,139 @@ def redis_ctl(action: str) -> None:
             raise RuntimeError("redis did not come back")
     finally:
         client.close()
+
+
+# --- MariaDB (tests/env/12-mariadb.sh) and FerretDB (tests/env/13-ferretdb.sh) ---
+
+
+def mysql_url() -> str:
+    url = env_value("FIXPLUS_MYSQL_URL")
+    if not url:
+        missing("MariaDB: FIXPLUS_MYSQL_URL is not set (tests/env/12-mariadb.sh)")
+    assert url is not None
+    return url
+
+
+def mongodb_url() -> str:
+    url = env_value("FIXPLUS_MONGODB_URL")
+    if not url:
+        missing("FerretDB (MongoDB protocol): FIXPLUS_MONGODB_URL is not set "
+                "(tests/env/13-ferretdb.sh)")
+    assert url is not None
+    return url
+
+
+def drop_mysql_tables(url: str, prefix: str) -> None:
+    """Drop the tables of one test's ``table_prefix``."""
+    import asyncmy
+    from pyfixmsg_plus.engine.store.url import parse_store_url
+
+    u = parse_store_url(url)
+
+    async def drop() -> None:
+        conn = await asyncmy.connect(host=u.host or "127.0.0.1", port=u.port or 3306,
+                                     user=u.username, password=u.password or "",
+                                     database=u.path.strip("/"))
+        try:
+            async with conn.cursor() as cur:
+                for table in ("messages", "sessions", "schema_version"):
+                    await cur.execute(f"DROP TABLE IF EXISTS {prefix}{table}")
+        finally:
+            conn.close()
+
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop()).result()
+
+
+def drop_mongodb_collections(url: str, prefix: str) -> None:
+    """Drop the collections of one test's ``collection_prefix``."""
+    import pymongo
+
+    u = url.split("?", 1)
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+        url, serverSelectionTimeoutMS=10_000)
+    try:
+        db = client.get_database(u[0].rsplit("/", 1)[-1] or "fixplus")
+        for name in db.list_collection_names():
+            if name.startswith(prefix):
+                db.drop_collection(name)
+    finally:
+        client.close()
+
+
+def mariadb_ctl(action: str) -> None:
+    """Stop (SIGKILL: a crash that cuts every connection at once; InnoDB
+    recovers at the next start) or start the test MariaDB server.  A clean
+    ``shutdown`` would let commits in flight finish while it winds down."""
+    binary = env_value("FIXPLUS_MARIADB_BIN")
+    conf = env_value("FIXPLUS_MARIADB_CONF")
+    sock = env_value("FIXPLUS_MARIADB_ROOT_SOCKET")
+    if not binary or not conf or not sock:
+        missing("MariaDB: FIXPLUS_MARIADB_BIN / _CONF / _ROOT_SOCKET not set "
+                "(tests/env/12-mariadb.sh)")
+    assert binary is not None and conf is not None and sock is not None
+    user = env_value("FIXPLUS_MARIADB_RUNAS") or None
+    admin = ["mariadb-admin", f"--socket={sock}", "-u", user or os.environ.get("USER", "root")]
+    if action == "stop":
+        import signal
+        import time
+
+        pidfile = os.path.join(os.path.dirname(sock), "mysqld.pid")
+        try:
+            with open(pidfile) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            return  # not running
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("mariadb did not stop")
+    def up() -> bool:
+        return subprocess.run(_as_server([*admin, "ping"], user), check=False,
+                              capture_output=True, timeout=10).returncode == 0
+
+    if up():
+        return
+    subprocess.Popen(_as_server(["setsid", binary, f"--defaults-file={conf}"], user),
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+    _wait_for(up, "mariadb")
+
+
+def ferretdb_ctl(action: str) -> None:
+    """Stop (SIGTERM) or start the test FerretDB (its PostgreSQL stays up)."""
+    cmd_file = env_value("FIXPLUS_FERRETDB_CMD")
+    url = env_value("FIXPLUS_MONGODB_URL")
+    if not cmd_file or not url:
+        missing("FerretDB: FIXPLUS_FERRETDB_CMD / FIXPLUS_MONGODB_URL not set "
+                "(tests/env/13-ferretdb.sh)")
+    assert cmd_file is not None and url is not None
+    subprocess.run(["bash", cmd_file, action], check=True, capture_output=True, timeout=60)
+
+
+def _wait_for(check: object, what: str) -> None:
+    import time
+
+    assert callable(check)
+    for _ in range(300):
+        try:
+            if check():
+                return
+        except (OSError, subprocess.SubprocessError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come back")
+
+
+def mysql_tls_url() -> str:
+    url = env_value("FIXPLUS_MYSQL_TLS_URL")
+    if not url:
+        missing("MariaDB TLS: FIXPLUS_MYSQL_TLS_URL is not set (tests/env/12-mariadb.sh)")
+    assert url is not None
+    return url

@@ -75,7 +75,7 @@ async def test_bad_server_store_urls(url: str, problem: str) -> None:
     [
         ("", "empty"),
         ("store.db", "no scheme"),
-        ("mysql://localhost/db", "scheme 'mysql' is unknown"),
+        ("oracle://localhost/db", "scheme 'oracle' is unknown"),
         ("sqlite://relative.db", "sqlite takes no host"),
         ("sqlite:///", "needs a file path"),
         ("sqlite:///x.db?synchronous=FULL&synchronous=NORMAL", "given twice"),

@@ -154,7 +154,11 @@ def test_migrate_sqlite_to_postgres_and_redis(sqlite_url: str,
             assert copy.state.creation_time_ns == created.state.creation_time_ns
 
         asyncio.run(check())
-        # a second migration refuses to overwrite, unless --replace
+        # the same again: the identical copy is skipped (a resumed migration)
+        assert main(["store", "migrate", "--store", sqlite_url, "--to", pg, KEY]) == 0
+        assert f"already there {KEY}" in capsys.readouterr().out
+        # a target copy that differs is refused, unless --replace
+        assert main(["store", "set", "--store", pg, KEY, "--target", "9", "--yes"]) == 0
         assert main(["store", "migrate", "--store", sqlite_url, "--to", pg, KEY]) == 2
         assert "already has state" in capsys.readouterr().err
         assert main(["store", "migrate", "--store", sqlite_url, "--to", pg, KEY,
