@@ -62,6 +62,8 @@ from ..application import (
     UnsupportedMessageType,
 )
 from ..codec import Framer, Garbled, Message, decode, encode
+from ..codec.credentials import mask_credentials
+from ..codec.msgtypes import OTHER_MSG_TYPE, STANDARD_MSG_TYPES
 from ..config import StoreFailureSettings
 from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
@@ -512,7 +514,8 @@ class SessionDriver:
                 # ValueError: a number too long for int() in a tag or length.
                 session.receive_garbled(str(exc)[:200], now)
             else:
-                session.stats.received[msg.msg_type] += 1
+                mt = msg.msg_type  # made-up MsgTypes share one counter (metrics label "other")
+                session.stats.received[mt if mt in STANDARD_MSG_TYPES else OTHER_MSG_TYPE] += 1
                 if self.tracer is None or msg.is_admin():
                     session.receive(msg, now)
                 else:
@@ -612,7 +615,8 @@ class SessionDriver:
         """Encode a message to send into the flush's store batch and writes."""
         data = encode(send.msg)
         if send.persist:
-            self._batch.append((send.seq, data))
+            # The stored copy of a Logon carries no password (the wire copy does).
+            self._batch.append((send.seq, mask_credentials(data) if send.admin else data))
             self._batch_seqs.append(send.seq)
         if send.write:
             self._writes.append(data)
