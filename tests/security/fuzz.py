@@ -6,6 +6,8 @@ raises AssertionError on a finding:
 * :func:`check_framer`: a byte stream cut into random chunks through the
   framer, with the C cutter and the pure-Python reference;
 * :func:`check_decode`: one frame through ``decode``, C and pure Python;
+* :func:`check_validator`: a decoded message through the dictionary
+  validators of FIX.4.2, FIX.4.4 and FIX.5.0SP2 (groups, types, enums);
 * :func:`check_session`: a logged-on (or waiting) session fed hostile
   messages through framer, decoder and ``Session.receive`` /
   ``receive_garbled``, as the driver does, with fake time passing, with
@@ -56,7 +58,10 @@ JUNK = [b"", b"abc", b"\r\n2026-01-01 INFO forged", b"\x1b[2J", b"\x00", b"a\x01
         b"\xff\xfe", "\u202e".encode(), b"Y", b"N", b"FIX.4.4", b"x" * 70_000]
 #: Tags whose values the session or the decoder read.
 TAGS = [34, 36, 7, 16, 108, 789, 9, 10, 35, 8, 49, 56, 52, 43, 97, 122, 123, 141, 45, 371,
-        372, 373, 58, 112, 95, 96, 93, 89, 78, 79, 453, 448, 146, 55, 11, 38, 553, 554, 1137]
+        372, 373, 58, 112, 95, 96, 93, 89, 553, 554, 1137,
+        # application fields and repeating groups (counts, delimiters, members)
+        78, 79, 80, 453, 448, 447, 452, 146, 55, 267, 269, 262, 263, 264, 11, 38, 54, 40, 44,
+        60, 21, 18, 29, 1128]
 EXECUTABLE_EFFECTS = (fx.Send, fx.SetTarget, fx.SetSender, fx.ResetStore, fx.Deliver,
                       fx.AuthorizeLogon, fx.LoadResend, fx.Disconnect, fx.LoggedOn,
                       fx.LoggedOut, fx.Log)
@@ -198,7 +203,44 @@ def check_decode(frame: bytes) -> None:
         assert _decode_outcome(parser_mod._c_decode, frame) == slow
 
 
-# -- target 3: the session receive path ----------------------------------------------
+# -- target 3: the dictionary validators ----------------------------------------------
+_DICTIONARIES: dict[str, Any] = {}
+
+
+def _dictionary_validator(version: str) -> Any:
+    if version not in _DICTIONARIES:
+        from pyfixmsg_plus.engine.dictionary import Validator, load
+
+        _DICTIONARIES[version] = Validator(load(_spec() / f"{version}.xml"))
+    return _DICTIONARIES[version]
+
+
+def check_validator(frame: bytes, version: str) -> None:
+    EXECUTIONS["validator"] += 1
+    try:
+        msg = parser_mod.decode(frame)
+    except (GarbledMessageError, ValueError):
+        return
+    reject = _dictionary_validator(version)(msg)
+    if reject is not None:
+        assert isinstance(reject.reason, int) and 0 <= reject.reason <= 99, reject
+        assert reject.ref_tag is None or isinstance(reject.ref_tag, int)
+
+
+#: Application messages with repeating groups, for the validator target.
+APP_MESSAGES = [
+    envelope(b"35=D\x0149=CLIENT\x0156=BROKER\x0134=2\x0152=20260101-00:00:00.000\x01"
+             b"11=o1\x0121=1\x0155=X\x0154=1\x0160=20260101-00:00:00\x0138=100\x0140=2\x01"
+             b"44=10.5\x01453=2\x01448=P1\x01447=D\x01452=1\x01448=P2\x01447=D\x01452=3\x01"),
+    envelope(b"35=V\x0149=CLIENT\x0156=BROKER\x0134=2\x0152=20260101-00:00:00.000\x01"
+             b"262=r1\x01263=1\x01264=0\x01267=2\x01269=0\x01269=1\x01146=1\x0155=X\x01"),
+    envelope(b"35=E\x0149=CLIENT\x0156=BROKER\x0134=2\x0152=20260101-00:00:00.000\x01"
+             b"66=L1\x01394=1\x0168=1\x0173=1\x0111=o1\x0167=1\x0155=X\x0154=1\x01"
+             b"60=20260101-00:00:00\x0140=1\x01"),
+]
+
+
+# -- target 4: the session receive path ----------------------------------------------
 @dataclasses.dataclass
 class SessionCase:
     validated: bool
@@ -319,5 +361,5 @@ def check_session(case: SessionCase) -> None:
     assert session.state in State
 
 
-__all__ = ["EXECUTIONS", "NS", "check_decode", "check_framer", "check_session", "mutated",
-           "session_case", "templates"]
+__all__ = ["APP_MESSAGES", "EXECUTIONS", "NS", "check_decode", "check_framer",
+           "check_session", "check_validator", "mutated", "session_case", "templates"]

@@ -1,7 +1,7 @@
 """A long fuzzing campaign, on demand; prints what ran as JSON.
 
     .venv/bin/python tests/security/fuzz_long.py --examples 100000 [--seconds 3600]
-        [--target framer --target decode --target session]
+        [--target framer --target decode --target validator --target session]
 
 Runs the targets of tests/security/fuzz.py in rounds of up to 5,000
 hypothesis examples (a new random seed each round) until ``--examples``
@@ -45,6 +45,9 @@ def _targets() -> dict[str, tuple[Callable[..., None], tuple[Any, ...]]]:
                                                           max_size=5),
                                        st.sampled_from([1 << 20, 4096, 200]))),
         "decode": (fuzz.check_decode, (one,)),
+        "validator": (fuzz.check_validator, (
+            st.sampled_from(fuzz.APP_MESSAGES + bases).flatmap(fuzz.mutated),
+            st.sampled_from(["FIX42", "FIX44", "FIX50SP2"]))),
         "session": (fuzz.check_session, (fuzz.session_case(),)),
     }
 
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int,
                         default=int(os.environ.get("FIXPLUS_FUZZ_EXAMPLES", "100000")))
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--target", action="append", choices=["framer", "decode", "session"])
+    parser.add_argument("--target", action="append", choices=["framer", "decode", "validator", "session"])
     args = parser.parse_args(argv)
     targets = _targets()
     chosen = args.target or list(targets)

@@ -1,7 +1,7 @@
 """Bounded fuzzing in CI (tests/security/fuzz.py says what and how).
 
-FIXPLUS_FUZZ_EXAMPLES sets the examples per target (default 1000: about
-3,000 executions in all, well under a minute); tests/security/fuzz_long.py
+FIXPLUS_FUZZ_EXAMPLES sets the examples per target (default 750: 3,000
+executions over the four targets, under a minute); tests/security/fuzz_long.py
 runs long campaigns and prints the execution counts.
 """
 
@@ -17,17 +17,19 @@ from tests.unit.session_harness import Solo
 from tests.unit.session_harness import settings as session_settings
 
 from .fuzz import (
+    APP_MESSAGES,
     SessionCase,
     _spec,
     check_decode,
     check_framer,
     check_session,
+    check_validator,
     mutated,
     session_case,
     templates,
 )
 
-EXAMPLES = int(os.environ.get("FIXPLUS_FUZZ_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("FIXPLUS_FUZZ_EXAMPLES", "750"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
@@ -49,6 +51,15 @@ def test_framer_never_raises_and_both_cutters_agree(data: bytes, chunks: list[in
 @given(st.sampled_from(_BASES).flatmap(mutated))
 def test_decoder_raises_only_garbled_and_both_paths_agree(frame: bytes) -> None:
     check_decode(frame)
+
+
+@FUZZ
+@given(st.sampled_from(APP_MESSAGES + _BASES).flatmap(mutated),
+       st.sampled_from(["FIX42", "FIX44", "FIX50SP2"]))
+def test_validators_answer_with_a_reject_never_an_exception(frame: bytes, version: str) -> None:
+    if not (_spec() / f"{version}.xml").is_file():
+        missing(f"{version} dictionary not found in {_spec()} (FIXPLUS_SPEC_DIR)")
+    check_validator(frame, version)
 
 
 def test_the_dictionary_is_there() -> None:

@@ -126,3 +126,19 @@ def test_stores_refuse_sequence_numbers_above_the_maximum() -> None:
         await backend.close()
 
     asyncio.run(go())
+
+
+def test_a_huge_num_in_group_is_an_incorrect_count_not_an_exception() -> None:
+    from pyfixmsg_plus.engine.codec import parse
+    from pyfixmsg_plus.engine.dictionary import validate
+
+    from .test_dictionary_common import spec
+
+    body = (b"35=D\x0149=C\x0156=B\x0134=2\x0152=20260101-00:00:00\x0111=o\x0121=1\x0155=X"
+            b"\x0154=1\x0160=20260101-00:00:00\x0140=1\x01453=" + HUGE + b"\x01448=P\x01447=D"
+            b"\x01452=1\x01")
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body)
+    data = head + body
+    msg = parse(data + b"10=%03d\x01" % (sum(data) & 0xFF))
+    reject = validate(msg, spec("FIX44.xml"))
+    assert reject is not None and (reject.reason, reject.ref_tag) == (16, 453)
