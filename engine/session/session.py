@@ -36,9 +36,11 @@ from typing import Final
 from ..codec import DecodedMessage, Message
 from ..codec import tags as t
 from ..codec.values import (
+    MAX_HEART_BT_INT,
     MAX_SEQ_NUM,
     TimePrecision,
     format_utc_timestamp,
+    parse_bounded_uint,
     parse_seq_num,
     parse_utc_timestamp_ns,
 )
@@ -626,12 +628,11 @@ class Session:
         if not self._check_schedule(now):
             self._logout_and_disconnect("Logon attempt not within session time", now)
             return
-        try:
-            hbi = int(msg.get(t.HEART_BT_INT) or b"")
-        except ValueError:
-            hbi = -1
-        if hbi < 0:
-            self._logout_and_disconnect("HeartBtInt(108) must be zero or positive", now)
+        raw_hbi = msg.get(t.HEART_BT_INT) or b""
+        if parse_bounded_uint(raw_hbi, MAX_HEART_BT_INT) is None:
+            self._logout_and_disconnect(
+                f"HeartBtInt(108) must be at most {MAX_HEART_BT_INT}" if raw_hbi.isdigit()
+                else "HeartBtInt(108) must be zero or positive", now)
             return
         self.received_reset = msg.get(t.RESET_SEQ_NUM_FLAG) == b"Y"
         reset_here = self.received_reset or (not self.initiator and self.settings.reset_on_logon)

@@ -52,7 +52,7 @@ EXECUTIONS: Counter[str] = Counter()
 
 SOH = b"\x01"
 HUGE = b"9" * 10_000
-NUMBERS = [HUGE, b"%d" % 2**63, b"%d" % 2**64, b"%d" % (MAX_SEQ_NUM + 1), b"%d" % MAX_SEQ_NUM,
+NUMBERS = [HUGE, b"9" * 400, b"%d" % 2**63, b"%d" % 2**64, b"%d" % (MAX_SEQ_NUM + 1), b"%d" % MAX_SEQ_NUM,
            b"-1", b"0", b"00000000000000000000001", b"1", b"2", b"3", b"-" + HUGE]
 JUNK = [b"", b"abc", b"\r\n2026-01-01 INFO forged", b"\x1b[2J", b"\x00", b"a\x01b", b"=",
         b"\xff\xfe", "\u202e".encode(), b"Y", b"N", b"FIX.4.4", b"x" * 70_000]

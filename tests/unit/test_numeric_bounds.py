@@ -142,3 +142,13 @@ def test_a_huge_num_in_group_is_an_incorrect_count_not_an_exception() -> None:
     msg = parse(data + b"10=%03d\x01" % (sum(data) & 0xFF))
     reject = validate(msg, spec("FIX44.xml"))
     assert reject is not None and (reject.reason, reject.ref_tag) == (16, 453)
+
+
+@pytest.mark.parametrize("hbi", [b"9" * 400, HUGE, ABOVE_64, b"86401"])
+def test_heart_bt_int_out_of_range_ends_the_logon(hbi: bytes) -> None:
+    s = Solo(settings("acceptor", "BROKER", "CLIENT"))
+    s.connect()
+    s.feed(s.msg("A", [(98, 0), (108, hbi)]))
+    assert s.state is State.DISCONNECTED
+    assert s.last("5").get(58) == b"HeartBtInt(108) must be at most 86400"
+    assert s.session.next_deadline() is None
