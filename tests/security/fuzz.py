@@ -5,7 +5,8 @@ raises AssertionError on a finding:
 
 * :func:`check_framer`: a byte stream cut into random chunks through the
   framer, with the C cutter and the pure-Python reference;
-* :func:`check_decode`: one frame through ``decode``, C and pure Python;
+* :func:`check_decode`: one frame through ``decode``, C and pure Python
+  (only GarbledMessageError comes out of ``decode``);
 * :func:`check_validator`: a decoded message through the dictionary
   validators of FIX.4.2, FIX.4.4 and FIX.5.0SP2 (groups, types, enums);
 * :func:`check_session`: a logged-on (or waiting) session fed hostile
@@ -201,6 +202,13 @@ def check_decode(frame: bytes) -> None:
     slow = _decode_outcome(parser_mod._decode_py, frame)
     if parser_mod._c_decode is not None:
         assert _decode_outcome(parser_mod._c_decode, frame) == slow
+    # What the engine calls raises GarbledMessageError and nothing else.
+    try:
+        parser_mod.decode(frame)
+    except GarbledMessageError:
+        assert slow[0] != "message"
+    else:
+        assert slow[0] == "message"
 
 
 # -- target 3: the dictionary validators ----------------------------------------------

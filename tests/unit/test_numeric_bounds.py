@@ -152,3 +152,16 @@ def test_heart_bt_int_out_of_range_ends_the_logon(hbi: bytes) -> None:
     assert s.state is State.DISCONNECTED
     assert s.last("5").get(58) == b"HeartBtInt(108) must be at most 86400"
     assert s.session.next_deadline() is None
+
+
+@pytest.mark.parametrize("body", [b"35=A\x01" + HUGE[:5000] + b"=x\x01",
+                                  b"35=A\x0195=" + HUGE[:5000] + b"\x0196=x\x01"])
+def test_decode_raises_only_garbled_for_numbers_too_long_for_int(body: bytes) -> None:
+    from pyfixmsg_plus.engine.codec import decode, split_fields
+    from pyfixmsg_plus.engine.errors import GarbledMessageError
+
+    head = b"8=FIX.4.4\x019=%d\x01" % len(body)
+    frame = head + body + b"10=%03d\x01" % (sum(head + body) & 0xFF)
+    for fn in (decode, split_fields):
+        with pytest.raises(GarbledMessageError, match="too long"):
+            fn(frame)
