@@ -820,7 +820,8 @@ class Session:
         end = parse_seq_num(msg.get(t.END_SEQ_NO) or b"")
         if begin is None or end is None:
             tag = t.BEGIN_SEQ_NO if begin is None else t.END_SEQ_NO
-            self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT, tag), now)
+            self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT if tag in msg
+                                      else rejects.REQUIRED_TAG_MISSING, tag), now)
             return
         self.outbox.append(fx.Log(f"received ResendRequest {begin}..{end}"))
         modern = self.begin_string >= b"FIX.4.2"

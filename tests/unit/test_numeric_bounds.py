@@ -102,6 +102,13 @@ def test_resend_request_bounds_out_of_range_are_rejected(begin: bytes, end: byte
     assert s.state is State.ACTIVE
 
 
+def test_resend_request_without_its_bounds_is_rejected_with_reason_1() -> None:
+    s = _solo()
+    s.feed(s.msg("2", [(16, 0)]))
+    rej = s.last("3")
+    assert (rej.get(373), rej.get(371)) == (b"1", b"7")
+
+
 def test_next_expected_msg_seq_num_out_of_range_ends_the_logon() -> None:
     s = Solo(settings("acceptor", "BROKER", "CLIENT", enable_next_expected_msg_seq_num=True))
     s.connect()
