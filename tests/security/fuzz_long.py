@@ -8,7 +8,8 @@ hypothesis examples (a new random seed each round) until ``--examples``
 executions per target are done or ``--seconds`` have passed.  The last line
 of output is one JSON object: executions per target, seconds, and the
 failures found (the falsifying example is printed above it by hypothesis).
-Exit status 1 when anything failed.  ``FIXPLUS_FUZZ_EXAMPLES`` is the
+Exit status 1 when anything failed; SIGTERM or Ctrl-C stop the campaign
+early and still print the counts.  ``FIXPLUS_FUZZ_EXAMPLES`` is the
 default for ``--examples``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -64,6 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     chosen = args.target or list(targets)
     start = time.monotonic()
     failures: list[dict[str, str]] = []
+    # SIGTERM (a CI timeout, kill PID) ends the campaign with its report.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _campaign(args, targets, chosen, start, failures)
+    except KeyboardInterrupt:
+        failures.append({"target": "-", "error": "interrupted"})
+    report = {"executions": dict(fuzz.EXECUTIONS), "seconds": round(time.monotonic() - start, 1),
+              "failures": failures}
+    print(json.dumps(report))
+    return 1 if any(f["error"] != "interrupted" for f in failures) else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _campaign(args: argparse.Namespace, targets: dict[str, tuple[Callable[..., None],
+                                                                 tuple[Any, ...]]],
+              chosen: list[str], start: float, failures: list[dict[str, str]]) -> None:
     for name in chosen:
         fn, strategies = targets[name]
         while fuzz.EXECUTIONS[name] < args.examples:
@@ -81,10 +102,6 @@ def main(argv: list[str] | None = None) -> int:
                 break
             if fuzz.EXECUTIONS[name] == before:
                 break  # nothing ran: do not spin
-    report = {"executions": dict(fuzz.EXECUTIONS), "seconds": round(time.monotonic() - start, 1),
-              "failures": failures}
-    print(json.dumps(report))
-    return 1 if failures else 0
 
 
 if __name__ == "__main__":
