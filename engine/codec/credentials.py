@@ -31,11 +31,12 @@ LOGON_SECRET_TAGS: Final[frozenset[int]] = frozenset({96, 91})
 #: Data field -> the length field that announces it.
 _LENGTH_OF: Final[dict[int, int]] = {1402: 1401, 1404: 1403, 96: 95, 91: 90}
 
-_ANY_SECRET: Final = re.compile(rb"\x01(?:554|925|1402|1404)=")
-_LOGON: Final = re.compile(rb"\x0135=A\x01")
-_LOGON_SECRET: Final = re.compile(rb"\x01(?:96|91)=")
+# A tag may be written with leading zeros ("0554="): the parser reads it as 554.
+_ANY_SECRET: Final = re.compile(rb"(?:^|\x01)0*(?:554|925|1402|1404)=")
+_LOGON: Final = re.compile(rb"\x010*35=A\x01")
+_LOGON_SECRET: Final = re.compile(rb"\x010*(?:96|91)=")
 # Fallback for bytes that do not split into fields: mask up to the next SOH.
-_CRUDE: Final = re.compile(rb"(\x01(?:554|925|1402|1404|96|91)=)[^\x01]*")
+_CRUDE: Final = re.compile(rb"((?:^|\x01)0*(?:554|925|1402|1404|96|91)=)[^\x01]*")
 
 
 def has_credentials(data: bytes) -> bool:

@@ -6,7 +6,8 @@ raises AssertionError on a finding:
 * :func:`check_framer`: a byte stream cut into random chunks through the
   framer, with the C cutter and the pure-Python reference;
 * :func:`check_decode`: one frame through ``decode``, C and pure Python
-  (only GarbledMessageError comes out of ``decode``);
+  (only GarbledMessageError comes out of ``decode``), and through
+  ``mask_credentials`` (no password left in a readable message);
 * :func:`check_validator`: a decoded message through the dictionary
   validators of FIX.4.2, FIX.4.4 and FIX.5.0SP2 (groups, types, enums);
 * :func:`check_session`: a logged-on (or waiting) session fed hostile
@@ -36,6 +37,7 @@ from typing import Any
 from hypothesis import strategies as st
 from pyfixmsg_plus.engine.codec import framer as framer_mod
 from pyfixmsg_plus.engine.codec import parser as parser_mod
+from pyfixmsg_plus.engine.codec.credentials import MASK, SECRET_TAGS, mask_credentials
 from pyfixmsg_plus.engine.codec.framer import Framer, Garbled
 from pyfixmsg_plus.engine.codec.parser import DecodedMessage
 from pyfixmsg_plus.engine.codec.values import MAX_SEQ_NUM
@@ -119,7 +121,8 @@ def mutated(draw: st.DrawFn, wire: bytes) -> bytes:
             fields[i], fields[j] = fields[j], fields[i]
         elif op == "tag":
             i = draw(st.integers(0, len(fields) - 1))
-            bad = draw(st.sampled_from([HUGE, b"-5", b"0", b"", b"1x", b"%d" % 2**70]))
+            bad = draw(st.sampled_from([HUGE, b"-5", b"0", b"", b"1x", b"%d" % 2**70,
+                                        b"00" + fields[i][0]]))
             fields[i] = (bad, fields[i][1])
     body = b"".join(b"%s=%s\x01" % f for f in fields)
     begin = draw(st.sampled_from([b"FIX.4.4"] * 8 + [b"FIX.4.2", b"FIX.4.4\x1b", b""]))
@@ -209,6 +212,12 @@ def check_decode(frame: bytes) -> None:
         assert slow[0] != "message"
     else:
         assert slow[0] == "message"
+    # Masking for storage and display takes any bytes; a readable message
+    # keeps no password.
+    masked = mask_credentials(frame)
+    if slow[0] == "message":
+        fields = parser_mod.split_fields(masked)
+        assert all(v == MASK for k, v in fields if k in SECRET_TAGS), fields
 
 
 # -- target 3: the dictionary validators ----------------------------------------------

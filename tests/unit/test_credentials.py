@@ -45,6 +45,16 @@ def test_nothing_to_mask_returns_the_same_bytes() -> None:
 def test_bytes_that_are_not_a_message_are_masked_field_by_field() -> None:
     junk = b"garbage\x01554=pw\x01925=other\x01"
     assert mask_credentials(junk) == b"garbage\x01554=***\x01925=***\x01"
+    assert mask_credentials(b"554=pw\x01x") == b"554=***\x01x"
+
+
+def test_a_tag_written_with_leading_zeros_is_masked_too() -> None:
+    body = b"35=A\x0198=0\x01108=30\x010554=s3cret\x01"
+    data = b"8=FIX.4.4\x019=%d\x01" % len(body) + body
+    data += b"10=%03d\x01" % (sum(data) & 0xFF)
+    assert parse(data).get(554) == b"s3cret"
+    masked = mask_credentials(data)
+    assert b"s3cret" not in masked and parse(masked).get(554) == MASK
 
 
 @given(st.binary(min_size=1, max_size=40).filter(lambda b: b"\x01" not in b))
