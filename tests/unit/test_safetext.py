@@ -75,3 +75,13 @@ def test_the_json_format_stays_valid_json_and_bounded() -> None:
 def test_one_line_leaves_ordinary_text_alone() -> None:
     assert one_line("session FIX.4.4:A->B logged on (C:\\fix)") == \
         "session FIX.4.4:A->B logged on (C:\\fix)"
+
+
+def test_session_keys_print_safely_in_store_errors() -> None:
+    from pyfixmsg_plus.engine.store.base import SessionKey
+
+    key = SessionKey("FIX.4.4:BROKER->EVIL\r\nX" + "Y" * 1000)
+    assert key.value.endswith("Y")  # the key itself is unchanged
+    text = str(key)
+    assert "\n" not in text and text.startswith("FIX.4.4:BROKER->EVIL\\r\\nX")
+    assert len(text) < 250
