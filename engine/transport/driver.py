@@ -64,6 +64,8 @@ from ..application import (
 from ..codec import Framer, Garbled, Message, decode, encode
 from ..codec.credentials import mask_credentials
 from ..codec.msgtypes import OTHER_MSG_TYPE, STANDARD_MSG_TYPES
+from ..codec.safetext import safe_text
+from ..codec.values import parse_seq_num
 from ..config import StoreFailureSettings
 from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
@@ -204,7 +206,7 @@ class SessionDriver:
             return seq
 
     def _span_attributes(self, msg: Message, seq: int | None) -> dict[str, str | int]:
-        return {"fix.session": self.session_id, "fix.msg_type": msg.msg_type.decode(),
+        return {"fix.session": self.session_id, "fix.msg_type": safe_text(msg.msg_type, 16),
                 "fix.msg_seq_num": seq or 0, "fix.counterparty": self.counterparty}
 
     def send_nowait(self, msg: Message) -> int | None:
@@ -520,7 +522,8 @@ class SessionDriver:
                     session.receive(msg, now)
                 else:
                     with self.tracer.start_as_current_span("fix.receive") as span:
-                        span.set_attributes(self._span_attributes(msg, msg.seq_num))
+                        span.set_attributes(self._span_attributes(
+                            msg, parse_seq_num(msg.get(34) or b"")))  # never raises
                         session.receive(msg, now)
         if session.round_trips != before:
             # An AuthorizeLogon or LoadResend: hold the next frames until
