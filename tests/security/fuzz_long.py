@@ -1,9 +1,11 @@
 """A long fuzzing campaign, on demand; prints what ran as JSON.
 
     .venv/bin/python tests/security/fuzz_long.py --examples 100000 [--seconds 3600]
-        [--target framer --target decode --target validator --target session]
+        [--target framer --target decode --target validator --target session
+         --target engine]
 
-Runs the targets of tests/security/fuzz.py in rounds of up to 5,000
+Runs the targets of tests/security/fuzz.py (and the ``engine`` target of
+fuzz_engine.py: a running acceptor over real sockets) in rounds of up to 5,000
 hypothesis examples (a new random seed each round) until ``--examples``
 executions per target are done or ``--seconds`` have passed.  The last line
 of output is one JSON object: executions per target, seconds, and the
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.security import fuzz
+from tests.security import fuzz, fuzz_engine
 from tests.unit.session_harness import Solo
 from tests.unit.session_harness import settings as session_settings
 
@@ -51,6 +53,9 @@ def _targets() -> dict[str, tuple[Callable[..., None], tuple[Any, ...]]]:
             st.sampled_from(fuzz.APP_MESSAGES + bases).flatmap(fuzz.mutated),
             st.sampled_from(["FIX42", "FIX44", "FIX50SP2"]))),
         "session": (fuzz.check_session, (fuzz.session_case(),)),
+        "engine": (fuzz_engine.check_engine, (
+            st.lists(st.sampled_from(fuzz_engine.BASES).flatmap(fuzz.mutated), min_size=1,
+                     max_size=6),)),
     }
 
 
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int,
                         default=int(os.environ.get("FIXPLUS_FUZZ_EXAMPLES", "100000")))
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--target", action="append", choices=["framer", "decode", "validator", "session"])
+    parser.add_argument("--target", action="append", choices=["framer", "decode", "validator", "session", "engine"])
     args = parser.parse_args(argv)
     targets = _targets()
     chosen = args.target or list(targets)
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         _campaign(args, targets, chosen, start, failures)
     except KeyboardInterrupt:
         failures.append({"target": "-", "error": "interrupted"})
+    finally:
+        fuzz_engine.stop()
     report = {"executions": dict(fuzz.EXECUTIONS), "seconds": round(time.monotonic() - start, 1),
               "failures": failures}
     print(json.dumps(report))
