@@ -172,3 +172,15 @@ def test_decode_raises_only_garbled_for_numbers_too_long_for_int(body: bytes) ->
     for fn in (decode, split_fields):
         with pytest.raises(GarbledMessageError, match="too long"):
             fn(frame)
+
+
+def test_logout_with_wrong_begin_string_and_huge_seq_num_is_handled() -> None:
+    from pyfixmsg_plus.engine.codec import decode, encode
+
+    s = _solo()
+    before = s.session.next_target
+    m = s.msg("5", [(58, "bye")], seq=HUGE)  # type: ignore[arg-type]
+    m.set(8, b"FIX.4.2")
+    s.feed(decode(encode(m)))
+    assert s.state is State.DISCONNECTED
+    assert s.session.next_target == before
