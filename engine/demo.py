@@ -21,6 +21,7 @@ from .codec import Message
 from .codec.values import format_utc_timestamp
 from .config import EngineConfig
 from .runtime import Engine
+from .store.files import create_private_dir
 from .transport.auth import hash_password
 
 
@@ -96,7 +97,7 @@ def _session(role: str, sender: str, target: str, **extra: Any) -> dict[str, Any
 async def run_demo(orders: int = 2000, window: int = 100,
                    directory: Path = Path(".fixplus-demo"), *, memory: bool = False) -> DemoSummary:
     """Run the demo; ``memory`` swaps the SQLite stores for in-memory ones."""
-    directory.mkdir(parents=True, exist_ok=True)
+    create_private_dir(directory)  # 0700: it holds the demo's stores
     broker_db = directory / "broker.db"
     client_db = directory / "client.db"
     broker_url = "memory://" if memory else f"sqlite:///{broker_db}"

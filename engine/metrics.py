@@ -8,13 +8,15 @@ Nothing here runs on the message path.  Sessions count into plain
 reads them when Prometheus scrapes.  Labels: ``session`` (the SessionID
 text), ``counterparty`` (the TargetCompID), plus bounded ones (``msg_type``,
 ``reason``, ``direction``, ``state``).  No label ever carries a ClOrdID or
-free text.
+free text.  ``msg_type`` is a standard MsgType of FIX.4.0 - FIX.5.0SP2
+(:mod:`.codec.msgtypes`) or ``other``; ``reason`` a standard
+SessionRejectReason or ``other``: a counterparty cannot grow the series.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Final, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Final, Protocol, TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,12 +26,15 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from .codec.msgtypes import OTHER_LABEL, msg_type_label
 from .session import State
 from .session.stats import SessionStats
 from .transport.eventloop import polling_totals
 from .transport.guard import refusal_totals
 
 PREFIX: Final = "fixplus"
+
+_K = TypeVar("_K", bytes, int)
 
 #: name -> (type, help).  The single list of exported metric names.
 METRICS: Final[dict[str, tuple[str, str]]] = {
@@ -107,6 +112,24 @@ def _histogram(name: str, labels: list[str]) -> HistogramMetricFamily:
     return HistogramMetricFamily(name, METRICS[name][1], labels=labels)
 
 
+_MAX_STANDARD_REASON: Final = 18
+
+
+def reason_label(reason: int) -> str:
+    """A SessionRejectReason(373) as a label: the standard values 0-18 and
+    99, anything else ``other``."""
+    return str(reason) if 0 <= reason <= _MAX_STANDARD_REASON or reason == 99 else OTHER_LABEL
+
+
+def _by_label(counts: Mapping[_K, int], label: Callable[[_K], str]) -> dict[str, int]:
+    """Counts summed by label (several values may share ``other``)."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        name = label(key)
+        out[name] = out.get(name, 0) + n
+    return out
+
+
 class EngineCollector(Collector):
     """Exports the stats of the sessions ``sessions()`` returns at scrape time."""
 
@@ -136,12 +159,12 @@ class EngineCollector(Collector):
         for view in self._sessions():
             st = view.stats
             lb = [view.session_id, view.counterparty]
-            for mt, n in st.sent.items():
-                sent.add_metric([*lb, mt.decode("ascii", "replace")], n)
-            for mt, n in st.received.items():
-                received.add_metric([*lb, mt.decode("ascii", "replace")], n)
-            for reason, n in st.rejects_sent.items():
-                rejects.add_metric([*lb, str(reason)], n)
+            for label, n in _by_label(st.sent, msg_type_label).items():
+                sent.add_metric([*lb, label], n)
+            for label, n in _by_label(st.received, msg_type_label).items():
+                received.add_metric([*lb, label], n)
+            for label, n in _by_label(st.rejects_sent, reason_label).items():
+                rejects.add_metric([*lb, label], n)
             resends.add_metric([*lb, "sent"], st.resend_requests_sent)
             resends.add_metric([*lb, "received"], st.resend_requests_received)
             gaps.add_metric([*lb, "sent"], st.gap_fills_sent)

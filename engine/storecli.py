@@ -16,6 +16,12 @@ setting of ``-c CONFIG`` (the engine's own configuration file):
   (default: the ``retention`` setting of ``-c CONFIG``).
 
 Stop the engine that uses a session before ``set`` or ``migrate``.
+
+Output never shows a credential: ``list`` masks Password(554),
+NewPassword(925) and the other fields :func:`~.codec.credentials.mask_credentials`
+names (``--raw`` included) in records stored before the engine masked them,
+and every text taken from a store (session keys, message text) is printed
+with control characters escaped.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .codec.credentials import mask_credentials
+from .codec.safetext import safe_text
 from .config import load_config
 from .errors import ConfigError
 from .retention import prune
@@ -62,7 +70,14 @@ def format_time(ns: int) -> str:
 
 
 def _readable(data: bytes) -> str:
-    return data.replace(b"\x01", b"|").decode("utf-8", "replace")
+    """A stored message as one line: credentials masked, SOH shown as '|',
+    control characters escaped."""
+    return safe_text(mask_credentials(data).replace(b"\x01", b"|"), limit=sys.maxsize)
+
+
+def _key(key: SessionKey) -> str:
+    """A session key for printing (its CompIDs may come from the wire)."""
+    return safe_text(key.value, limit=200)
 
 
 def _store_url(args: argparse.Namespace) -> str:
@@ -94,7 +109,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         infos = await admin_of(store).sessions()
         print(f"{'session':40} {'sender':>8} {'target':>8} {'messages':>9}  updated")
         for i in infos:
-            print(f"{i.key.value:40} {i.state.next_sender_seq:>8} {i.state.next_target_seq:>8} "
+            print(f"{_key(i.key):40} {i.state.next_sender_seq:>8} {i.state.next_target_seq:>8} "
                   f"{i.messages:>9}  {format_time(i.updated_ns)}")
         return 0
 
@@ -107,14 +122,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     async def body(store: MessageStore) -> int:
         for i in await admin_of(store).sessions():
             if i.key == key:
-                print(f"session:          {key}")
+                print(f"session:          {_key(key)}")
                 print(f"next sender seq:  {i.state.next_sender_seq}")
                 print(f"next target seq:  {i.state.next_target_seq}")
                 print(f"creation time:    {format_time(i.state.creation_time_ns)}")
                 print(f"last update:      {format_time(i.updated_ns)}")
                 print(f"stored messages:  {i.messages}")
                 return 0
-        print(f"fixplus store: no session {key} in the store", file=sys.stderr)
+        print(f"fixplus store: no session {_key(key)} in the store", file=sys.stderr)
         return 1
 
     return _run(args, body)
@@ -134,14 +149,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     async def body(store: MessageStore) -> int:
         admin = admin_of(store)
         if not await _known(admin, key):
-            print(f"fixplus store: no session {key} in the store", file=sys.stderr)
+            print(f"fixplus store: no session {_key(key)} in the store", file=sys.stderr)
             return 1
         for m in await admin.query(key, q):
             if args.raw:
-                sys.stdout.buffer.write(m.data + b"\n")
+                sys.stdout.buffer.write(mask_credentials(m.data) + b"\n")
             else:
-                print(f"{m.seq:>8} {format_time(m.sent_time_ns)} {m.msg_type or '?':>3} "
-                      f"{_readable(m.data)}")
+                print(f"{m.seq:>8} {format_time(m.sent_time_ns)} "
+                      f"{safe_text(m.msg_type or '?', limit=8):>3} {_readable(m.data)}")
         return 0
 
     return _run(args, body)
@@ -159,7 +174,7 @@ def cmd_set(args: argparse.Namespace) -> int:
     async def body(store: MessageStore) -> int:
         admin = admin_of(store)
         if not await _known(admin, key):
-            print(f"fixplus store: no session {key} in the store", file=sys.stderr)
+            print(f"fixplus store: no session {_key(key)} in the store", file=sys.stderr)
             return 1
         session = await store.open(key)
         state = await session.load()
@@ -171,7 +186,7 @@ def cmd_set(args: argparse.Namespace) -> int:
         if args.target is not None:
             plan.append(f"next target seq {state.next_target_seq} -> {args.target}")
         if not args.yes:
-            print(f"would change {key}: " + "; ".join(plan))
+            print(f"would change {_key(key)}: " + "; ".join(plan))
             print("nothing changed: add --yes to do it (stop the engine running the session "
                   "first)")
             return 1
@@ -179,7 +194,7 @@ def cmd_set(args: argparse.Namespace) -> int:
             await session.set_next_sender(args.sender)
         if args.target is not None:
             await session.set_next_target(args.target)
-        print(f"changed {key}: " + "; ".join(plan))
+        print(f"changed {_key(key)}: " + "; ".join(plan))
         return 0
 
     return _run(args, body)

@@ -67,11 +67,23 @@ def _tag(text: bytes, frame: bytes) -> int:
     raise GarbledMessageError(f"field tag {text[:20]!r} is not a number in {frame[:60]!r}")
 
 
+def _too_long(exc: ValueError) -> GarbledMessageError:
+    # int() refuses more than 4,300 digits (sys.set_int_max_str_digits): a
+    # tag or a data length that long makes the frame garbled like any other
+    # unreadable field, for both implementations.
+    return GarbledMessageError(f"a number in the frame is too long ({str(exc)[:80]})")
+
+
 def split_fields(frame: bytes) -> list[Field]:
     """Every ``(tag, value)`` of a frame in wire order.  Raises GarbledMessageError."""
-    if _c_split_fields is not None and type(frame) is bytes:
-        return _c_split_fields(frame)
-    return _split_fields_py(frame)
+    try:
+        if _c_split_fields is not None and type(frame) is bytes:
+            return _c_split_fields(frame)
+        return _split_fields_py(frame)
+    except GarbledMessageError:
+        raise
+    except ValueError as exc:
+        raise _too_long(exc) from None
 
 
 def _split_fields_py(frame: bytes) -> list[Field]:
@@ -109,10 +121,16 @@ def _split_fields_py(frame: bytes) -> list[Field]:
 
 
 def decode(frame: bytes) -> DecodedMessage:
-    """Split a verified frame into header, body and trailer.  Raises GarbledMessageError."""
-    if _c_decode is not None and type(frame) is bytes:
-        return _c_decode(frame)
-    return _decode_py(frame)
+    """Split a verified frame into header, body and trailer.  Raises
+    GarbledMessageError, and nothing else, whatever the frame holds."""
+    try:
+        if _c_decode is not None and type(frame) is bytes:
+            return _c_decode(frame)
+        return _decode_py(frame)
+    except GarbledMessageError:
+        raise
+    except ValueError as exc:
+        raise _too_long(exc) from None
 
 
 def _decode_py(frame: bytes) -> DecodedMessage:

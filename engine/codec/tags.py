@@ -86,6 +86,8 @@ DATA_LENGTH_TAGS: Final[dict[int, int]] = {
     621: 622,  # EncodedLegSecurityDescLen
     1277: 1278,  # DerivativeEncodedIssuerLen
     1397: 1398,  # EncodedMktSegmDescLen
+    1401: 1402,  # EncryptedPasswordLen -> EncryptedPassword (FIX.5.0SP1)
+    1403: 1404,  # EncryptedNewPasswordLen -> EncryptedNewPassword
     1468: 1469,  # EncodedSecurityListDescLen
     1525: 1526,  # EncodedEventTextLen (FIX.5.0SP2)
 }

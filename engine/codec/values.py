@@ -118,29 +118,71 @@ _LOCAL_MKT_TIME = re.compile(_TIME)
 # -- parsers ------------------------------------------------------------------
 def parse_int(raw: bytes) -> int:
     if _INT.fullmatch(raw) is None:
-        raise FieldValueError(f"not an integer: {raw!r}")
-    return int(raw)
+        raise FieldValueError(f"not an integer: {raw[:40]!r}")
+    try:
+        return int(raw)
+    except ValueError:  # more digits than Python's int() converts
+        raise FieldValueError(f"integer of {len(raw)} digits is out of range") from None
 
 
 def parse_uint(raw: bytes) -> int:
     if _UINT.fullmatch(raw) is None:
-        raise FieldValueError(f"not a non-negative integer: {raw!r}")
-    return int(raw)
+        raise FieldValueError(f"not a non-negative integer: {raw[:40]!r}")
+    try:
+        return int(raw)
+    except ValueError:  # more digits than Python's int() converts
+        raise FieldValueError(f"integer of {len(raw)} digits is out of range") from None
+
+
+#: The largest sequence number the engine accepts or stores (MsgSeqNum,
+#: NewSeqNo, BeginSeqNo, EndSeqNo, NextExpectedMsgSeqNum): a signed 32-bit
+#: integer, as in the QuickFIX engines, so that every counterparty and every
+#: store backend (Redis scripts count in doubles) holds it exactly.
+MAX_SEQ_NUM: Final = 2**31 - 1
+#: The largest HeartBtInt(108) a number may have before it is a nonsense
+#: value (a day); the session may narrow the accepted range further.
+MAX_HEART_BT_INT: Final = 86_400
+# More digits than this can only be a value out of every range (leading
+# zeros included): refused before int() is asked to convert them.
+_MAX_DIGITS: Final = 20
+
+
+def parse_bounded_uint(raw: bytes, maximum: int) -> int | None:
+    """``raw`` as a non-negative integer ``<= maximum``, or None.
+
+    None for anything else: empty, a sign, a non-digit, or a number above
+    ``maximum`` (however many digits it has: int() is never asked to convert
+    a 4,300-digit string, which raises ValueError in Python)."""
+    if not raw.isdigit() or len(raw) > _MAX_DIGITS:
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
+
+
+def parse_seq_num(raw: bytes) -> int | None:
+    """A sequence number field (MsgSeqNum(34), NewSeqNo(36), BeginSeqNo(7),
+    EndSeqNo(16), NextExpectedMsgSeqNum(789)): digits only, at most
+    :data:`MAX_SEQ_NUM`; None otherwise.  Zero is returned as 0 (EndSeqNo 0
+    means "no limit"); whether 0 is acceptable is the caller's rule."""
+    if not raw.isdigit() or len(raw) > _MAX_DIGITS:
+        return None
+    value = int(raw)
+    return value if value <= MAX_SEQ_NUM else None
 
 
 def parse_decimal(raw: bytes) -> Decimal:
     """FIX float/price/qty/amount: optional '-', digits, optional '.'; no '+' or exponent."""
     if _FLOAT.fullmatch(raw) is None:
-        raise FieldValueError(f"not a decimal number: {raw!r}")
+        raise FieldValueError(f"not a decimal number: {raw[:40]!r}")
     try:
         return Decimal(raw.decode("ascii"))
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid input
-        raise FieldValueError(f"not a decimal number: {raw!r}") from exc
+        raise FieldValueError(f"not a decimal number: {raw[:40]!r}") from exc
 
 
 def parse_char(raw: bytes) -> str:
     if len(raw) != 1:
-        raise FieldValueError(f"not a single character: {raw!r}")
+        raise FieldValueError(f"not a single character: {raw[:40]!r}")
     return raw.decode("latin-1")
 
 
@@ -149,7 +191,7 @@ def parse_bool(raw: bytes) -> bool:
         return True
     if raw == b"N":
         return False
-    raise FieldValueError(f"not a boolean (Y/N): {raw!r}")
+    raise FieldValueError(f"not a boolean (Y/N): {raw[:40]!r}")
 
 
 def _frac_to_ns(frac: bytes) -> int:
@@ -205,7 +247,7 @@ def parse_utc_timestamp_ns(raw: bytes) -> int:
 def _parse_utc_timestamp_ns(raw: bytes) -> int:
     m = _UTC_TIMESTAMP.fullmatch(raw)
     if m is None:
-        raise FieldValueError(f"not a UTCTimestamp: {raw!r}")
+        raise FieldValueError(f"not a UTCTimestamp: {raw[:40]!r}")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     frac_ns = _frac_to_ns(m.group(7))
     leap = second == 60
@@ -214,7 +256,7 @@ def _parse_utc_timestamp_ns(raw: bytes) -> int:
     try:
         date = _dt.date(year, month, day)
     except ValueError as exc:
-        raise FieldValueError(f"not a UTCTimestamp (bad date): {raw!r}") from exc
+        raise FieldValueError(f"not a UTCTimestamp (bad date): {raw[:40]!r}") from exc
     days = date.toordinal() - _EPOCH_ORDINAL
     secs = days * 86400 + hour * 3600 + minute * 60 + second
     return secs * 1_000_000_000 + frac_ns
@@ -223,7 +265,7 @@ def _parse_utc_timestamp_ns(raw: bytes) -> int:
 def parse_utc_time_only(raw: bytes) -> _dt.time:
     m = _UTC_TIME_ONLY.fullmatch(raw)
     if m is None:
-        raise FieldValueError(f"not a UTCTimeOnly: {raw!r}")
+        raise FieldValueError(f"not a UTCTimeOnly: {raw[:40]!r}")
     hour, minute, second = (int(g) for g in m.groups()[:3])
     micro = _frac_to_ns(m.group(4)) // 1000
     if second == 60:
@@ -235,24 +277,24 @@ def parse_date(raw: bytes) -> _dt.date:
     """UTCDateOnly / LocalMktDate: YYYYMMDD."""
     m = _DATE_ONLY.fullmatch(raw)
     if m is None:
-        raise FieldValueError(f"not a date (YYYYMMDD): {raw!r}")
+        raise FieldValueError(f"not a date (YYYYMMDD): {raw[:40]!r}")
     try:
         return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError as exc:
-        raise FieldValueError(f"not a valid date: {raw!r}") from exc
+        raise FieldValueError(f"not a valid date: {raw[:40]!r}") from exc
 
 
 def parse_month_year(raw: bytes) -> str:
     """MonthYear: YYYYMM, YYYYMMDD or YYYYMMwN; returned as text."""
     if _MONTH_YEAR.fullmatch(raw) is None:
-        raise FieldValueError(f"not a MonthYear: {raw!r}")
+        raise FieldValueError(f"not a MonthYear: {raw[:40]!r}")
     return raw.decode("ascii")
 
 
 def parse_multiple(raw: bytes) -> list[str]:
     """MultipleValueString / MultipleCharValue: space separated tokens."""
     if not raw or raw.startswith(b" ") or raw.endswith(b" ") or b"  " in raw:
-        raise FieldValueError(f"not a space separated list: {raw!r}")
+        raise FieldValueError(f"not a space separated list: {raw[:40]!r}")
     return raw.decode("utf-8", "replace").split(" ")
 
 
@@ -266,7 +308,11 @@ def _ok_uint(raw: bytes) -> bool:
 
 
 def _ok_day_of_month(raw: bytes) -> bool:
-    return _UINT.fullmatch(raw) is not None and 1 <= int(raw) <= 31
+    return len(raw) <= 2 and _UINT.fullmatch(raw) is not None and 1 <= int(raw) <= 31
+
+
+def _ok_seq_num(raw: bytes) -> bool:
+    return parse_seq_num(raw) is not None
 
 
 def _ok_float(raw: bytes) -> bool:
@@ -324,7 +370,7 @@ _VALIDATORS: Final[dict[FieldType, Callable[[bytes], bool]]] = {
     FieldType.INT: _ok_int,
     FieldType.LENGTH: _ok_uint,
     FieldType.NUMINGROUP: _ok_uint,
-    FieldType.SEQNUM: _ok_uint,
+    FieldType.SEQNUM: _ok_seq_num,
     FieldType.TAGNUM: _ok_uint,
     FieldType.DAYOFMONTH: _ok_day_of_month,
     FieldType.FLOAT: _ok_float,

@@ -51,7 +51,11 @@ class Group:
     @property
     def declared_count(self) -> int | None:
         """The NumInGroup value as a number, None when it is not one."""
-        return int(self.count) if self.count.isdigit() else None
+        if not self.count.isdigit():
+            return None
+        # A count too long for int() (4,300 digits) is still a count, never the right one.
+        digits = self.count.lstrip(b"0")
+        return int(digits or b"0") if len(digits) <= 18 else 10**18
 
     def flat(self) -> list[Field]:
         """The count field and every entry's fields, in this group's order."""

@@ -19,6 +19,7 @@ from typing import Final
 
 from ..codec import Message
 from ..codec import tags as t
+from ..codec.values import parse_seq_num
 from ..dictionary.reject import (
     COMPID_PROBLEM,
     INVALID_MSGTYPE,
@@ -86,7 +87,7 @@ def session_reject(
     reverse_route(reply, received, begin_string)
     body: list[tuple[int, bytes]] = []
     seq = received.get(t.MSG_SEQ_NUM)
-    if seq:
+    if seq and parse_seq_num(seq) is not None:  # never echo a 10,000-digit number
         body.append((t.REF_SEQ_NUM, seq))
     if text is None and reason is not None:
         text = REASON_TEXT.get(reason)
@@ -126,7 +127,7 @@ def business_reject(
             text = f"{text} ({ref_tag})"
     body: list[tuple[int, bytes]] = []
     seq = received.get(t.MSG_SEQ_NUM)
-    if seq:
+    if seq and parse_seq_num(seq) is not None:  # never echo a 10,000-digit number
         body.append((t.REF_SEQ_NUM, seq))
     body.append((t.TEXT, text.encode()))
     body.append((t.REF_MSG_TYPE, received.msg_type))

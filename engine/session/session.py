@@ -35,7 +35,16 @@ from typing import Final
 
 from ..codec import DecodedMessage, Message
 from ..codec import tags as t
-from ..codec.values import TimePrecision, format_utc_timestamp, parse_utc_timestamp_ns
+from ..codec.safetext import safe_text
+from ..codec.values import (
+    MAX_HEART_BT_INT,
+    MAX_SEQ_NUM,
+    TimePrecision,
+    format_utc_timestamp,
+    parse_bounded_uint,
+    parse_seq_num,
+    parse_utc_timestamp_ns,
+)
 from ..config import Role, SessionSettings
 from ..errors import FieldValueError, LocalProtocolError
 from . import effects as fx
@@ -44,7 +53,7 @@ from .resend import plan_resend
 from .schedule import Schedule
 from .state import TRANSITIONS, Event, State
 from .stats import SessionStats
-from .validation import Problem, ProblemLike, Validator, basic_problems
+from .validation import Problem, ProblemLike, Validator, basic_problems, seq_num_problem
 
 # Enum members read through their class cost ~70 ns each on CPython 3.11
 # (EnumType has a __getattr__, which slows every class attribute lookup):
@@ -188,8 +197,8 @@ class Session:
                 or get(t.BEGIN_STRING) != self.begin_string):
             return False
         seq = get(t.MSG_SEQ_NUM)
-        if seq is None or not seq.isdigit() or int(seq) != self.next_target:
-            return False
+        if seq is None or not seq.isdigit() or len(seq) > 10 or int(seq) != self.next_target:
+            return False  # (more digits: out of range, or leading zeros: the full path)
         sending = get(t.SENDING_TIME)
         if sending is None:
             return False
@@ -509,7 +518,7 @@ class Session:
 
     def _problem(self, msg: Message) -> ProblemLike | None:
         if self.validator is not None:
-            return self.validator(msg)
+            return self.validator(msg) or seq_num_problem(msg)
         return basic_problems(msg, self.settings.validation.validate_fields_have_values)
 
     def _valid_logon_state(self, mt: bytes) -> bool:
@@ -644,7 +653,8 @@ class Session:
             self._logout_and_disconnect("Logon attempt not within session time", now)
             return
         raw_hbi = msg.get(t.HEART_BT_INT) or b""
-        hbi = int(raw_hbi) if raw_hbi.isdigit() and len(raw_hbi) <= 9 else -1
+        parsed = parse_bounded_uint(raw_hbi, MAX_HEART_BT_INT)
+        hbi = -1 if parsed is None else parsed
         s = self.settings
         if not self.initiator and not (
                 s.min_heartbeat_interval <= hbi <= s.max_heartbeat_interval):
@@ -652,8 +662,10 @@ class Session:
                 f"HeartBtInt(108) must be between {s.min_heartbeat_interval} and "
                 f"{s.max_heartbeat_interval} seconds", now)
             return
-        if hbi < 0:
-            self._logout_and_disconnect("HeartBtInt(108) must be zero or positive", now)
+        if parsed is None:
+            self._logout_and_disconnect(
+                f"HeartBtInt(108) must be at most {MAX_HEART_BT_INT}" if raw_hbi.isdigit()
+                else "HeartBtInt(108) must be zero or positive", now)
             return
         auth = s.authentication
         if (not self.initiator and auth is not None and auth.checks_credentials
@@ -726,7 +738,9 @@ class Session:
         next_expected = msg.get(t.NEXT_EXPECTED_MSG_SEQ_NUM)
         if (self.settings.enable_next_expected_msg_seq_num and next_expected
                 and next_expected.isdigit()):
-            self._next_expected(int(next_expected), sender_at_logon, now)
+            number = parse_seq_num(next_expected)
+            self._next_expected(MAX_SEQ_NUM + 1 if number is None else number,
+                                sender_at_logon, now)
 
     def _next_expected(self, expected: int, next_sender: int, now: int) -> None:
         """Counterparty's NextExpectedMsgSeqNum(789): resend what it missed
@@ -833,7 +847,10 @@ class Session:
         raw = msg.get(t.NEW_SEQ_NO)
         if raw is None or not raw.isdigit():
             return
-        new_seq = int(raw)
+        new_seq = parse_seq_num(raw)
+        if new_seq is None:
+            self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT, t.NEW_SEQ_NO), now)
+            return
         if new_seq > self.next_target:
             self.outbox.append(fx.Log(f"SequenceReset from {self.next_target} to {new_seq}"))
             self.next_target = new_seq
@@ -847,10 +864,12 @@ class Session:
         self.stats.resend_requests_received += 1
         if not self._verify(msg, now, False, False):
             return
-        try:
-            begin = int(msg.get(t.BEGIN_SEQ_NO) or b"")
-            end = int(msg.get(t.END_SEQ_NO) or b"")
-        except ValueError:
+        begin = parse_seq_num(msg.get(t.BEGIN_SEQ_NO) or b"")
+        end = parse_seq_num(msg.get(t.END_SEQ_NO) or b"")
+        if begin is None or end is None:
+            tag = t.BEGIN_SEQ_NO if begin is None else t.END_SEQ_NO
+            self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT if tag in msg
+                                      else rejects.REQUIRED_TAG_MISSING, tag), now)
             return
         self.outbox.append(fx.Log(f"received ResendRequest {begin}..{end}"))
         modern = self.begin_string >= b"FIX.4.2"
@@ -907,7 +926,8 @@ class Session:
         if _seq_of(msg) == self.next_target:
             self._advance_target()
         self.outbox.append(fx.Deliver(msg, True))
-        text = msg.get_str(t.TEXT) or ""
+        raw_text = msg.get(t.TEXT)
+        text = safe_text(raw_text, 200) if raw_text else ""
         if self.settings.reset_on_logout:
             self._reset(now)
         self._disconnect(f"logout{': ' + text if text else ''}", now)
@@ -967,10 +987,12 @@ def _size_of(msg: Message) -> int:
 
 
 def _seq_of(msg: Message) -> int:
+    """MsgSeqNum, or 0 when absent, not a number or out of range (the
+    validators answer those with a Reject before anything uses the number)."""
     raw = msg.get(t.MSG_SEQ_NUM)
-    if raw is None or not raw.isdigit():
+    if raw is None:
         return 0
-    return int(raw)
+    return parse_seq_num(raw) or 0
 
 
 #: TRANSITIONS with the handler functions looked up once (dispatch is on the

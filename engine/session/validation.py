@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ..codec import DecodedMessage, Message
 from ..codec import tags as t
+from ..codec.values import MAX_SEQ_NUM, parse_seq_num
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,4 +66,14 @@ def basic_problems(msg: Message, fields_have_values: bool = True) -> Problem | N
     seq = get(t.MSG_SEQ_NUM)
     if seq is not None and not seq.isdigit():
         return Problem(6, t.MSG_SEQ_NUM)
+    return seq_num_problem(msg)
+
+
+def seq_num_problem(msg: Message) -> Problem | None:
+    """Reason 5 (value out of range) for a MsgSeqNum(34) of digits above
+    :data:`~..codec.values.MAX_SEQ_NUM`; checked after any validator, since a
+    dictionary only knows that a SeqNum is digits."""
+    seq = msg.get(t.MSG_SEQ_NUM)
+    if seq is not None and seq.isdigit() and parse_seq_num(seq) is None:
+        return Problem(5, t.MSG_SEQ_NUM, f"MsgSeqNum above {MAX_SEQ_NUM}")
     return None

@@ -38,6 +38,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
+from ..codec.safetext import safe_text
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SessionKey:
@@ -46,7 +48,9 @@ class SessionKey:
     value: str
 
     def __str__(self) -> str:
-        return self.value
+        # For messages and logs: a dynamic session's CompIDs come from the
+        # wire, so they are escaped and bounded (``value`` is the key itself).
+        return safe_text(self.value, limit=200)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

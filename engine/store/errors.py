@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..codec.values import MAX_SEQ_NUM
 from ..errors import FixError, PermanentError, RetryableError
 
 
@@ -39,10 +40,33 @@ class StoreClosedError(PermanentStoreError):
     """The store (or the backend it belongs to) has been closed."""
 
 
+def _short(seq: object) -> str:
+    """A value for an error message (str() of a huge int raises ValueError)."""
+    if isinstance(seq, int) and seq.bit_length() > 64:
+        return f"(a {seq.bit_length()}-bit number)"
+    return f"{seq!r:.40}"
+
+
 def check_seq(seq: int, what: str) -> None:
-    """Reject a sequence number below 1 (``what`` names it in the message)."""
+    """Reject a next sender/target sequence number below 1 or above
+    ``MAX_SEQ_NUM + 1`` (the number after the last one a message may carry);
+    ``what`` names it in the message.  Checked before any database is touched."""
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-        raise StoreSequenceError(f"{what} must be an integer >= 1, got {seq!r}")
+        raise StoreSequenceError(f"{what} must be an integer >= 1, got {_short(seq)}")
+    if seq > MAX_SEQ_NUM + 1:
+        raise StoreSequenceError(
+            f"{what} {_short(seq)} is above the maximum sequence number {MAX_SEQ_NUM} + 1")
+
+
+def check_range(begin: int, end: int) -> None:
+    """Reject a ``get_range`` bound outside ``0..MAX_SEQ_NUM`` (``end`` 0
+    means no limit; a ``begin`` below 1 reads from the first message)."""
+    for what, seq in (("get_range begin", begin), ("get_range end", end)):
+        if isinstance(seq, bool) or not isinstance(seq, int):
+            raise StoreSequenceError(f"{what} must be an integer, got {_short(seq)}")
+        if seq > MAX_SEQ_NUM:
+            raise StoreSequenceError(
+                f"{what} {_short(seq)} is above the maximum sequence number {MAX_SEQ_NUM}")
 
 
 def check_outbound(messages: object, next_sender_seq: int | None) -> int:
@@ -63,7 +87,8 @@ def check_outbound(messages: object, next_sender_seq: int | None) -> int:
                 break  # the general checks below say what is wrong
             following += 1
         else:
-            return following
+            if following <= MAX_SEQ_NUM + 1:
+                return following
     if not isinstance(messages, Sequence) or isinstance(messages, str | bytes | bytearray):
         raise StoreSequenceError("save_outbound expects a sequence of (seq, bytes) pairs")
     expected = next_sender_seq
@@ -74,7 +99,11 @@ def check_outbound(messages: object, next_sender_seq: int | None) -> int:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise StoreSequenceError(f"message {seq!r}: wire data must be bytes")
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            raise StoreSequenceError(f"save_outbound: MsgSeqNum {seq!r} is not an integer >= 1")
+            raise StoreSequenceError(
+                f"save_outbound: MsgSeqNum {_short(seq)} is not an integer >= 1")
+        if seq > MAX_SEQ_NUM:
+            raise StoreSequenceError(
+                f"save_outbound: MsgSeqNum {_short(seq)} is above the maximum {MAX_SEQ_NUM}")
         if expected is None:
             expected = seq
         if seq != expected:

@@ -29,7 +29,7 @@ from .admin import (
     msg_type_of,
 )
 from .base import SessionKey, StoreState
-from .errors import PermanentStoreError, StoreClosedError, check_outbound, check_seq
+from .errors import PermanentStoreError, StoreClosedError, check_outbound, check_range, check_seq
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -248,6 +248,7 @@ class MemorySessionStore:
         d.updated_ns = time.time_ns()
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        check_range(begin, end)
         d = self._data()
         lo = bisect.bisect_left(d.seqs, begin)
         hi = len(d.seqs) if end == 0 else bisect.bisect_right(d.seqs, end)

@@ -76,6 +76,7 @@ from .errors import (
     StoreClosedError,
     StoreError,
     check_outbound,
+    check_range,
     check_seq,
 )
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
@@ -714,6 +715,7 @@ class PostgresSessionStore:
         await self._submit(op)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        check_range(begin, end)
         k = self._key.value
         upper = end if end != 0 else _MAX_SEQ
         if self._closed:

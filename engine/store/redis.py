@@ -68,6 +68,7 @@ from .errors import (
     StoreError,
     StoreSequenceError,
     check_outbound,
+    check_range,
     check_seq,
 )
 
@@ -534,6 +535,7 @@ class RedisSessionStore:
         await self._submit("set_target", [seq])
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        check_range(begin, end)
         def parse(rows: Any) -> list[tuple[int, bytes]]:
             return [(int(rows[i]), bytes(rows[i + 1][_TIME.size:]))
                     for i in range(0, len(rows), 2)]

@@ -60,8 +60,10 @@ from .errors import (
     StoreClosedError,
     StoreError,
     check_outbound,
+    check_range,
     check_seq,
 )
+from .files import create_private_file
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -443,6 +445,7 @@ class SqliteStore:
         p = Path(path)
         if not p.parent.is_dir():
             raise ConfigError(f"sqlite store {p}: directory {p.parent} does not exist")
+        await asyncio.to_thread(create_private_file, p)  # 0600, and so its -wal/-shm
         worker = _Worker(os.fspath(p), settings)
         await worker.start()
         return cls(worker)
@@ -699,6 +702,7 @@ class SqliteSessionStore:
         await self._submit(op)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
+        check_range(begin, end)
         k = self._key.value
         upper = end if end != 0 else (1 << 63) - 1
 

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ..codec import Framer, Garbled, Message, decode
+from ..codec.safetext import safe_text
 from ..config import AcceptorLimits, AuthenticationSettings, SessionSettings, TlsSettings
 from ..errors import GarbledMessageError
 from .auth import Authenticator, Peer, Verdict
@@ -72,22 +73,9 @@ _NOBODY = AuthenticationSettings(allowed_addresses=["0.0.0.0/32"])
 Router = Callable[[Message], Route | None]
 
 
-def safe_text(value: bytes | str | None, limit: int = 64) -> str:
-    """Wire text made safe for a log line: printable ASCII only (anything
-    else escaped), at most ``limit`` characters."""
-    if value is None:
-        return "-"
-    data = value.encode("utf-8", "replace") if isinstance(value, str) else value
-    text = data[:limit].decode("ascii", "backslashreplace")
-    text = "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in text)
-    if len(data) > limit:
-        text += f"...({len(data)} bytes)"
-    return text
-
-
 def _describe_logon(msg: Message) -> str:
-    return (f"{safe_text(msg.get(8), 16)}:{safe_text(msg.get(56))}"
-            f"->{safe_text(msg.get(49))}")
+    return (f"{safe_text(msg.get(8) or b'-', 16)}:{safe_text(msg.get(56) or b'-')}"
+            f"->{safe_text(msg.get(49) or b'-')}")
 
 
 class Acceptor:

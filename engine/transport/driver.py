@@ -71,6 +71,10 @@ from ..application import (
     UnsupportedMessageType,
 )
 from ..codec import Framer, Garbled, Message, decode, encode
+from ..codec.credentials import mask_credentials
+from ..codec.msgtypes import OTHER_MSG_TYPE, STANDARD_MSG_TYPES
+from ..codec.safetext import safe_text
+from ..codec.values import parse_seq_num
 from ..config import StoreFailureSettings
 from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
@@ -231,7 +235,7 @@ class SessionDriver:
             return seq
 
     def _span_attributes(self, msg: Message, seq: int | None) -> dict[str, str | int]:
-        return {"fix.session": self.session_id, "fix.msg_type": msg.msg_type.decode(),
+        return {"fix.session": self.session_id, "fix.msg_type": safe_text(msg.msg_type, 16),
                 "fix.msg_seq_num": seq or 0, "fix.counterparty": self.counterparty}
 
     def send_nowait(self, msg: Message) -> int | None:
@@ -578,12 +582,14 @@ class SessionDriver:
                 # ValueError: a number too long for int() in a tag or length.
                 session.receive_garbled(str(exc)[:200], now)
             else:
-                session.stats.received[msg.msg_type] += 1
+                mt = msg.msg_type  # made-up MsgTypes share one counter (metrics label "other")
+                session.stats.received[mt if mt in STANDARD_MSG_TYPES else OTHER_MSG_TYPE] += 1
                 if self.tracer is None or msg.is_admin():
                     session.receive(msg, now)
                 else:
                     with self.tracer.start_as_current_span("fix.receive") as span:
-                        span.set_attributes(self._span_attributes(msg, msg.seq_num))
+                        span.set_attributes(self._span_attributes(
+                            msg, parse_seq_num(msg.get(34) or b"")))  # never raises
                         session.receive(msg, now)
         if session.round_trips != before:
             # An AuthorizeLogon or LoadResend: hold the next frames until
@@ -625,11 +631,20 @@ class SessionDriver:
                 self._pumping = False
 
     async def _drain(self) -> None:
-        while self._pump_task is not None and not self._pump_task.done():
-            await asyncio.shield(self._pump_task)
-        if self.session.outbox:
-            self._kick()
-            await self._drain()
+        """Wait until the pending effects are carried out (by the pump task,
+        or by a pump running inline in another task)."""
+        while True:
+            task = self._pump_task
+            if task is not None and not task.done():
+                await asyncio.shield(task)
+            elif self._pumping:
+                await asyncio.sleep(0)  # an inline pump is at it
+            elif self.session.outbox:
+                self._kick()
+                if self._pump_task is None or self._pump_task.done():
+                    return  # nothing could be started: nothing more to wait for
+            else:
+                return
 
     async def _pump(self) -> None:
         session = self.session
@@ -685,7 +700,8 @@ class SessionDriver:
         """Encode a message to send into the flush's store batch and writes."""
         data = encode(send.msg)
         if send.persist:
-            self._batch.append((send.seq, data))
+            # The stored copy of a Logon carries no password (the wire copy does).
+            self._batch.append((send.seq, mask_credentials(data) if send.admin else data))
             self._batch_seqs.append(send.seq)
         if send.write:
             self._writes.append(data)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pyfixmsg_plus.engine.codec import Message, decode, encode
-from pyfixmsg_plus.engine.codec.values import TimePrecision, format_utc_timestamp
+from pyfixmsg_plus.engine.codec.values import TimePrecision, format_utc_timestamp, parse_seq_num
 from pyfixmsg_plus.engine.config import SessionSettings
 from pyfixmsg_plus.engine.session import Session, State
 from pyfixmsg_plus.engine.session import effects as fx
@@ -299,7 +299,7 @@ class Solo:
                 self.stored.clear()
                 self.next_sender = self.next_target = 1
             elif isinstance(effect, fx.Deliver):
-                seq = int(effect.msg.get(34) or b"0")
+                seq = parse_seq_num(effect.msg.get(34) or b"0") or 0  # may be hostile
                 assert self.next_target > seq or effect.msg.msg_type in _OUT_OF_ORDER_ADMIN, (
                     "delivered before its SetTarget", seq, self.next_target)
                 self.delivered.append(effect.msg)
