@@ -58,9 +58,6 @@ _MAX_CREDENTIAL: Final = 1024
 
 NEW_PASSWORD: Final = 925
 
-#: Every ``reason`` a refusal can have (the metrics label values).
-REASONS: Final = ("address", "certificate", "credentials", "throttled", "not_logon",
-                  "unknown_session", "invalid_logon", "limit")
 
 
 class PasswordHashError(ValueError):

@@ -41,9 +41,18 @@ _connections_refused: collections.Counter[str] = collections.Counter()
 _logons_refused: collections.Counter[str] = collections.Counter()
 
 
+#: Every reason a connection is refused for (its series exist from the start).
+CONNECTION_REASONS: Final = ("rate", "limit", "source_limit", "throttled")
+#: Every reason a Logon is refused for.
+LOGON_REASONS: Final = ("address", "certificate", "credentials", "not_logon",
+                        "unknown_session", "invalid_logon", "limit")
+
+
 def refusal_totals() -> tuple[dict[str, int], dict[str, int]]:
-    """(connections refused, Logons refused), by reason."""
-    return dict(_connections_refused), dict(_logons_refused)
+    """(connections refused, Logons refused), by reason; every known reason
+    is there (0 until it happens), so the series exist before the first."""
+    return ({**dict.fromkeys(CONNECTION_REASONS, 0), **_connections_refused},
+            {**dict.fromkeys(LOGON_REASONS, 0), **_logons_refused})
 
 
 class Guard:

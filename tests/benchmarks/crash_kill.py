@@ -4,10 +4,11 @@ counted from the two applications' own fsynced records
 (tests/integration/zeroloss.py).  Prints one JSON object per store.
 
     python -m tests.benchmarks.crash_kill [--orders 10000] [--kills 20]
-        [--slow-ms 3] [--seed N] [sqlite postgresql redis]
+        [--slow-ms 3] [--seed N] [sqlite postgresql redis mysql mongodb]
 
 The targets: ``lost`` 0, ``unanswered`` 0, ``unflagged_repeats`` 0.
-PostgreSQL and Redis are the test environment's servers (tests/env).
+PostgreSQL, Redis, MariaDB and FerretDB (MongoDB protocol) are the test
+environment's servers (tests/env).
 """
 
 from __future__ import annotations

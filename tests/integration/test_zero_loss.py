@@ -19,7 +19,7 @@ ORDERS = 500
 KILLS = 4
 
 
-@pytest.mark.parametrize("store", ["sqlite", "postgresql", "redis"])
+@pytest.mark.parametrize("store", ["sqlite", "postgresql", "redis", "mysql", "mongodb"])
 async def test_no_order_lost_or_unanswered_across_sigkills(store: str, tmp_path: Path) -> None:
     figures = await run(store, tmp_path, orders=ORDERS, kills=KILLS, slow_ms=3, settle=60)
     print(figures.as_dict())

@@ -200,6 +200,24 @@ def store_urls(kind: str, folder: Path) -> Iterator[tuple[str, str]]:
         finally:
             for p in prefixes:
                 flush_redis_prefix(url, p)
+    elif kind in ("mysql", "mongodb"):
+        from tests.contract.store_servers import (
+            drop_mongodb_collections,
+            drop_mysql_tables,
+            mongodb_url,
+            mysql_url,
+        )
+
+        base = mysql_url() if kind == "mysql" else mongodb_url()
+        option = "table_prefix" if kind == "mysql" else "collection_prefix"
+        drop = drop_mysql_tables if kind == "mysql" else drop_mongodb_collections
+        sep = "&" if "?" in base else "?"
+        prefixes = [f"zla{tag}_", f"zli{tag}_"]
+        try:
+            yield (f"{base}{sep}{option}={prefixes[0]}", f"{base}{sep}{option}={prefixes[1]}")
+        finally:
+            for p in prefixes:
+                drop(base, p)
     else:
         raise ValueError(f"unknown store {kind!r}")
 

@@ -229,6 +229,24 @@ def overview() -> dict[str, Any]:
               [Target(f"histogram_quantile(0.99, sum by (session, le) "
                       f"(rate(fixplus_store_write_seconds_bucket[{RI}])))", "{{session}}")],
               unit="s", width=8),
+        Row("Security"),
+        Panel("Logons refused", "Logons refused before any session state changed, by "
+              "reason (credentials, address, certificate, unknown_session, not_logon, "
+              "invalid_logon, limit). A steady rate of 'credentials' from one place is "
+              "someone guessing.",
+              [Target(f"sum by (instance, reason) "
+                      f"(increase(fixplus_logons_refused_total[{RI}]))",
+                      "{{instance}} {{reason}}")], width=8),
+        Panel("Connections refused", "Connections closed before a Logon was read: accept "
+              "rate, unauthenticated connections in total or per source, or a source "
+              "blocked after refused Logons (docs/security.md).",
+              [Target(f"sum by (instance, reason) "
+                      f"(increase(fixplus_connections_refused_total[{RI}]))",
+                      "{{instance}} {{reason}}")], width=8),
+        Panel("Gap queue overflows", "Logouts because more than maxQueuedMessages / "
+              "maxQueuedBytes waited above a sequence gap.",
+              [Target(f"sum by (session) (increase(fixplus_queue_overflows_total[{RI}]))",
+                      "{{session}}")], width=8),
         Row("Engine processes"),
         Panel("CPU", "CPU used by each engine process (cores).",
               [Target(f"sum by (instance) (rate(process_cpu_seconds_total[{RI}])) "

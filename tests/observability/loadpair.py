@@ -151,6 +151,9 @@ async def main(directory: Path, seconds: float, go: bool) -> None:
                               acceptHost="127.0.0.1",
                               authentication={"allowedAddresses": ["127.0.0.1"]})
                      for i in (1, 2)],
+        # INTRUDER (below) is refused again and again: no blocking of the
+        # address, which the other clients share.
+        "limits": {"failedLogonLimit": 1_000_000},
     }), Broker())
     await broker.start()
     port = next(iter(broker.acceptors.values())).bound_port
@@ -164,6 +167,10 @@ async def main(directory: Path, seconds: float, go: bool) -> None:
                      connect=[{"host": "127.0.0.1", "port": port}]),
             _session("initiator", "CLIENT3", "BROKER",
                      connect=[{"host": "127.0.0.1", "port": _closed_port()}]),
+            # a session the broker does not have: its Logons are refused
+            _session("initiator", "INTRUDER", "BROKER",
+                     connect=[{"host": "127.0.0.1", "port": port}],
+                     reconnect={"initialDelay": 1.0, "maxDelay": 1.0}),
         ],
     }), Client())
     stop = asyncio.Event()

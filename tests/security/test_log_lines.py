@@ -25,7 +25,9 @@ async def engines() -> AsyncIterator[Engines]:
 
 async def test_a_huge_comp_id_with_line_breaks_stays_one_bounded_line(
         engines: Engines, caplog: pytest.LogCaptureFixture) -> None:
-    broker = await engines.start("memory://", RecordingApp("broker", broker=True), [acceptor()])
+    # (a Logon this long only gets past the default maxLogonBytes when raised)
+    broker = await engines.start("memory://", RecordingApp("broker", broker=True), [acceptor()],
+                                 limits={"maxLogonBytes": 1 << 20})
     comp_id = b"EVIL\r\n2026-01-01 00:00:00 INFO pyfixmsg_plus: logged on\x1b[2J" + b"X" * 100_000
     logon = envelope(b"35=A\x0149=" + comp_id + b"\x0156=BROKER\x0134=1\x01"
                      b"52=20260101-00:00:00.000\x0198=0\x01108=30\x01")
