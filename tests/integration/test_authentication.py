@@ -74,7 +74,8 @@ async def test_right_credentials_log_on_and_wrong_ones_change_nothing(
     acc = await engines.start(f"sqlite:///{store}", broker, [secured()])
     port = port_of(acc)
     client = RecordingApp("client")
-    ini = await engines.start("memory://", client, [initiator(
+    client_store = f"sqlite:///{tmp_path / 'client.db'}"
+    ini = await engines.start(client_store, client, [initiator(
         port, username="client", password=PASSWORD)])
     await ini.wait_logged_on(CLIENT, 5)
     await ini.driver(CLIENT).send(new_order("first"))
@@ -99,10 +100,11 @@ async def test_right_credentials_log_on_and_wrong_ones_change_nothing(
     assert "Logon refused for FIX.4.4:BROKER->CLIENT" in text and "127.0.0.1" in text
     assert "wrong-password" not in text and PASSWORD not in text
     # The right credentials still work afterwards, and the numbering goes on.
-    again = await engines.start("memory://", client, [initiator(
+    again = await engines.start(client_store, client, [initiator(
         port, username="client", password=PASSWORD)])
     await again.wait_logged_on(CLIENT, 5)
-    assert server.next_target > before[1]
+    await wait_until(lambda: server.logged_on and server.next_target > before[1], 5,
+                     "the acceptor to take the Logon")
 
 
 async def test_first_message_must_be_a_logon(engines: Engines) -> None:
