@@ -124,8 +124,18 @@ async def _check_stores(client_url: str, broker_url: str, ini: Engine, acc: Engi
     for url, engine, sid in ((client_url, ini, CLIENT), (broker_url, acc, BROKER)):
         session = engine.driver(sid).session
         store = await open_store(url)
-        state = await (await store.open(SessionKey(sid))).load()
-        await store.close()
+        try:
+            # The durable target follows the application's progress: written
+            # with the next flush, or on its own shortly after the last
+            # callback returned (at-least-once delivery).
+            for _ in range(300):
+                state = await (await store.open(SessionKey(sid))).load()
+                if (state.next_sender_seq, state.next_target_seq) == (
+                        session.next_sender, session.next_target):
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await store.close()
         assert (state.next_sender_seq, state.next_target_seq) == (
             session.next_sender, session.next_target), sid
 
