@@ -1,7 +1,7 @@
 """Per-session counters, kept as plain numbers.
 
 The session and its driver bump these on the hot path (an integer add or a
-dict update); ``engine.metrics`` turns them into Prometheus metrics only when
+dict update); ``engine.observability.metrics`` turns them into Prometheus metrics only when
 scraped, so metrics cost nothing between scrapes.  Every label value is
 bounded: message types and reject reasons come from the FIX standard, never
 from free text or identifiers such as ClOrdID.

@@ -34,7 +34,7 @@ callbacks run on the engine's socket thread, and waking a Python main thread
 per report would cost a GIL hand-off each time; the main thread only waits
 on one Event for the last report.  Our engine sends with ``send_nowait``
 (numbered and queued; still persisted before it is written), as
-``engine/demo.py`` does; ``await send`` would wait for the store per order.
+``engine/cli/demo.py`` does; ``await send`` would wait for the store per order.
 
 Time cap: a run stops sending new orders after --max-seconds (default 8 s)
 and its figures are then over the orders completed; the JSON line then

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.conformance
 
 def _start_server(spec: Path) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pyfixmsg_plus.engine.cli", "acceptance-server",
+        [sys.executable, "-m", "pyfixmsg_plus.engine.cli.main", "acceptance-server",
          "--port", "0", "--spec-dir", str(spec)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -50,7 +50,7 @@ def test_every_acceptance_definition_passes() -> None:
     try:
         runs = {
             folder.name: subprocess.Popen(
-                [sys.executable, "-m", "pyfixmsg_plus.engine.cli", "script-test",
+                [sys.executable, "-m", "pyfixmsg_plus.engine.cli.main", "script-test",
                  "127.0.0.1", str(port), str(folder),
                  "--fields-fmt", str(conformance / "fields.fmt")],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from pyfixmsg_plus.engine.config import MetricsSettings
-from pyfixmsg_plus.engine.httpserver import HealthServer, new_registry
+from pyfixmsg_plus.engine.observability.httpserver import HealthServer, new_registry
 
 from tests.httptools import make_ca, make_server_cert, request
 from tests.realparts import env_value, missing

@@ -57,7 +57,7 @@ async def _run(engines: Engines, tmp_path: Path, store_url: str,
     env["FIXPLUS_TEST_STORE_PW"] = password
     log = (tmp_path / "run.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pyfixmsg_plus.engine.cli", "run", "-c", str(cfg),
+        sys.executable, "-m", "pyfixmsg_plus.engine.cli.main", "run", "-c", str(cfg),
         "--app", "pyfixmsg_plus.engine.application:LoggingApplication", cwd=tmp_path,
         stdout=log, stderr=log, env=env)
     try:

@@ -8,11 +8,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pyfixmsg_plus.engine.cli import main
+from pyfixmsg_plus.engine.cli.main import main
+from pyfixmsg_plus.engine.cli.store import format_time, parse_time
 from pyfixmsg_plus.engine.store.admin import admin_of
 from pyfixmsg_plus.engine.store.base import SessionKey
 from pyfixmsg_plus.engine.store.url import open_store
-from pyfixmsg_plus.engine.storecli import format_time, parse_time
 
 from tests.contract.store_servers import drop_pg_schema, flush_redis_prefix, pg_dsn, redis_url
 

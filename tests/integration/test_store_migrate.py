@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyfixmsg_plus.engine.cli import main
+from pyfixmsg_plus.engine.cli.main import main
 from pyfixmsg_plus.engine.store.admin import SessionExport, StoreAdmin, admin_of
 from pyfixmsg_plus.engine.store.base import SessionKey, StoreState
 from pyfixmsg_plus.engine.store.errors import PermanentStoreError
+from pyfixmsg_plus.engine.store.migrate import MigrationError, migrate_sessions, session_digest
 from pyfixmsg_plus.engine.store.url import open_store
-from pyfixmsg_plus.engine.storemigrate import MigrationError, migrate_sessions, session_digest
 
 from tests.contract.store_servers import (
     drop_mongodb_collections,

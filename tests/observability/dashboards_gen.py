@@ -5,7 +5,7 @@
 
 Writes ``charts/pyfixmsg-plus/dashboards/*.json`` (committed; the chart ships
 them as ConfigMaps for the Grafana sidecar).  Every query names metrics from
-``engine/metrics.py`` only; ``tests/observability`` proves each one returns
+``engine/observability/metrics.py`` only; ``tests/observability`` proves each one returns
 data from a real Prometheus scraping a running engine pair.
 
 Conventions: the data source is the dashboard variable ``datasource`` (type

@@ -112,7 +112,7 @@ PROCESS_METRICS = frozenset({
 
 
 def unknown_metrics(names: set[str], metrics: dict[str, tuple[str, str]]) -> set[str]:
-    """Names that neither engine/metrics.py nor the process collector export."""
+    """Names that neither engine/observability/metrics.py nor the process collector export."""
     bad = set()
     for name in names:
         if name in metrics or name in PROCESS_METRICS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import yaml
-from pyfixmsg_plus.engine.metrics import METRICS
+from pyfixmsg_plus.engine.observability.metrics import METRICS
 
 from tests.observability import dashboards_gen
 from tests.observability.harness import (

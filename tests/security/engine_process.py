@@ -43,7 +43,7 @@ def fixplus_command() -> list[str]:
     script = Path(sys.executable).with_name("fixplus")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-m", "pyfixmsg_plus.engine.cli"]
+    return [sys.executable, "-m", "pyfixmsg_plus.engine.cli.main"]
 
 
 def hash_password(password: str) -> str:

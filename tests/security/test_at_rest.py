@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pyfixmsg_plus.engine.cli import main
+from pyfixmsg_plus.engine.cli.main import main
 from pyfixmsg_plus.engine.codec import Message, encode
 from pyfixmsg_plus.engine.codec.msgtypes import OTHER_MSG_TYPE
 from pyfixmsg_plus.engine.store.base import SessionKey

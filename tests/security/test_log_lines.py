@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from pyfixmsg_plus.engine.logs import MAX_MESSAGE_CHARS, JsonFormatter, TextFormatter
+from pyfixmsg_plus.engine.observability.logs import MAX_MESSAGE_CHARS, JsonFormatter, TextFormatter
 
 from tests.integration.conftest import Engines, RecordingApp, acceptor, port_of
 from tests.security.fuzz import envelope

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pyfixmsg_plus.engine.codec import Framer, decode
 from pyfixmsg_plus.engine.codec.values import TimePrecision, format_utc_timestamp
 from pyfixmsg_plus.engine.config import TracingSettings
-from pyfixmsg_plus.engine.tracing import build_tracer
+from pyfixmsg_plus.engine.observability.tracing import build_tracer
 
 from tests.integration.conftest import Engines, RecordingApp, acceptor, port_of
 from tests.security.fuzz import envelope

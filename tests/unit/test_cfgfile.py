@@ -8,20 +8,20 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pyfixmsg_plus.engine.cfgfile import (
-    SIMPLE_KEYS,
-    UNSUPPORTED_KEYS,
-    CfgResult,
-    load_cfg,
-    parse_cfg,
-    parse_sections,
-)
 from pyfixmsg_plus.engine.config import (
     InvalidConfigError,
     Role,
     TimestampPrecision,
     Weekday,
     load_config,
+)
+from pyfixmsg_plus.engine.config.cfgfile import (
+    SIMPLE_KEYS,
+    UNSUPPORTED_KEYS,
+    CfgResult,
+    load_cfg,
+    parse_cfg,
+    parse_sections,
 )
 from pyfixmsg_plus.engine.errors import ConfigError
 
@@ -481,7 +481,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_migration_guide_lists_every_key() -> None:
-    from pyfixmsg_plus.engine.cfgfile import COMPOSITE_KEYS
+    from pyfixmsg_plus.engine.config.cfgfile import COMPOSITE_KEYS
 
     guide = (DOCS / "migrating-from-quickfix.md").read_text()
     for key in [*SIMPLE_KEYS, *UNSUPPORTED_KEYS, *COMPOSITE_KEYS]:

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from pyfixmsg_plus.engine.cfgfile import parse_cfg
 from pyfixmsg_plus.engine.config import ScheduleSettings, Weekday
+from pyfixmsg_plus.engine.config.cfgfile import parse_cfg
 from pyfixmsg_plus.engine.errors import ConfigError
 from pyfixmsg_plus.engine.session import Schedule
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from pyfixmsg_plus.engine.cli import main
+from pyfixmsg_plus.engine.cli.main import main
 
 LOGON = "8=FIX.4.4|9=67|35=A|34=1|49=CLIENT|52=20261121-05:40:04.615|56=BROKER|98=0|108=30|10=127|"
 

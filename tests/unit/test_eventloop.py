@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pyfixmsg_plus.engine.config import InvalidConfigError, load_config
 from pyfixmsg_plus.engine.errors import ConfigError
-from pyfixmsg_plus.engine.metrics import EngineCollector
+from pyfixmsg_plus.engine.observability.metrics import EngineCollector
 from pyfixmsg_plus.engine.transport.eventloop import (
     MAX_BUSY_POLL_US,
     BusyPollSelector,

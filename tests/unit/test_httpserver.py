@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import Counter
 from pyfixmsg_plus.engine.config import EngineConfig, MetricsSettings
-from pyfixmsg_plus.engine.httpauth import Verdict, VerdictCache, bearer_token
-from pyfixmsg_plus.engine.httpserver import HealthServer, new_registry
+from pyfixmsg_plus.engine.observability.httpauth import Verdict, VerdictCache, bearer_token
+from pyfixmsg_plus.engine.observability.httpserver import HealthServer, new_registry
 
 from tests.httptools import ServerCert, make_ca, make_server_cert, request
 
@@ -337,7 +337,7 @@ def test_bearer_header_parsing() -> None:
 
 def test_api_server_from_the_pod_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from pyfixmsg_plus.engine.config import TokenReviewSettings
-    from pyfixmsg_plus.engine.httpauth import ReviewUnavailable, api_server_url
+    from pyfixmsg_plus.engine.observability.httpauth import ReviewUnavailable, api_server_url
 
     settings = TokenReviewSettings()
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")

@@ -13,7 +13,7 @@ from pyfixmsg_plus.engine.codec.msgtypes import (
     STANDARD_MSG_TYPES,
     msg_type_label,
 )
-from pyfixmsg_plus.engine.metrics import EngineCollector, reason_label
+from pyfixmsg_plus.engine.observability.metrics import EngineCollector, reason_label
 from pyfixmsg_plus.engine.session import State
 from pyfixmsg_plus.engine.session.stats import SessionStats
 

@@ -12,10 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyfixmsg_plus.engine.application import Application, SessionHandle, masked_text
 from pyfixmsg_plus.engine.codec import Message
 from pyfixmsg_plus.engine.config import EngineConfig, LoggingSettings, TracingSettings
-from pyfixmsg_plus.engine.logs import JsonFormatter
-from pyfixmsg_plus.engine.metrics import METRICS
+from pyfixmsg_plus.engine.observability.logs import JsonFormatter
+from pyfixmsg_plus.engine.observability.metrics import METRICS
+from pyfixmsg_plus.engine.observability.tracing import build_tracer
 from pyfixmsg_plus.engine.runtime import Engine
-from pyfixmsg_plus.engine.tracing import build_tracer
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:

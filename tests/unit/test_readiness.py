@@ -8,7 +8,7 @@ from typing import Any
 
 from pyfixmsg_plus.engine.application import Application
 from pyfixmsg_plus.engine.config import EngineConfig
-from pyfixmsg_plus.engine.health import StoreHealth
+from pyfixmsg_plus.engine.observability.health import StoreHealth
 from pyfixmsg_plus.engine.runtime import Engine
 from pyfixmsg_plus.engine.session.stats import SessionStats
 

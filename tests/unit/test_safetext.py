@@ -7,7 +7,7 @@ import logging
 
 from hypothesis import given
 from hypothesis import strategies as st
-from pyfixmsg_plus.engine.logs import (
+from pyfixmsg_plus.engine.observability.logs import (
     MAX_MESSAGE_CHARS,
     JsonFormatter,
     TextFormatter,

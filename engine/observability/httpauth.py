@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 
-from .config import TokenReviewSettings
+from ..config import TokenReviewSettings
 
 log = logging.getLogger("pyfixmsg_plus.http")
 

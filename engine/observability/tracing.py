@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import Tracer
 
-from .config import TracingSettings
-from .errors import ConfigError
+from ..config import TracingSettings
+from ..errors import ConfigError
 
 
 def build_tracer(

@@ -34,15 +34,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .codec.credentials import mask_credentials
-from .codec.safetext import safe_text
-from .config import load_config
-from .errors import ConfigError
-from .retention import prune
-from .store.admin import MessageQuery, StoreAdmin, admin_of
-from .store.base import MessageStore, SessionKey
-from .store.url import open_store, parse_store_url
-from .storemigrate import MigrationError, migrate_sessions, stderr_progress
+from ..codec.credentials import mask_credentials
+from ..codec.safetext import safe_text
+from ..config import load_config
+from ..errors import ConfigError
+from ..store.admin import MessageQuery, StoreAdmin, admin_of
+from ..store.base import MessageStore, SessionKey
+from ..store.migrate import MigrationError, migrate_sessions, stderr_progress
+from ..store.retention import prune
+from ..store.url import open_store, parse_store_url
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

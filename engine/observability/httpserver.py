@@ -46,8 +46,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from .config import MetricsSettings, MetricsTlsSettings
-from .errors import ConfigError
+from ..config import MetricsSettings, MetricsTlsSettings
+from ..errors import ConfigError
 from .httpauth import ReviewUnavailable, TokenReviewer, bearer_token
 
 log = logging.getLogger("pyfixmsg_plus.http")

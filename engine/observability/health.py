@@ -25,8 +25,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from .session.stats import SessionStats
-from .store.base import SessionStore
+from ..session.stats import SessionStats
+from ..store.base import SessionStore
 
 log = logging.getLogger("pyfixmsg_plus.engine")
 

@@ -31,9 +31,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .store.admin import SessionExport, StoreAdmin
-from .store.base import SessionKey, StoreState
-from .store.errors import PermanentStoreError
+from .admin import SessionExport, StoreAdmin
+from .base import SessionKey, StoreState
+from .errors import PermanentStoreError
 
 __all__ = ["MigrationError", "MigrationResult", "migrate_sessions", "session_digest"]
 

@@ -14,19 +14,19 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .acceptance import AcceptanceApplication, acceptance_config
-from .application import Application, LoggingApplication
-from .codec import Framer, Garbled, decode
-from .config import load_config
+from .. import __version__
+from ..application import Application, LoggingApplication
+from ..codec import Framer, Garbled, decode
+from ..config import load_config
+from ..errors import ConfigError, FixError
+from ..observability.logs import setup_logging
+from ..runtime import Engine
+from ..scripttest import main as script_main
+from ..scripttest.acceptance import AcceptanceApplication, acceptance_config
+from ..transport.auth import hash_password
+from ..transport.eventloop import loop_factory
 from .demo import run_demo
-from .errors import ConfigError, FixError
-from .logs import setup_logging
-from .runtime import Engine
-from .scripttest import main as script_main
-from .storecli import add_parser as add_store_parser
-from .transport.auth import hash_password
-from .transport.eventloop import loop_factory
+from .store import add_parser as add_store_parser
 
 
 def _read_input(text: str | None) -> bytes:

@@ -14,10 +14,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from .config import RetentionSettings
-from .errors import FixError
-from .store.admin import PruneResult, admin_of
-from .store.base import MessageStore, SessionKey
+from ..config import RetentionSettings
+from ..errors import FixError
+from .admin import PruneResult, admin_of
+from .base import MessageStore, SessionKey
 
 log = logging.getLogger("pyfixmsg_plus.store")
 

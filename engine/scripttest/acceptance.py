@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .application import Application, SessionHandle, UnsupportedMessageType
-from .codec import Message
-from .codec import tags as t
-from .config import EngineConfig, SessionSettings
-from .dictionary import DataDictionary, SessionDictionaries, canonical_message, load
+from ..application import Application, SessionHandle, UnsupportedMessageType
+from ..codec import Message
+from ..codec import tags as t
+from ..config import EngineConfig, SessionSettings
+from ..dictionary import DataDictionary, SessionDictionaries, canonical_message, load
 
 #: (BeginString, TargetCompID, dictionary, DefaultApplVerID)
 ACCEPTANCE_SESSIONS: list[tuple[str, str, str, str | None]] = [

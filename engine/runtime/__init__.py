@@ -19,24 +19,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .application import Application
-from .codec import Message
-from .config import WIRE_ID_PATTERN, DynamicSessionTemplate, EngineConfig, Role, SessionSettings
-from .dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
-from .errors import ConfigError
-from .health import StoreHealth
-from .httpserver import HealthServer, new_registry
-from .metrics import EngineCollector
-from .retention import RetentionTask
-from .session import Session
-from .session.validation import Validator as SessionValidator
-from .store.base import MessageStore, SessionKey
-from .store.url import open_store
-from .tracing import build_tracer
-from .transport import Acceptor, Backoff, Initiator, SessionDriver
-from .transport.acceptor import Route, Router
-from .transport.auth import Authenticator
-from .transport.guard import Guard
+from ..application import Application
+from ..codec import Message
+from ..config import WIRE_ID_PATTERN, DynamicSessionTemplate, EngineConfig, Role, SessionSettings
+from ..dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
+from ..errors import ConfigError
+from ..observability.health import StoreHealth
+from ..observability.httpserver import HealthServer, new_registry
+from ..observability.metrics import EngineCollector
+from ..observability.tracing import build_tracer
+from ..session import Session
+from ..session.validation import Validator as SessionValidator
+from ..store.base import MessageStore, SessionKey
+from ..store.retention import RetentionTask
+from ..store.url import open_store
+from ..transport import Acceptor, Backoff, Initiator, SessionDriver
+from ..transport.acceptor import Route, Router
+from ..transport.auth import Authenticator
+from ..transport.guard import Guard
 
 log = logging.getLogger("pyfixmsg_plus.engine")
 

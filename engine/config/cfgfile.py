@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import EngineConfig, InvalidConfigError, Loc, parse_config
+from . import EngineConfig, InvalidConfigError, Loc, parse_config
 
 __all__ = [
     "SIMPLE_KEYS",

@@ -56,7 +56,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 BEGIN_STRINGS = ("FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1")
 BeginString = Literal["FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"]

@@ -26,11 +26,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from .codec.msgtypes import OTHER_LABEL, msg_type_label
-from .session import State
-from .session.stats import SessionStats
-from .transport.eventloop import polling_totals
-from .transport.guard import refusal_totals
+from ..codec.msgtypes import OTHER_LABEL, msg_type_label
+from ..session import State
+from ..session.stats import SessionStats
+from ..transport.eventloop import polling_totals
+from ..transport.guard import refusal_totals
 
 PREFIX: Final = "fixplus"
 

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .application import Application, SessionHandle
-from .codec import Message
-from .codec.values import format_utc_timestamp
-from .config import EngineConfig
-from .runtime import Engine
-from .store.files import create_private_dir
-from .transport.auth import hash_password
+from ..application import Application, SessionHandle
+from ..codec import Message
+from ..codec.values import format_utc_timestamp
+from ..config import EngineConfig
+from ..runtime import Engine
+from ..store.files import create_private_dir
+from ..transport.auth import hash_password
 
 
 class BrokerApp(Application):

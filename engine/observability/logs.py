@@ -22,8 +22,8 @@ import re
 import sys
 from typing import Any, Final
 
-from .codec.safetext import safe_text
-from .config import LoggingSettings
+from ..codec.safetext import safe_text
+from ..config import LoggingSettings
 
 __all__ = ["MAX_MESSAGE_CHARS", "JsonFormatter", "TextFormatter", "one_line", "safe_text",
            "setup_logging"]
