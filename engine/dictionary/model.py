@@ -27,13 +27,13 @@ from typing import Final
 
 from ..codec.tags import HEADER_TAGS, TRAILER_TAGS
 from ..codec.values import FieldType
-from ..config import APPL_VER_IDS as _CONFIG_APPL_VER_IDS
+from ..codec.versions import APPL_VER_IDS as _APPL_VER_IDS
 
 #: First tag number of the user-defined range (QuickFIX ``FIELD::UserMin``).
 USER_MIN: Final = 5000
 
-#: ApplVerID(1128) value of each application version (one table, in config).
-APPL_VER_IDS: Final[Mapping[str, str]] = _CONFIG_APPL_VER_IDS
+#: ApplVerID(1128) value of each application version (one table, in the codec).
+APPL_VER_IDS: Final[Mapping[str, str]] = _APPL_VER_IDS
 
 #: A format check: truthy when the value is well formed.
 ValueCheck = Callable[[bytes], object]
