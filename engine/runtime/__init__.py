@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..application import Application
 from ..codec import Message
-from ..config import WIRE_ID_PATTERN, DynamicSessionTemplate, EngineConfig, Role, SessionSettings
+from ..config import EngineConfig, Role, SessionSettings
 from ..dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
 from ..errors import ConfigError
 from ..observability.health import StoreHealth
@@ -37,6 +37,7 @@ from ..transport import Acceptor, Backoff, Initiator, SessionDriver
 from ..transport.acceptor import Route, Router
 from ..transport.auth import Authenticator
 from ..transport.guard import Guard
+from .dynamic import Templates, TemplateSlot
 
 log = logging.getLogger("pyfixmsg_plus.engine")
 
@@ -84,27 +85,10 @@ def build_validator(settings: SessionSettings, base: Path | None = None) -> Sess
 
 
 @dataclasses.dataclass
-class _Template:
-    template: DynamicSessionTemplate
-    #: Sessions of this template that exist now (their connections and
-    #: those being authenticated into them).
-    live: int = 0
-
-
-@dataclasses.dataclass
 class _Dynamic:
     driver: SessionDriver
-    template: _Template
+    template: TemplateSlot
     users: int = 0
-
-
-#: (settings field, tag in the counterparty's Logon) for the ids of a
-#: session seen from our side: our SenderCompID is its TargetCompID, ...
-_LOGON_IDS = (
-    ("sender_comp_id", 56), ("target_comp_id", 49),
-    ("sender_sub_id", 57), ("target_sub_id", 50),
-    ("sender_location_id", 143), ("target_location_id", 142),
-)
 
 
 class Engine:
@@ -128,7 +112,7 @@ class Engine:
         self.drivers: dict[str, SessionDriver] = {}
         self.acceptors: dict[int, Acceptor] = {}
         self.initiators: dict[str, Initiator] = {}
-        self._templates: dict[int, list[_Template]] = {}
+        self._templates = Templates()
         self._dynamic: dict[str, _Dynamic] = {}
         self._acceptor_index: dict[tuple[int, str, str, str], SessionDriver] = {}
         self._lock = asyncio.Lock()
@@ -181,7 +165,7 @@ class Engine:
         for template in self.config.dynamic_sessions:
             t = template.session
             assert t.accept_port is not None
-            self._templates.setdefault(t.accept_port, []).append(_Template(template))
+            self._templates.add(template)
             ports.setdefault(t.accept_port, t)
         limits = self.config.limits
         guard = Guard(limits, time.monotonic)
@@ -230,34 +214,16 @@ class Engine:
         return route
 
     def _dynamic_route(self, port: int, logon: Message) -> Route | None:
-        """The dynamic-session template a Logon fits (nothing created yet).
-
-        Every id the Logon carries must be plain text (``WIRE_ID_PATTERN``)
-        before it can name a new session, a store key or a metrics label."""
-        ids: dict[str, str | None] = {}
-        for name, tag in _LOGON_IDS:
-            raw = logon.get(tag)
-            if raw is None:
-                ids[name] = None
-                continue
-            text = raw.decode("ascii", "replace")
-            if not WIRE_ID_PATTERN.match(text):
-                return None
-            ids[name] = text
-        begin = logon.get_str(8) or ""
-        sender, target = ids.pop("sender_comp_id"), ids.pop("target_comp_id")
-        if sender is None or target is None:
+        """The dynamic-session template a Logon fits (nothing created yet;
+        the rules are in :mod:`.dynamic`)."""
+        found = self._templates.find(port, logon)
+        if found is None:
             return None
-        for entry in self._templates.get(port, []):
-            template = entry.template
-            if not template.matches(begin, sender, target, **ids):
-                continue
-            settings = template.instantiate(sender, target, **ids)
-            return Route(settings, create=functools.partial(self._claim_dynamic, entry, settings),
-                         release=self._release_dynamic)
-        return None
+        slot, settings = found
+        return Route(settings, create=functools.partial(self._claim_dynamic, slot, settings),
+                     release=self._release_dynamic)
 
-    async def _claim_dynamic(self, entry: _Template, settings: SessionSettings
+    async def _claim_dynamic(self, entry: TemplateSlot, settings: SessionSettings
                              ) -> SessionDriver | None:
         """The session of an authenticated Logon: the existing one, or a new
         one while the template's ``maxSessions`` allows (None beyond)."""

@@ -12,7 +12,6 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from pyfixmsg_plus.engine.config import (
-    DynamicSessionTemplate,
     EngineConfig,
     InvalidConfigError,
     Role,
@@ -598,23 +597,6 @@ def test_dynamic_session_template_must_be_an_acceptor() -> None:
                 ]
             }
         )
-
-
-def test_template_glob_is_literal_apart_from_star_and_question_mark() -> None:
-    template = DynamicSessionTemplate.model_validate(
-        {
-            "session": {
-                "role": "acceptor",
-                "beginString": "FIX.4.4",
-                "senderCompId": "B",
-                "targetCompId": "A.?[x]*",
-                "acceptPort": 1,
-            }
-        }
-    )
-    assert template.matches("FIX.4.4", "B", "A.1[x]")
-    assert not template.matches("FIX.4.4", "B", "AZ1[x]")
-    assert not template.matches("FIX.4.4", "B", "A.1x")
 
 
 # -- schema and round trip --------------------------------------------------------------------
