@@ -33,6 +33,10 @@ class TimestampPrecision(enum.StrEnum):
 class ValidationSettings(ConfigModel):
     """Data dictionary validation, with QuickFIX's option names in mind."""
 
+    # The one options type: the dictionary's validator takes these settings
+    # as they are (the dictionary paths are for the runtime, which loads
+    # them; check_latency, max_latency and check_comp_id for the session).
+
     use_data_dictionary: bool = True
     #: Dictionary for FIX.4.x sessions (a path to a QuickFIX-format XML file).
     data_dictionary: str | None = None
@@ -48,6 +52,10 @@ class ValidationSettings(ConfigModel):
     check_latency: bool = True
     max_latency: Annotated[int, Field(ge=1)] = 120
     check_comp_id: bool = True
+    #: Not a QuickFIX setting: reject a positive tag the dictionary does not
+    #: define with 3 "Undefined Tag" (the FIX specification's distinction)
+    #: instead of QuickFIX's 0 "Invalid tag number".
+    distinguish_undefined_tags: bool = False
 
 
 class SessionSettings(ConfigModel):

@@ -34,9 +34,8 @@ from .model import (
     Member,
     MessageDef,
 )
-from .options import DEFAULT_OPTIONS, ValidationOptions
 from .reject import REJECT_TEXTS, Reject
-from .validate import Validator, validate, validate_with
+from .validate import DEFAULT_OPTIONS, Validator, validate, validate_with
 
 __all__ = [
     "APPL_VER_IDS",
@@ -56,7 +55,6 @@ __all__ = [
     "Reject",
     "SessionDictionaries",
     "StructuredMessage",
-    "ValidationOptions",
     "Validator",
     "canonical_fields",
     "canonical_message",

@@ -35,10 +35,10 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from ..codec.message import Field, Message
+from ..config.session import ValidationSettings
 from .fixt import SessionDictionaries
 from .groups import Group, parse_group
 from .model import USER_MIN, Container, DataDictionary, FieldDef, MessageDef
-from .options import DEFAULT_OPTIONS, ValidationOptions
 from .reject import (
     INCORRECT_DATA_FORMAT_FOR_VALUE,
     INCORRECT_NUMINGROUP_COUNT,
@@ -54,6 +54,9 @@ from .reject import (
     VALUE_IS_INCORRECT,
     Reject,
 )
+
+#: What :func:`validate` checks unless told otherwise: QuickFIX's defaults.
+DEFAULT_OPTIONS: Final = ValidationSettings()
 
 _HEADER_RANK: Final[Mapping[int, int]] = {8: -3, 9: -2, 35: -1}
 _TRAILER_RANK: Final[Mapping[int, int]] = {10: 1 << 62}
@@ -84,7 +87,7 @@ def _value_error(value: bytes, fd: FieldDef | None, have_values: bool) -> int | 
 
 
 def _group_problem(
-    group: Group, fields: Mapping[int, FieldDef], opts: ValidationOptions
+    group: Group, fields: Mapping[int, FieldDef], opts: ValidationSettings
 ) -> Problem | None:
     """Count, entry layout and entry values of one parsed group."""
     declared = group.declared_count
@@ -128,7 +131,7 @@ def _walk(
     items: Sequence[Field],
     container: Container,
     fields: Mapping[int, FieldDef],
-    opts: ValidationOptions,
+    opts: ValidationSettings,
     rank: Mapping[int, int],
     message: MessageDef | None,
     non_body: frozenset[int],
@@ -217,7 +220,7 @@ def validate_with(
     msg: Message,
     session_dd: DataDictionary,
     app_dd: DataDictionary,
-    options: ValidationOptions = DEFAULT_OPTIONS,
+    options: ValidationSettings = DEFAULT_OPTIONS,
 ) -> Reject | None:
     """Validate with an explicit (session, application) dictionary pair."""
     if not options.use_data_dictionary:
@@ -260,7 +263,7 @@ def validate_with(
 def validate(
     msg: Message,
     dictionary: DataDictionary | SessionDictionaries,
-    options: ValidationOptions = DEFAULT_OPTIONS,
+    options: ValidationSettings = DEFAULT_OPTIONS,
 ) -> Reject | None:
     """None when ``msg`` is valid, else the session Reject to send.
 
@@ -282,7 +285,7 @@ class Validator:
     def __init__(
         self,
         dictionaries: DataDictionary | SessionDictionaries,
-        options: ValidationOptions = DEFAULT_OPTIONS,
+        options: ValidationSettings = DEFAULT_OPTIONS,
     ) -> None:
         if isinstance(dictionaries, DataDictionary):
             dictionaries = SessionDictionaries(dictionaries)

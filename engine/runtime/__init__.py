@@ -22,7 +22,7 @@ from pathlib import Path
 from ..application import Application
 from ..codec import Message
 from ..config import EngineConfig, Role, SessionSettings
-from ..dictionary import DataDictionary, SessionDictionaries, ValidationOptions, Validator, load
+from ..dictionary import DataDictionary, SessionDictionaries, Validator, load
 from ..errors import ConfigError
 from ..observability.health import StoreHealth
 from ..observability.httpserver import HealthServer, new_registry
@@ -56,16 +56,6 @@ def build_validator(settings: SessionSettings, base: Path | None = None) -> Sess
     v = settings.validation
     if not v.use_data_dictionary:
         return None
-    options = ValidationOptions(
-        use_data_dictionary=True,
-        validate_fields_out_of_order=v.validate_fields_out_of_order,
-        validate_fields_have_values=v.validate_fields_have_values,
-        validate_user_defined_fields=v.validate_user_defined_fields,
-        allow_unknown_msg_fields=v.allow_unknown_msg_fields,
-        validate_unordered_group_fields=v.validate_unordered_group_fields,
-        check_latency=v.check_latency,
-        max_latency=v.max_latency,
-    )
     dictionaries: DataDictionary | SessionDictionaries
     if settings.begin_string == "FIXT.1.1":
         if not v.transport_data_dictionary or not v.app_data_dictionary:
@@ -81,7 +71,7 @@ def build_validator(settings: SessionSettings, base: Path | None = None) -> Sess
             raise ConfigError(
                 f"session {settings.session_id}: dictionary {v.data_dictionary} is for "
                 f"{dictionaries.begin_string}, not {settings.begin_string}")
-    return Validator(dictionaries, options)
+    return Validator(dictionaries, v)
 
 
 @dataclasses.dataclass

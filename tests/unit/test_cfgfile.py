@@ -286,6 +286,45 @@ def test_value_errors_name_file_line_and_key(line: str, expected: str) -> None:
     assert str(exc.value).startswith(expected)
 
 
+def test_validation_keys_become_the_validation_settings() -> None:
+    """The one reader of QuickFIX validation keys: Y/N flags and MaxLatency
+    land in the settings the dictionary's validator takes as they are."""
+    result = cfg("""\
+    [SESSION]
+    ConnectionType=acceptor
+    BeginString=FIX.4.4
+    SenderCompID=A
+    TargetCompID=B
+    SocketAcceptPort=7000
+    AuthenticationMode=none
+    ValidateFieldsHaveValues=N
+    CheckLatency=no
+    MaxLatency=30
+    """)
+    validation = result.config.sessions[0].validation
+    assert not validation.validate_fields_have_values and validation.max_latency == 30
+    assert not validation.check_latency and validation.validate_fields_out_of_order
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("ValidateUserDefinedFields=maybe",
+     "app.cfg:7: ValidateUserDefinedFields: expected Y or N, got 'maybe'"),
+    ("MaxLatency=soon", "app.cfg:7: MaxLatency: expected an integer, got 'soon'"),
+])
+def test_malformed_validation_keys_name_the_key(line: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        cfg(f"""\
+        [SESSION]
+        ConnectionType=acceptor
+        BeginString=FIX.4.4
+        SenderCompID=A
+        TargetCompID=B
+        SocketAcceptPort=7000
+        {line}
+        """)
+    assert str(exc.value).startswith(expected)
+
+
 def test_negative_heartbeat_is_a_clear_error() -> None:
     text = """\
     [DEFAULT]

@@ -13,11 +13,11 @@ from pyfixmsg_plus.engine.codec import FieldType, Message, parse
 from pyfixmsg_plus.engine.codec.parser import split_fields
 from pyfixmsg_plus.engine.codec.tags import HEADER_TAGS, TRAILER_TAGS
 from pyfixmsg_plus.engine.codec.values import is_valid
+from pyfixmsg_plus.engine.config import ValidationSettings
 from pyfixmsg_plus.engine.dictionary import (
     DataDictionary,
     Group,
     SessionDictionaries,
-    ValidationOptions,
     canonical_fields,
     canonical_message,
     flatten,
@@ -179,7 +179,7 @@ def test_acceptance_script_rejects(folder: str, name: str) -> None:
         elif line.startswith(b"E8=") and pending is not None:
             expected = dict(split_fields(_frame(line[1:])))
             msg = parse(_frame(pending))
-            opts = ValidationOptions(validate_fields_have_values=b"49=NO_CHECK" not in pending)
+            opts = ValidationSettings(validate_fields_have_values=b"49=NO_CHECK" not in pending)
             reject = validate(msg, dd, opts)
             if expected[35] == b"3":
                 assert reject is not None, pending

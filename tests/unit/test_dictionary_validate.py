@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 from pyfixmsg_plus.engine.codec import Message
+from pyfixmsg_plus.engine.config import ValidationSettings
 from pyfixmsg_plus.engine.dictionary import (
     REJECT_TEXTS,
     Reject,
     SessionDictionaries,
-    ValidationOptions,
     Validator,
     reasons,
     validate,
 )
-from pyfixmsg_plus.engine.errors import ConfigError, RemoteProtocolError
+from pyfixmsg_plus.engine.errors import RemoteProtocolError
 from pyfixmsg_plus.engine.session import rejects
 from pyfixmsg_plus.engine.session.rejects import session_reject
 
@@ -22,8 +22,8 @@ from .test_dictionary_common import HEADER44, fixt, spec, wire
 NOS = "11=ID|21=1|38=100|40=1|54=1|55=INTC|60=20261121-05:40:04.615|"
 
 
-def check44(text: str, options: ValidationOptions | None = None) -> Reject | None:
-    return validate(wire(text), spec("FIX44.xml"), options or ValidationOptions())
+def check44(text: str, options: ValidationSettings | None = None) -> Reject | None:
+    return validate(wire(text), spec("FIX44.xml"), options or ValidationSettings())
 
 
 def hdr(mt: str) -> str:
@@ -61,7 +61,7 @@ def test_required_tag_missing_header_then_body() -> None:
 
 
 def test_undefined_tag_reason_3_on_request() -> None:
-    opts = ValidationOptions(distinguish_undefined_tags=True)
+    opts = ValidationSettings(distinguish_undefined_tags=True)
     assert check44(hdr("0") + "999=HI|", opts) == Reject(3, b"0", 999)
     assert check44(hdr("0") + "-1=HI|", opts) == Reject(0, b"0", -1)
     assert REJECT_TEXTS[3] == "Undefined Tag"
@@ -88,7 +88,7 @@ def test_repeated_tag_and_out_of_order() -> None:
     assert check44(hdr("D") + NOS + "40=2|") == Reject(13, b"D", 40)
     text = "8=FIX.4.4|35=D|" + NOS + "34=2|49=TW|52=20261121-05:40:04|56=ISLD|"
     assert check44(text) == Reject(14, b"D", 34)
-    off = ValidationOptions(validate_fields_out_of_order=False)
+    off = ValidationSettings(validate_fields_out_of_order=False)
     assert check44(text, off) is None
 
 
@@ -103,7 +103,7 @@ def test_group_count_and_layout() -> None:
     # Entry fields out of dictionary order (448, 447, 452).
     late = base + "453=1|448=P|452=1|447=D|"
     assert check44(late) == Reject(15, b"D", 447)
-    assert check44(late, ValidationOptions(validate_unordered_group_fields=False)) is None
+    assert check44(late, ValidationSettings(validate_unordered_group_fields=False)) is None
     # Bad value inside an entry.
     assert check44(base + "453=1|448=P|447=D|452=x|") == Reject(6, b"D", 452)
 
@@ -153,28 +153,14 @@ def test_precedence_follows_quickfix() -> None:
 def test_options() -> None:
     empty = hdr("1") + "112=|"
     assert check44(empty) == Reject(4, b"1", 112)
-    assert check44(empty, ValidationOptions(validate_fields_have_values=False)) is None
-    assert check44(hdr("0") + "9999=X|", ValidationOptions(validate_user_defined_fields=False)) is None
-    allow = ValidationOptions(allow_unknown_msg_fields=True)
+    assert check44(empty, ValidationSettings(validate_fields_have_values=False)) is None
+    assert check44(hdr("0") + "9999=X|", ValidationSettings(validate_user_defined_fields=False)) is None
+    allow = ValidationSettings(allow_unknown_msg_fields=True)
     assert check44(hdr("0") + "999=X|55=M|", allow) is None
     assert check44(hdr("0") + "9999=X|", allow) == Reject(0, b"0", 9999)
     assert check44(hdr("0") + "0=X|", allow) == Reject(0, b"0", 0)
-    off = ValidationOptions(use_data_dictionary=False)
+    off = ValidationSettings(use_data_dictionary=False)
     assert check44(hdr("*") + "0=|", off) is None
-
-
-def test_options_from_quickfix_settings() -> None:
-    opts = ValidationOptions.from_settings(
-        {"ValidateFieldsHaveValues": "N", "MaxLatency": "30", "CheckLatency": False, "Other": "x"}
-    )
-    assert not opts.validate_fields_have_values and opts.max_latency == 30
-    assert not opts.check_latency and opts.validate_fields_out_of_order
-    assert opts.settings()["ValidateFieldsHaveValues"] == "N"
-    assert opts.settings()["MaxLatency"] == "30"
-    with pytest.raises(ConfigError, match="ValidateUserDefinedFields='maybe'"):
-        ValidationOptions.from_settings({"ValidateUserDefinedFields": "maybe"})
-    with pytest.raises(ConfigError, match="MaxLatency"):
-        ValidationOptions.from_settings({"MaxLatency": "soon"})
 
 
 def _laid_out(begin: bytes, reject: Reject, seq: int | None = None) -> list[tuple[int, bytes]]:
@@ -253,7 +239,7 @@ def test_fixt_appl_ver_id_picks_the_app_dictionary() -> None:
 
 
 def test_validator_binds_dictionary_and_options() -> None:
-    v = Validator(spec("FIX44.xml"), ValidationOptions(validate_fields_have_values=False))
+    v = Validator(spec("FIX44.xml"), ValidationSettings(validate_fields_have_values=False))
     assert v(wire(hdr("1") + "112=|")) is None
     assert v.validate(wire(hdr("*"))) == Reject(11, b"*")
 
