@@ -154,7 +154,7 @@ class CertificateIdentity(CrdModel):
     """The identity a counterparty's client certificate must carry (mutual TLS)."""
 
     subject: str | None = Field(
-        default=None, min_length=1,
+        default=None, min_length=1, max_length=1024,
         description="RFC 4514 subject, e.g. CN=banzai,O=Example (matched exactly)")
     dns_names: list[DnsName] = Field(
         default_factory=list, max_length=16, description="SAN DNS names; any one must match")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
+from pyfixmsg_plus.engine import config
 from pyfixmsg_plus.engine.config import SessionSettings
 from pyfixmsg_plus.operator import crdgen, models
+
+from tests.operator.schemaguard import drift
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,13 +26,48 @@ def test_every_engine_session_setting_is_in_the_crd_or_deliberately_replaced() -
     assert not (replaced - engine), "REPLACED names a setting the engine no longer has"
 
 
-def test_shared_settings_have_the_engine_types() -> None:
-    for name, info in models.SessionFields.model_fields.items():
-        optional_here = ("default_appl_ver_id", "validation", "schedule", "reconnect",
-                         "accept_port")
-        if (name in SessionSettings.model_fields and name not in optional_here
-                and name not in models.SessionFields.REPLACED):
-            assert info.annotation == SessionSettings.model_fields[name].annotation, name
+@pytest.mark.parametrize(("crd", "engine"), [
+    (models.SessionFields, config.SessionSettings),
+    (models.Authentication, config.AuthenticationSettings),
+    (models.CertificateIdentity, config.CertificateIdentity),
+    (models.SessionTls, config.TlsSettings),
+    (models.LogonCredentials, config.SessionSettings),
+], ids=lambda model: model.__name__)
+def test_shared_settings_have_the_engine_types_defaults_and_limits(
+        crd: type[BaseModel], engine: type[BaseModel]) -> None:
+    """Every field the CRD shares with the engine, at any depth: same type,
+    same default, limits equal or stricter (tests/operator/schemaguard.py).
+    Deliberately stricter: a pod's acceptPort is never 0 (the engine allows
+    0, "any free port", for tests), certificate DNS names are DNS names."""
+    assert drift(crd, engine) == []
+
+
+def test_the_guard_sees_each_kind_of_drift() -> None:
+    class Engine(BaseModel):
+        port: int = Field(default=0, ge=0, le=65535)
+        name: str = Field(default="a", max_length=8, pattern=r"^[a-z]+$")
+        mode: Literal["x", "y"] = "x"
+        ratio: float = Field(default=1.0, gt=0)
+
+    class Same(BaseModel):
+        port: int | None = Field(default=None, ge=1, le=65535)  # optional, stricter
+        name: str = Field(default="a", max_length=4, pattern=r"^[a-z]+$")
+        mode: Literal["x"] = "x"
+        ratio: float = Field(default=1.0, gt=0)
+
+    class Looser(BaseModel):
+        port: int = Field(default=1, ge=-1, le=70000)
+        name: str = Field(default="a", pattern=r"^.+$")
+        mode: Literal["x", "z"] = "x"
+        ratio: str = "1"
+
+    assert drift(Same, Engine) == []
+    problems = "\n".join(drift(Looser, Engine))
+    for expected in ("Looser.port: default 1", "Looser.port: lower bound",
+                     "Looser.port: upper bound", "Looser.name: maxLength none",
+                     "Looser.name: pattern", "Looser.mode: values ['z']",
+                     "Looser.ratio: type string"):
+        assert expected in problems, problems
 
 
 def test_crds_do_not_drift_from_the_models() -> None:
@@ -142,17 +180,3 @@ def test_fields_of_another_crd_version_are_ignored_when_reading() -> None:
     parsed = models.FixSessionSpec.model_validate(
         models.known_fields(models.FixSessionSpec, session))
     assert parsed.connect[0].port == 2
-
-
-def test_shared_settings_have_the_engine_defaults_and_limits() -> None:
-    """The CRD repeats the engine's session fields (the CRD needs its own
-    descriptions and optionality); their defaults and limits must not drift.
-    Deliberate difference: a pod's acceptPort is never 0 (the engine allows 0,
-    "any free port", for tests)."""
-    for name, info in models.SessionFields.model_fields.items():
-        engine = SessionSettings.model_fields.get(name)
-        if engine is None or name in models.SessionFields.REPLACED or name == "accept_port":
-            continue
-        if info.default is not None and engine.default is not None:
-            assert info.default == engine.default, name
-        assert [repr(m) for m in info.metadata] == [repr(m) for m in engine.metadata], name
