@@ -192,6 +192,34 @@ async def test_dynamic_sessions_from_a_template(engines: Engines) -> None:
     assert server.logged_on and server.session.next_target > before
 
 
+async def test_dynamic_session_takes_the_sub_and_location_ids_of_the_logon(
+        engines: Engines) -> None:
+    """Sub and location id patterns are matched, and the session created
+    speaks with the counterparty's actual ids (a pattern copied into the
+    session would go out as TargetSubID=DESK[0-9] and fail the check)."""
+    brokers = Apps(broker=True)
+    template = acceptor(target="DESKS", targetSubId="DESK[0-9]", targetLocationId="*")
+    acc = await engines.start("memory://", brokers, [], dynamicSessions=[{"session": template}])
+    port = port_of(acc)
+    clients = Apps(broker=False)
+    ini = await engines.start("memory://", clients, [
+        initiator(port, sender="DESKS", senderSubId="DESK4", senderLocationId="NY",
+                  validation={"checkCompId": True})])
+    await ini.wait_logged_on("FIX.4.4:DESKS->BROKER", 5)
+    await ini.driver("FIX.4.4:DESKS->BROKER").send(new_order("desk-order"))
+    app = clients.by_session["FIX.4.4:DESKS->BROKER"]
+    await wait_until(lambda: len(app.ids("8")) == 1, 5, "the execution report")
+    settings = acc.driver("FIX.4.4:BROKER->DESKS").session.settings
+    assert (settings.target_sub_id, settings.target_location_id) == ("DESK4", "NY")
+    assert settings.sender_sub_id is None
+    # a SubID outside the set fits no template
+    await engines.stop(ini)
+    outside = await engines.start("memory://", Apps(broker=False), [
+        initiator(port, sender="DESKS", senderSubId="DESKX", logonTimeout=1.0)])
+    with pytest.raises(TimeoutError):
+        await outside.wait_logged_on("FIX.4.4:DESKS->BROKER", 1.5)
+
+
 async def test_failover_to_the_second_endpoint(engines: Engines) -> None:
     broker = RecordingApp("broker", broker=True)
     acc = await engines.start("memory://", broker, [acceptor()])
