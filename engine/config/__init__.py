@@ -25,7 +25,7 @@ FIX versions of :mod:`..codec.versions`: the operator imports it.  Its
 modules, lowest first: :mod:`.base` (the model base, errors), the models by
 concern (:mod:`.schedule`, :mod:`.transport`, :mod:`.auth`,
 :mod:`.session`, :mod:`.dynamic`, :mod:`.store`, :mod:`.observability`,
-:mod:`.engine`), then loading (:mod:`.keys`, :mod:`.secrets`,
+:mod:`.engine`), then loading (:mod:`.keys`, :mod:`.references`,
 :mod:`.yamlfile`, :mod:`.pipeline`), the QuickFIX reader (:mod:`.cfgkeys`,
 :mod:`.cfgconvert`, :mod:`.cfgfile`) and :mod:`.loader` on top.
 
@@ -58,8 +58,8 @@ from .observability import (
     TracingSettings,
 )
 from .pipeline import ENV_PREFIX, parse_config
+from .references import SECRET_SESSION_SETTINGS, SECRET_SETTINGS_TEXT, is_secret_setting
 from .schedule import ScheduleSettings, Weekday
-from .secrets import SECRET_SESSION_SETTINGS, SECRET_SETTINGS_TEXT, is_secret_setting
 from .session import Role, SessionSettings, TimestampPrecision, ValidationSettings
 from .store import RetentionSettings, StoreFailureSettings, StoreUrl
 from .transport import AcceptorLimits, Endpoint, ReconnectSettings, TlsSettings

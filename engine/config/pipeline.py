@@ -24,7 +24,7 @@ from .keys import (
     suggestion,
     unknown_key_hint,
 )
-from .secrets import is_secret_setting, resolve_references
+from .references import is_secret_setting, resolve_references
 from .yamlfile import yaml_scalar
 
 #: Prefix of environment variables that override settings.
