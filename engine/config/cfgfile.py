@@ -32,7 +32,6 @@ from .cfgkeys import (
     FAILOVER_KEY,
     KNOWN_SIMPLE,
     KNOWN_UNSUPPORTED,
-    SIMPLE_KEYS,
     UNSUPPORTED_KEYS,
     CfgWarning,
     Section,
@@ -42,8 +41,6 @@ from .engine import EngineConfig
 from .pipeline import parse_config
 
 __all__ = [
-    "SIMPLE_KEYS",
-    "UNSUPPORTED_KEYS",
     "CfgResult",
     "CfgWarning",
     "Section",

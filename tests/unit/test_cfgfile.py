@@ -16,13 +16,12 @@ from pyfixmsg_plus.engine.config import (
     load_config,
 )
 from pyfixmsg_plus.engine.config.cfgfile import (
-    SIMPLE_KEYS,
-    UNSUPPORTED_KEYS,
     CfgResult,
     load_cfg,
     parse_cfg,
     parse_sections,
 )
+from pyfixmsg_plus.engine.config.cfgkeys import SIMPLE_KEYS, UNSUPPORTED_KEYS
 from pyfixmsg_plus.engine.errors import ConfigError
 
 QFJ_BANZAI = """\
