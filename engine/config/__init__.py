@@ -22,12 +22,14 @@ data, each step on the raw mapping before pydantic sees it:
 
 The package imports nothing from the engine but :mod:`..errors` and the
 FIX versions of :mod:`..codec.versions`: the operator imports it.  Its
-modules, lowest first: :mod:`.base` (the model base, errors), the models by
-concern (:mod:`.schedule`, :mod:`.transport`, :mod:`.auth`,
-:mod:`.session`, :mod:`.dynamic`, :mod:`.store`, :mod:`.observability`,
-:mod:`.engine`), then loading (:mod:`.keys`, :mod:`.references`,
+modules, lowest first (an import contract in ``pyproject.toml``):
+:mod:`.base` (the model base, errors), :mod:`.keys` (key spellings, paths),
+the models by concern (:mod:`.schedule`, :mod:`.transport`, :mod:`.auth`,
+:mod:`.store`, :mod:`.observability`, then :mod:`.session`,
+:mod:`.dynamic`, :mod:`.engine`), then loading (:mod:`.references`,
 :mod:`.yamlfile`, :mod:`.pipeline`), the QuickFIX reader (:mod:`.cfgkeys`,
-:mod:`.cfgconvert`, :mod:`.cfgfile`) and :mod:`.loader` on top.
+:mod:`.cfgconvert`, :mod:`.cfgfile`) and :mod:`.loader` on top; this
+``__init__`` only gathers the public names.
 
 Field names are snake_case in Python and camelCase in YAML/JSON (both are
 accepted on input).  Every model forbids unknown keys so that a typo is a
