@@ -118,8 +118,15 @@ def business_reject(
     text: str | None = None,
     default_appl_ver_id: bytes | None = None,
 ) -> Message:
-    """A BusinessMessageReject(j) of ``received`` (FIX.4.2 and later)."""
+    """A BusinessMessageReject(j) of ``received`` (FIX.4.2 and later).
+
+    On FIXT.1.1 the application version goes into the header as
+    ApplVerID(1128); DefaultApplVerID(1137) is a Logon field, which a
+    validating peer refuses in a BusinessMessageReject.
+    """
     reply = Message([(t.BEGIN_STRING, begin_string), (t.MSG_TYPE, b"j")])
+    if default_appl_ver_id is not None:
+        reply.set(t.APPL_VER_ID, default_appl_ver_id)
     reverse_route(reply, received, begin_string)
     if text is None:
         text = BUSINESS_REASON_TEXT.get(reason, "Other")
@@ -132,8 +139,6 @@ def business_reject(
     body.append((t.TEXT, text.encode()))
     body.append((t.REF_MSG_TYPE, received.msg_type))
     body.append((t.BUSINESS_REJECT_REASON, b"%d" % reason))
-    if default_appl_ver_id is not None:
-        body.append((t.DEFAULT_APPL_VER_ID, default_appl_ver_id))
     reply.body = body
     return reply
 

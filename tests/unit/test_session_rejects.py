@@ -130,13 +130,30 @@ def test_unsupported_message_type_business_reject(begin_string: str) -> None:
     assert rej.get(1137) is None
 
 
-def test_unsupported_message_type_fixt_adds_appl_ver_id() -> None:
+def test_unsupported_message_type_fixt_puts_appl_ver_id_in_header() -> None:
     s = solo("FIXT.1.1")
     s.feed(s.msg("ZZ", [(11, "x")]))
     s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
     s.run()
     rej = s.last("j")
-    assert rej.get(380) == b"3" and rej.get(1137) == b"9"
+    assert rej.get(380) == b"3" and rej.get(1137) is None
+    assert (1128, b"9") in rej.header
+
+
+def test_fixt_business_reject_passes_the_peer_dictionaries() -> None:
+    """What another copy of the engine validates it with: FIXT11 + FIX50SP2."""
+    from pyfixmsg_plus.engine.codec import encode, parse
+    from pyfixmsg_plus.engine.dictionary import validate
+
+    from .test_dictionary_common import fixt
+
+    s = solo("FIXT.1.1")
+    s.feed(s.msg("ZZ", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.run()
+    wire = parse(encode(s.last("j")))
+    assert validate(wire, fixt()) is None
+    assert validate(wire, fixt("FIX50.xml")) is None
 
 
 @pytest.mark.parametrize("begin_string", ["FIX.4.0", "FIX.4.1"])
