@@ -400,6 +400,8 @@ def cfg_to_mapping(
         for key, setting in merged.items():
             if key in session.used or _FAILOVER.match(key) or key.startswith("appdatadictionary."):
                 continue
+            if _is_custom(key):  # the application reads it: session.settings.custom
+                session.put(("custom", setting.key), setting.value, setting)
             if setting.line in reported:
                 continue
             reported.add(setting.line)
@@ -454,7 +456,13 @@ def _report_unused(session: _Session, setting: Setting, key: str) -> None:
     elif key in _KNOWN_SIMPLE or key in _COMPOSITE:
         pass  # a key for the other role (e.g. SocketAcceptPort on an initiator)
     else:
-        session.warn(setting, "unknown key, ignored", "unknown")
+        session.warn(setting, "unknown key: kept for the application in settings.custom",
+                     "unknown")
+
+
+def _is_custom(key: str) -> bool:
+    """A key the engine does not know: kept for the application."""
+    return not (key in _KNOWN_UNSUPPORTED or key in _KNOWN_SIMPLE or key in _COMPOSITE)
 
 
 def _convert_session(s: _Session, stores: list[tuple[str, str]]) -> bool:

@@ -413,6 +413,9 @@ class SessionSettings(_Model):
     #: outside it the Logon is answered with a Logout saying why.
     min_heartbeat_interval: int = Field(default=1, ge=0)
     max_heartbeat_interval: int = Field(default=300, ge=1)
+    #: Settings of the application's own (QuickFIX .cfg keys the engine does
+    #: not know, e.g. ValidOrderTypes), as written: ``session.settings.custom``.
+    custom: dict[str, str] = Field(default_factory=dict)
     #: The largest message accepted (BodyLength), in bytes.
     max_message_size: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     #: Messages held above a sequence gap, and their total size in bytes
