@@ -415,7 +415,10 @@ class SessionSettings(_Model):
     max_heartbeat_interval: int = Field(default=300, ge=1)
     #: Settings of the application's own (QuickFIX .cfg keys the engine does
     #: not know, e.g. ValidOrderTypes), as written: ``session.settings.custom``.
-    custom: dict[str, str] = Field(default_factory=dict)
+    custom: dict[str, str] = Field(
+        default_factory=dict,
+        description="the application's own settings (e.g. ValidOrderTypes), read as "
+                    "session.settings.custom")
     #: The largest message accepted (BodyLength), in bytes.
     max_message_size: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     #: Messages held above a sequence gap, and their total size in bytes

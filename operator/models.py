@@ -415,6 +415,7 @@ class SessionFields(CrdModel):
     max_message_size: int = _engine_field("max_message_size")
     max_queued_messages: int = _engine_field("max_queued_messages")
     max_queued_bytes: int = _engine_field("max_queued_bytes")
+    custom: dict[str, str] = _engine_field("custom")
     tls: SessionTls | None = None
     logon: LogonCredentials | None = None
     authentication: Authentication | None = Field(
