@@ -1,0 +1,36 @@
+"""The typed message API: tag numbers, MsgType and enumerated values, typed
+messages per FIX version, the message cracker and the SessionID value type.
+
+>>> from pyfixmsg_plus.engine.fix import fix44, tags
+>>> order = fix44.NewOrderSingle()
+>>> order.cl_ord_id = "1"
+>>> order.side = fix44.Side.BUY
+
+The version modules (``fix40`` ... ``fix50sp2``, ``fixt11``) and ``tags``
+are generated from the QuickFIX data dictionaries by :mod:`.generate`; they
+are imported only by code that uses them, never by the engine itself.
+"""
+
+from .base import BoolField, DecimalField, FieldDescriptor, IntField, StrField, TypedMessage
+from .sessionid import SessionID
+
+__all__ = [
+    "BoolField",
+    "DecimalField",
+    "FieldDescriptor",
+    "IntField",
+    "MessageCracker",
+    "SessionID",
+    "StrField",
+    "TypedMessage",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The cracker imports the application API, which imports this package
+    # (SessionID): it is loaded on first use.
+    if name == "MessageCracker":
+        from .cracker import MessageCracker  # noqa: PLC0415
+
+        return MessageCracker
+    raise AttributeError(name)
