@@ -25,8 +25,8 @@ from typing import Any, Final
 from .codec.safetext import safe_text
 from .config import LoggingSettings
 
-__all__ = ["MAX_MESSAGE_CHARS", "JsonFormatter", "TextFormatter", "one_line", "safe_text",
-           "setup_logging"]
+__all__ = ["MAX_MESSAGE_CHARS", "JsonFormatter", "TextFormatter", "one_line",
+           "operational_level", "safe_text", "setup_logging"]
 
 #: The longest log message written whole; longer ones end in "...(N chars)".
 MAX_MESSAGE_CHARS: Final = 8192
@@ -34,6 +34,19 @@ MAX_MESSAGE_CHARS: Final = 8192
 # C0 and C1 controls, DEL, the line and paragraph separators and the
 # bidirectional overrides and isolates: what can break or disguise a line.
 _UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+# Why a session went down, when it is a failure someone should look at (a
+# sequence number problem, a refused or timed-out Logon, a broken message)
+# rather than the ordinary end of a session (a Logout, the schedule).
+_FAILURE: Final = re.compile(
+    r"too low|too high|timed out|reject|refused|invalid|incorrect|garbled|not valid|"
+    r"without|not a logon|failure|failed|error|must be|not within", re.IGNORECASE)
+
+
+def operational_level(reason: str) -> int:
+    """WARNING for a disconnect or logout reason that is a failure, else INFO."""
+    return logging.WARNING if _FAILURE.search(reason) else logging.INFO
 
 
 def _escape(match: re.Match[str]) -> str:

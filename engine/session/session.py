@@ -424,6 +424,11 @@ class Session:
         for tag, value in self._extra_header:
             msg.set(tag, value)
 
+    def fill_header(self, msg: Message, now: int) -> None:
+        """Fill ``msg``'s header as the next send would (for ``to_app``); the
+        send itself sets MsgSeqNum and SendingTime again."""
+        self._fill_header(msg, self.next_sender, now)
+
     def _send(self, msg: Message, now: int) -> int:
         seq = self.next_sender
         self.next_sender = seq + 1
