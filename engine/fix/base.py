@@ -173,6 +173,11 @@ class TypedMessage(Message):
     MSG_TYPE: ClassVar[str] = ""
     #: The message's name in the dictionary.
     NAME: ClassVar[str] = ""
+    _msg_type_bytes: ClassVar[bytes] = b""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._msg_type_bytes = cls.MSG_TYPE.encode()
 
     def __init__(
         self,
@@ -190,11 +195,15 @@ class TypedMessage(Message):
     def view(cls: type[M], msg: Message) -> M:
         """``msg`` seen through this class; raises ValueError when its MsgType
         is another one.  Changes through the view change ``msg``."""
-        if cls.MSG_TYPE and msg.msg_type != cls.MSG_TYPE.encode():
+        expected = cls._msg_type_bytes
+        if expected and msg.msg_type != expected:
             raise ValueError(f"{cls.__name__} is MsgType {cls.MSG_TYPE}, "
                              f"not {msg.msg_type.decode('ascii', 'replace')}")
         view = cls(msg.header, msg.body, msg.trailer)
         view._origin = msg
+        # The same fields: the same read index (a change through either
+        # forgets it in both, see touch).
+        view._index = msg.index()
         return view
 
     def touch(self) -> None:

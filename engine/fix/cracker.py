@@ -41,7 +41,7 @@ _BY_APPL_VER_ID: Final[dict[bytes, str]] = {
     b"2": "fix40", b"3": "fix41", b"4": "fix42", b"5": "fix43", b"6": "fix44",
     b"7": "fix50", b"8": "fix50sp1", b"9": "fix50sp2",
 }
-_ROUTES: dict[tuple[type, str, bytes], tuple[type[TypedMessage], str]] = {}
+_ROUTES: dict[tuple[type, bytes, bytes], tuple[type[TypedMessage], str]] = {}
 
 
 def module_for(begin_string: bytes, appl_ver_id: bytes | None = None) -> ModuleType | None:
@@ -89,14 +89,15 @@ class MessageCracker:
         """Call ``on_<message name>(typed message, session)``; raise
         :class:`UnsupportedMessageType` when there is no such method."""
         begin = msg.begin_string
-        appl = _appl_ver_id(msg, session) if begin == b"FIXT.1.1" else b""
-        key = (type(self), (begin + b"/" + (appl or b"")).decode("latin-1"), msg.msg_type)
+        if begin == b"FIXT.1.1":
+            begin += b"/" + (_appl_ver_id(msg, session) or b"")
+        key = (type(self), begin, msg.msg_type)
         route = _ROUTES.get(key)
         if route is None:
             view = typed(msg, session)
             if view is None:
                 raise UnsupportedMessageType(
-                    f"no typed message for MsgType {msg.msg_type[:8]!r} of {begin[:16]!r}")
+                    f"no typed message for MsgType {msg.msg_type[:8]!r} of {begin[:24]!r}")
             route = (type(view), "on_" + snake(type(view).NAME))
             _ROUTES[key] = route  # bounded: only types the dictionaries define
         cls, name = route
