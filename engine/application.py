@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Protocol
 from .codec import Message
 from .codec import tags as t
 from .errors import FixError
-from .fix.sessionid import SessionID
+from .sessionid import SessionID
 
 if TYPE_CHECKING:
     from .config import SessionSettings

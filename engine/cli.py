@@ -171,9 +171,17 @@ def cmd_auth_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def script_test(rest: list[str]) -> int:
+    """Run acceptance definitions against an acceptor: ``HOST PORT FILES...``
+    or, as docs/script-test.md writes it, ``[--host H] --port P FILES...``
+    (the options are the runner's own, read by it)."""
+    if len(rest) >= 2 and not rest[0].startswith("-") and rest[1].isdigit():
+        return script_main(["--host", rest[0], "--port", rest[1], *rest[2:]])
+    return script_main(rest)
+
+
 def cmd_script_test(args: argparse.Namespace) -> int:
-    """Run acceptance definitions against an acceptor."""
-    return script_main(["--host", args.host, "--port", str(args.port), *args.rest])
+    return script_test(args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,12 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "script-test", help="run acceptance definitions (.def) against an acceptor",
-        description="fixplus script-test HOST PORT FILE.def|DIR... [--filter GLOB] "
-        "[--jobs N] [--timeout S] [--fields-fmt FILE]")
-    p.add_argument("host")
-    p.add_argument("port", type=int)
+        description="fixplus script-test [--host HOST] --port PORT FILE.def|DIR... "
+        "[--filter GLOB] [--jobs N] [--timeout S] [--fields-fmt FILE] (or HOST PORT FILE...)")
     p.add_argument("rest", nargs=argparse.REMAINDER,
-                   help=".def files or folders, then options (see above)")
+                   help="HOST PORT (or --host H --port P), .def files or folders, options")
     p.set_defaults(func=cmd_script_test)
 
     p = sub.add_parser("auth", help="counterparty authentication tools")
@@ -230,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["script-test"] and argv[1:2] not in (["-h"], ["--help"]):
+        return script_test(argv[1:])  # its options are the runner's
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)

@@ -44,8 +44,8 @@ from .codec.credentials import mask_credentials
 from .codec.safetext import safe_text
 from .config import load_config
 from .errors import ConfigError
-from .fix.sessionid import SessionID
 from .retention import prune
+from .sessionid import SessionID
 from .store.admin import MessageQuery, StoreAdmin, admin_of
 from .store.base import MessageStore, SessionKey
 from .store.url import open_store, parse_store_url

@@ -11,8 +11,9 @@ are generated from the QuickFIX data dictionaries by :mod:`.generate`; they
 are imported only by code that uses them, never by the engine itself.
 """
 
+from ..sessionid import SessionID
 from .base import BoolField, DecimalField, FieldDescriptor, IntField, StrField, TypedMessage
-from .sessionid import SessionID
+from .cracker import MessageCracker
 
 __all__ = [
     "BoolField",
@@ -25,12 +26,3 @@ __all__ = [
     "TypedMessage",
 ]
 
-
-def __getattr__(name: str) -> object:
-    # The cracker imports the application API, which imports this package
-    # (SessionID): it is loaded on first use.
-    if name == "MessageCracker":
-        from .cracker import MessageCracker  # noqa: PLC0415
-
-        return MessageCracker
-    raise AttributeError(name)

@@ -78,11 +78,11 @@ from ..codec.values import parse_seq_num
 from ..config import SessionSettings, StoreFailureSettings
 from ..dictionary import DataDictionary, SessionDictionaries
 from ..errors import FixError, GarbledMessageError, RetryableError
-from ..fix.sessionid import SessionID
 from ..logs import operational_level
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
+from ..sessionid import SessionID
 from ..store.base import SessionStore, save_batch
 from ..store.errors import StoreUnavailableError
 from .delivery import Deliveries
