@@ -25,7 +25,7 @@ An exception of any other kind raised by a callback is logged with its
 traceback; it never stops the engine or the session.
 
 Typed messages, the cracker and the constants are in :mod:`.fix`
-(docs/typed-messages.md, docs/quickfixj-api.md).
+(docs/quickfixj-api.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 """FIX.5.0SP2: MsgType values, enumerated field values and typed messages.
 
 Generated from the QuickFIX data dictionary ``FIX50SP2.xml``; see
-docs/typed-messages.md.
+docs/quickfixj-api.md.
 """
 
 from __future__ import annotations

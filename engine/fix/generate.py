@@ -127,7 +127,7 @@ def module_text(dd: DataDictionary, transport: DataDictionary | None, source: st
         f'"""{dd.version}: MsgType values, enumerated field values and typed messages.',
         "",
         f"Generated from the QuickFIX data dictionary ``{source}``; see",
-        "docs/typed-messages.md.",
+        "docs/quickfixj-api.md.",
         '"""',
         "",
         "from __future__ import annotations",
