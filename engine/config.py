@@ -365,6 +365,11 @@ class SessionSettings(_Model):
     session_qualifier: str | None = None
     #: FIXT.1.1 only: FIX.5.0, FIX.5.0SP1 or FIX.5.0SP2 (or the code 7, 8, 9).
     default_appl_ver_id: str | None = None
+    #: FIXT.1.1: where a BusinessMessageReject names the application version:
+    #: ``header`` (ApplVerID(1128), valid for every dictionary) or ``body``
+    #: (DefaultApplVerID(1137), as QuickFIX C++ writes it and its acceptance
+    #: definitions expect; QuickFIX/J and this engine refuse such a reject).
+    business_reject_appl_ver_id: Literal["header", "body"] = "header"
 
     heartbeat_interval: Annotated[int, Field(ge=0)] = 30
     logon_timeout: Annotated[float, Field(gt=0)] = 10.0

@@ -349,6 +349,8 @@ class SessionFields(CrdModel):
         "password": "logon.passwordSecretRef or logon.vault",
         "accept_host": "the pod always listens on all addresses",
         "authentication": "authentication, with Secret references for the password and its hash",
+        "business_reject_appl_ver_id": "QuickFIX C++ acceptance-suite compatibility only "
+                                       "(fixplus acceptance-server); pods keep the default",
     }
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
         rule(

@@ -262,3 +262,15 @@ def test_sending_time_check_can_be_turned_off() -> None:
     s = solo(validation={"check_latency": False})
     s.feed(s.msg("D", [(11, "x")], sending_time=s.now - 3600 * 1_000_000_000))
     assert len(s.app_delivered()) == 1
+
+
+def test_fixt_business_reject_quickfix_cpp_style() -> None:
+    """``businessRejectApplVerId: body``: DefaultApplVerID(1137) in the body,
+    as QuickFIX C++ writes it (its acceptance definitions expect it)."""
+    s = solo("FIXT.1.1", business_reject_appl_ver_id="body")
+    s.feed(s.msg("ZZ", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.run()
+    rej = s.last("j")
+    assert rej.get(1137) == b"9" and rej.get(1128) is None
+    assert rej.body[-2:] == [(380, b"3"), (1137, b"9")]
