@@ -99,3 +99,52 @@ async def test_the_documented_executor_runs(tmp_path: Path, engines: Engines) ->
         out, _ = proc.communicate(timeout=20)
     assert "Traceback" not in out, out
     assert out.count("FIX.4.4:EXEC->BANZAI: logged on") == 1, out
+
+
+def _written(repo: Path, name: str, lang: str, port: int) -> None:
+    text = next(b for b in blocks(DOCS / "quickfixj-api.md", lang) if b.startswith(f"# {name}"))
+    for key in ("SocketAcceptPort", "SocketConnectPort"):
+        text = text.replace(f"{key}=9880", f"{key}={port}")
+    (repo / name).write_text(text)
+
+
+async def test_the_documented_executor_and_banzai_run_against_each_other(
+        tmp_path: Path) -> None:
+    (tmp_path / "shared").symlink_to(spec_dir().parent, target_is_directory=True)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    port = _free_port()
+    for name, lang in (("executor.py", "python"), ("executor.cfg", "ini"),
+                       ("banzai.py", "python"), ("banzai.cfg", "ini")):
+        _written(repo, name, lang, port)
+    runs = [line for b in blocks(DOCS / "quickfixj-api.md", "") for line in b.splitlines()
+            if line.startswith("fixplus run")]
+    assert len(runs) == 2
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    procs = []
+    try:
+        for command in runs:
+            procs.append(subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=repo,
+                                          env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+            if len(procs) == 1:
+                await _wait_port(port, procs[0])
+        banzai = procs[1]
+        assert banzai.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(_line_with, banzai, "ORD-1"), 30)
+        assert line.strip() == "ORD-1: OrdStatus 2, 100 at 1.0850"
+    finally:
+        outs = []
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+            outs.append(proc.communicate(timeout=20)[0])
+    for out in outs:
+        assert "Traceback" not in out and " ERROR " not in out, out
+
+
+def _line_with(proc: subprocess.Popen[str], text: str) -> str:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if text in line:
+            return line
+    raise AssertionError(f"fixplus run ended without printing {text!r}")
