@@ -274,3 +274,24 @@ def test_fixt_business_reject_quickfix_cpp_style() -> None:
     rej = s.last("j")
     assert rej.get(1137) == b"9" and rej.get(1128) is None
     assert rej.body[-2:] == [(380, b"3"), (1137, b"9")]
+
+
+def test_a_quickfix_cpp_style_business_reject_is_taken() -> None:
+    """A peer running QuickFIX C++ puts DefaultApplVerID(1137) in the body of
+    its BusinessMessageRejects: our validation lets it through (and only it)."""
+    from pyfixmsg_plus.engine.codec import encode, parse
+    from pyfixmsg_plus.engine.dictionary import validate
+
+    from .test_dictionary_common import fixt
+
+    s = solo("FIXT.1.1", business_reject_appl_ver_id="body")
+    s.feed(s.msg("ZZ", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.run()
+    wire = parse(encode(s.last("j")))
+    assert wire.get(1137) == b"9"
+    assert validate(wire, fixt()) is None
+    wire.body.append((1136, b"x"))  # another Logon field is still refused
+    wire.touch()
+    reject = validate(wire, fixt())
+    assert reject is not None and reject.ref_tag == 1136
