@@ -349,6 +349,8 @@ class SessionFields(CrdModel):
         "password": "logon.passwordSecretRef or logon.vault",
         "accept_host": "the pod always listens on all addresses",
         "authentication": "authentication, with Secret references for the password and its hash",
+        "business_reject_appl_ver_id": "QuickFIX C++ acceptance-suite compatibility only "
+                                       "(fixplus acceptance-server); pods keep the default",
     }
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
         rule(
@@ -415,6 +417,7 @@ class SessionFields(CrdModel):
     max_message_size: int = _engine_field("max_message_size")
     max_queued_messages: int = _engine_field("max_queued_messages")
     max_queued_bytes: int = _engine_field("max_queued_bytes")
+    custom: dict[str, str] = _engine_field("custom")
     tls: SessionTls | None = None
     logon: LogonCredentials | None = None
     authentication: Authentication | None = Field(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import os
 import signal
@@ -16,45 +17,17 @@ from pathlib import Path
 
 from .. import __version__
 from ..application import Application, LoggingApplication
-from ..codec import Framer, Garbled, decode
-from ..config import load_config
+from ..config import SessionSettings, load_config
 from ..errors import ConfigError, FixError
 from ..observability.logs import setup_logging
-from ..runtime import Engine
+from ..runtime import AppFactory, Engine
 from ..scripttest import main as script_main
 from ..scripttest.acceptance import AcceptanceApplication, acceptance_config
 from ..transport.auth import hash_password
 from ..transport.eventloop import loop_factory
+from .decode import add_parser as add_decode_parser
 from .demo import run_demo
 from .store import add_parser as add_store_parser
-
-
-def _read_input(text: str | None) -> bytes:
-    raw = sys.stdin.buffer.read() if text in (None, "-") else text.encode()
-    # Accept '|' or '^A' as a readable stand-in for SOH.
-    return raw.replace(b"^A", b"\x01").replace(b"|", b"\x01").strip(b"\r\n")
-
-
-def cmd_decode(args: argparse.Namespace) -> int:
-    """Frame and decode FIX messages; print each field on a line."""
-    framer = Framer()
-    frames = framer.feed_and_drain(_read_input(args.message))
-    status = 0
-    for frame in frames:
-        if isinstance(frame, Garbled):
-            print(f"garbled: {frame.reason}: {frame.data[:80]!r}")
-            status = 1
-            continue
-        msg = decode(frame)
-        for section, fields in (("header", msg.header), ("body", msg.body),
-                                ("trailer", msg.trailer)):
-            for tag, value in fields:
-                print(f"{section:8} {tag:>5} = {value.decode('utf-8', 'replace')}")
-        print()
-    if framer.buffered:
-        print(f"incomplete: {framer.buffered} bytes do not form a whole message")
-        status = 1
-    return status
 
 
 def _setup_logging(level: str) -> None:
@@ -97,20 +70,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary.reports == summary.orders else 1
 
 
-def _load_app(spec: str | None) -> Application:
+def _load_app(spec: str | None) -> Application | AppFactory:
+    """``--app module:Name``: an Application subclass, an Application object,
+    or a factory ``settings -> Application`` (called once per session).  The
+    module is looked for in the working directory first, as ``python -m``
+    does."""
     if not spec:
         return LoggingApplication()
     module_name, _, attr = spec.partition(":")
-    if not attr:
-        raise ConfigError(f"--app {spec!r}: use module:ClassName")
+    if not attr or not module_name:
+        raise ConfigError(f"--app {spec!r}: use module:Name (a class, an object or a factory)")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
     try:
-        factory = getattr(importlib.import_module(module_name), attr)
+        found = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"--app {spec!r}: {exc}") from exc
-    app = factory()
-    if not isinstance(app, Application):
-        raise ConfigError(f"--app {spec!r} is not an Application subclass")
-    return app
+    if isinstance(found, Application):
+        return found
+    if isinstance(found, type) and issubclass(found, Application) and not _takes_settings(found):
+        return found()
+    if not callable(found):
+        raise ConfigError(f"--app {spec!r} is neither an Application nor a factory")
+
+    def factory(settings: SessionSettings) -> Application:
+        app = found(settings)
+        if not isinstance(app, Application):
+            raise ConfigError(f"--app {spec!r} returned {type(app).__name__}, "
+                              "not an Application")
+        return app
+
+    return factory
+
+
+def _takes_settings(cls: type) -> bool:
+    """Whether a class's constructor needs an argument (the settings)."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+               for p in params)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -170,18 +171,24 @@ def cmd_auth_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def script_test(rest: list[str]) -> int:
+    """Run acceptance definitions against an acceptor: ``HOST PORT FILES...``
+    or, as docs/script-test.md writes it, ``[--host H] --port P FILES...``
+    (the options are the runner's own, read by it)."""
+    if len(rest) >= 2 and not rest[0].startswith("-") and rest[1].isdigit():
+        return script_main(["--host", rest[0], "--port", rest[1], *rest[2:]])
+    return script_main(rest)
+
+
 def cmd_script_test(args: argparse.Namespace) -> int:
-    """Run acceptance definitions against an acceptor."""
-    return script_main(["--host", args.host, "--port", str(args.port), *args.rest])
+    return script_test(args.rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixplus", description="PyFixMsg Plus FIX engine")
     parser.add_argument("--version", action="version", version=f"fixplus {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("decode", help="decode FIX messages ('|' stands for SOH)")
-    p.add_argument("message", nargs="?", help="the message; '-' or nothing reads stdin")
-    p.set_defaults(func=cmd_decode)
+    add_decode_parser(sub)
 
     p = sub.add_parser("run", help="run the sessions of a configuration file")
     p.add_argument("-c", "--config", required=True, help="YAML or QuickFIX .cfg file")
@@ -212,12 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "script-test", help="run acceptance definitions (.def) against an acceptor",
-        description="fixplus script-test HOST PORT FILE.def|DIR... [--filter GLOB] "
-        "[--jobs N] [--timeout S] [--fields-fmt FILE]")
-    p.add_argument("host")
-    p.add_argument("port", type=int)
+        description="fixplus script-test [--host HOST] --port PORT FILE.def|DIR... "
+        "[--filter GLOB] [--jobs N] [--timeout S] [--fields-fmt FILE] (or HOST PORT FILE...)")
     p.add_argument("rest", nargs=argparse.REMAINDER,
-                   help=".def files or folders, then options (see above)")
+                   help="HOST PORT (or --host H --port P), .def files or folders, options")
     p.set_defaults(func=cmd_script_test)
 
     p = sub.add_parser("auth", help="counterparty authentication tools")
@@ -231,12 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["script-test"] and argv[1:2] not in (["-h"], ["--help"]):
+        return script_test(argv[1:])  # its options are the runner's
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
     except FixError as exc:
         print(f"fixplus: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`fixplus decode ... | head`): not an error of
+        # ours.  Point stdout at /dev/null so that the interpreter's final
+        # flush does not fail again.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
     return result
 
 

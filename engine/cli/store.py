@@ -17,6 +17,11 @@ setting of ``-c CONFIG`` (the engine's own configuration file):
 
 Stop the engine that uses a session before ``set`` or ``migrate``.
 
+A session id is written ``FIX.4.4:BANK/BROKER`` (no quoting needed in a
+shell) or ``'FIX.4.4:BANK->BROKER'`` (quoted: ``>`` is a shell redirect).
+The commands that read a store never create one: a SQLite file that does
+not exist is an error.
+
 Output never shows a credential: ``list`` masks Password(554),
 NewPassword(925) and the other fields :func:`~.codec.credentials.mask_credentials`
 names (``--raw`` included) in records stored before the engine masked them,
@@ -32,10 +37,12 @@ import datetime as dt
 import re
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from ..codec.credentials import mask_credentials
 from ..codec.safetext import safe_text
+from ..codec.sessionid import SessionID
 from ..config import load_config
 from ..errors import ConfigError
 from ..store.admin import MessageQuery, StoreAdmin, admin_of
@@ -88,7 +95,29 @@ def _store_url(args: argparse.Namespace) -> str:
     raise ConfigError("give the store with --store URL or -c CONFIG")
 
 
+def _check_exists(url: str) -> None:
+    """A store these commands read must exist: a SQLite file is never created
+    by a typo (the target of ``migrate`` alone may be new)."""
+    parsed = parse_store_url(url)
+    if parsed.scheme != "sqlite":
+        return
+    path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
+    if path and not Path(path).is_file():
+        raise ConfigError(f"no store at {path}: the SQLite file does not exist "
+                          "(nothing was created)")
+
+
+def _session_key(text: str) -> SessionKey:
+    """A session id as typed: ``FIX.4.4:BANK->BROKER`` or, with no shell
+    quoting needed, ``FIX.4.4:BANK/BROKER``."""
+    try:
+        return SessionKey(str(SessionID.parse(text)))
+    except ValueError:
+        return SessionKey(text)
+
+
 async def _with_store(url: str, body: Callable[[MessageStore], Awaitable[int]]) -> int:
+    _check_exists(url)
     store = await open_store(url)
     try:
         return await body(store)
@@ -117,7 +146,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    key = SessionKey(args.session)
+    key = _session_key(args.session)
 
     async def body(store: MessageStore) -> int:
         for i in await admin_of(store).sessions():
@@ -136,7 +165,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    key = SessionKey(args.session)
+    key = _session_key(args.session)
     q = MessageQuery(
         begin=args.begin,
         end=args.end,
@@ -163,7 +192,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    key = SessionKey(args.session)
+    key = _session_key(args.session)
     if args.sender is None and args.target is None:
         raise ConfigError("fixplus store set: give --sender N and/or --target N")
     for name in ("sender", "target"):
@@ -210,7 +239,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     async def body(src: MessageStore) -> int:
         admin = admin_of(src)
         keys = ([i.key for i in await admin.sessions()] if args.all
-                else [SessionKey(s) for s in args.sessions])
+                else [_session_key(s) for s in args.sessions])
         if not keys:
             print("fixplus store migrate: the source store has no sessions (a memory:// "
                   "store is empty in a new process)", file=sys.stderr)
@@ -243,7 +272,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if max_age is None and idle is None:
         raise ConfigError("fixplus store prune: give --max-age-days and/or --session-idle-days "
                           "(or a retention setting in -c CONFIG)")
-    keep = [SessionKey(s) for s in args.keep]
+    keep = [_session_key(s) for s in args.keep]
 
     async def body(store: MessageStore) -> int:
         result = await prune(store, max_age, idle, keep)
@@ -277,7 +306,8 @@ def add_parser(sub: Any) -> None:
 
     command("sessions", cmd_sessions, "every session in the store")
     p = command("show", cmd_show, "a session's sequence numbers")
-    p.add_argument("session", help="session id, e.g. FIX.4.4:BANK->BROKER")
+    p.add_argument("session", help="session id, e.g. FIX.4.4:BANK/BROKER (or, quoted, "
+                   "'FIX.4.4:BANK->BROKER')")
     p = command("list", cmd_list, "stored messages of a session")
     p.add_argument("session")
     p.add_argument("--from", dest="begin", type=int, default=1, help="first MsgSeqNum")

@@ -127,6 +127,8 @@ def cfg_to_mapping(
                 continue
             if key.startswith("appdatadictionary."):
                 continue
+            if _is_custom(key):  # the application reads it: session.settings.custom
+                session.put(("custom", setting.key), setting.value, setting)
             if setting.line in reported:
                 continue
             reported.add(setting.line)
@@ -181,7 +183,13 @@ def _report_unused(session: SessionConverter, setting: Setting, key: str) -> Non
     elif key in KNOWN_SIMPLE or key in COMPOSITE:
         pass  # a key for the other role (e.g. SocketAcceptPort on an initiator)
     else:
-        session.warn(setting, "unknown key, ignored", "unknown")
+        session.warn(setting, "unknown key: kept for the application in settings.custom",
+                     "unknown")
+
+
+def _is_custom(key: str) -> bool:
+    """A key the engine does not know: kept for the application."""
+    return not (key in KNOWN_UNSUPPORTED or key in KNOWN_SIMPLE or key in COMPOSITE)
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -72,6 +72,11 @@ class SessionSettings(ConfigModel):
     session_qualifier: str | None = None
     #: FIXT.1.1 only: FIX.5.0, FIX.5.0SP1 or FIX.5.0SP2 (or the code 7, 8, 9).
     default_appl_ver_id: str | None = None
+    #: FIXT.1.1: where a BusinessMessageReject names the application version:
+    #: ``header`` (ApplVerID(1128), valid for every dictionary) or ``body``
+    #: (DefaultApplVerID(1137), as QuickFIX C++ writes it and its acceptance
+    #: definitions expect; QuickFIX/J and this engine refuse such a reject).
+    business_reject_appl_ver_id: Literal["header", "body"] = "header"
 
     heartbeat_interval: Annotated[int, Field(ge=0)] = 30
     logon_timeout: Annotated[float, Field(gt=0)] = 10.0
@@ -120,6 +125,12 @@ class SessionSettings(ConfigModel):
     #: outside it the Logon is answered with a Logout saying why.
     min_heartbeat_interval: int = Field(default=1, ge=0)
     max_heartbeat_interval: int = Field(default=300, ge=1)
+    #: Settings of the application's own (QuickFIX .cfg keys the engine does
+    #: not know, e.g. ValidOrderTypes), as written: ``session.settings.custom``.
+    custom: dict[str, str] = Field(
+        default_factory=dict,
+        description="the application's own settings (e.g. ValidOrderTypes), read as "
+                    "session.settings.custom")
     #: The largest message accepted (BodyLength), in bytes.
     max_message_size: int = Field(default=1 << 20, ge=1024, le=64 << 20)
     #: Messages held above a sequence gap, and their total size in bytes

@@ -127,6 +127,9 @@ class _Walk:
         self.problem: Problem | None = None
 
 
+_DEFAULT_APPL_VER_ID: Final = 1137
+
+
 def _walk(
     items: Sequence[Field],
     container: Container,
@@ -239,8 +242,13 @@ def validate_with(
     trailer = _walk(
         msg.trailer, session_dd.trailer, sfields, options, _TRAILER_RANK, None, frozenset()
     )
+    body_fields: Sequence[Field] = msg.body
+    if msg_type == b"j" and session_dd.is_transport:
+        # QuickFIX C++ writes DefaultApplVerID(1137) into the body of its
+        # BusinessMessageRejects (a Logon field): take them as they are.
+        body_fields = [f for f in body_fields if f[0] != _DEFAULT_APPL_VER_ID]
     body = _walk(
-        msg.body, mdef, app_dd.fields, options, _NO_RANK, mdef, session_dd.non_body_tags
+        body_fields, mdef, app_dd.fields, options, _NO_RANK, mdef, session_dd.non_body_tags
     )
 
     missing = _missing(session_dd.header.required, header.seen)

@@ -25,8 +25,8 @@ from typing import Any, Final
 from ..codec.safetext import safe_text
 from ..config import LoggingSettings
 
-__all__ = ["MAX_MESSAGE_CHARS", "JsonFormatter", "TextFormatter", "one_line", "safe_text",
-           "setup_logging"]
+__all__ = ["MAX_MESSAGE_CHARS", "JsonFormatter", "TextFormatter", "one_line",
+           "safe_text", "setup_logging"]
 
 #: The longest log message written whole; longer ones end in "...(N chars)".
 MAX_MESSAGE_CHARS: Final = 8192
@@ -36,6 +36,9 @@ MAX_MESSAGE_CHARS: Final = 8192
 _UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+# Why a session went down, when it is a failure someone should look at (a
+# sequence number problem, a refused or timed-out Logon, a broken message)
+# rather than the ordinary end of a session (a Logout, the schedule).
 def _escape(match: re.Match[str]) -> str:
     ch = match.group()
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..application import Application
+from ..application import Application, register_sessions, unregister_sessions
 from ..codec import Message
 from ..config import EngineConfig, Role, SessionSettings
 from ..dictionary import DataDictionary, SessionDictionaries, Validator, load
@@ -134,6 +134,13 @@ class Engine:
                                   settings.sender_comp_id, settings.target_comp_id)] = driver
         return driver
 
+    def lookup(self, session_id: str) -> SessionDriver | None:
+        """The session with this id, or None (``application.lookup_session``)."""
+        return self.drivers.get(session_id)
+
+    def session_ids(self) -> list[str]:
+        return list(self.drivers)
+
     def driver(self, session_id: str) -> SessionDriver:
         try:
             return self.drivers[session_id]
@@ -180,6 +187,15 @@ class Engine:
             self.health = HealthServer(m, registry, self.readiness)
             await self.health.start()
             self.store_health.start()
+        register_sessions(self)
+        apps = {id(d.app): d.app for d in self.drivers.values()}
+        if isinstance(self._app, Application):
+            apps.setdefault(id(self._app), self._app)
+        for app in apps.values():
+            try:
+                await app.on_engine_start()
+            except Exception:
+                log.exception("on_engine_start failed")
 
     def readiness(self) -> list[str]:
         """Why the engine is not ready (empty when it is): the store opened,
@@ -254,6 +270,7 @@ class Engine:
     async def stop(self, timeout: float | None = None) -> None:
         """Log every session out, wait for the answers, close everything."""
         timeout = self.config.shutdown_timeout if timeout is None else timeout
+        unregister_sessions(self)
         for acceptor in self.acceptors.values():
             await acceptor.stop_listening()
         for driver in list(self.drivers.values()):

@@ -63,6 +63,9 @@ def acceptance_config(port: int, spec_dir: Path, host: str = "127.0.0.1") -> Eng
         }
         if appl:
             session["default_appl_ver_id"] = appl
+            # The definitions come from QuickFIX C++, which writes
+            # DefaultApplVerID(1137) into a BusinessMessageReject.
+            session["business_reject_appl_ver_id"] = "body"
         sessions.append(session)
     # The definitions run in parallel from one address and many of them
     # are refused on purpose: no blocking after refused Logons here.

@@ -117,9 +117,19 @@ def business_reject(
     ref_tag: int | None = None,
     text: str | None = None,
     default_appl_ver_id: bytes | None = None,
+    appl_ver_in_body: bool = False,
 ) -> Message:
-    """A BusinessMessageReject(j) of ``received`` (FIX.4.2 and later)."""
+    """A BusinessMessageReject(j) of ``received`` (FIX.4.2 and later).
+
+    On FIXT.1.1 the application version goes into the header as
+    ApplVerID(1128): DefaultApplVerID(1137) is a Logon field, which a
+    validating peer (QuickFIX/J, this engine) refuses in a
+    BusinessMessageReject.  ``appl_ver_in_body`` writes it there anyway, as
+    QuickFIX C++ does (its acceptance definitions expect it).
+    """
     reply = Message([(t.BEGIN_STRING, begin_string), (t.MSG_TYPE, b"j")])
+    if default_appl_ver_id is not None and not appl_ver_in_body:
+        reply.set(t.APPL_VER_ID, default_appl_ver_id)
     reverse_route(reply, received, begin_string)
     if text is None:
         text = BUSINESS_REASON_TEXT.get(reason, "Other")
@@ -132,17 +142,19 @@ def business_reject(
     body.append((t.TEXT, text.encode()))
     body.append((t.REF_MSG_TYPE, received.msg_type))
     body.append((t.BUSINESS_REJECT_REASON, b"%d" % reason))
-    if default_appl_ver_id is not None:
+    if default_appl_ver_id is not None and appl_ver_in_body:
         body.append((t.DEFAULT_APPL_VER_ID, default_appl_ver_id))
     reply.body = body
     return reply
 
 
 def unsupported_message_type(
-    begin_string: bytes, received: Message, default_appl_ver_id: bytes | None
+    begin_string: bytes, received: Message, default_appl_ver_id: bytes | None,
+    appl_ver_in_body: bool = False,
 ) -> Message:
     """What to answer an application message nobody handles: a
     BusinessMessageReject from FIX.4.2 on, a session Reject before."""
     if begin_string >= b"FIX.4.2":
-        return business_reject(begin_string, received, 3, default_appl_ver_id=default_appl_ver_id)
+        return business_reject(begin_string, received, 3, default_appl_ver_id=default_appl_ver_id,
+                               appl_ver_in_body=appl_ver_in_body)
     return session_reject(begin_string, received, None, text="Unsupported message type")

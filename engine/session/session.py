@@ -257,12 +257,13 @@ class Session:
         """
         if not self.state.connected:
             return
+        in_body = self.settings.business_reject_appl_ver_id == "body"
         if business_reason == 3 and text is None:
             reply = rejects.unsupported_message_type(
-                self.begin_string, msg, self.default_appl_ver_id)
+                self.begin_string, msg, self.default_appl_ver_id, in_body)
         elif business_reason is not None and self.begin_string >= b"FIX.4.2":
             reply = rejects.business_reject(self.begin_string, msg, business_reason, ref_tag,
-                                            text, self.default_appl_ver_id)
+                                            text, self.default_appl_ver_id, in_body)
         else:
             reason = session_reason if session_reason is not None else 99
             reply = rejects.session_reject(self.begin_string, msg, reason, ref_tag, text)
@@ -423,6 +424,11 @@ class Session:
         msg.set(t.TARGET_COMP_ID, self.target_comp_id)
         for tag, value in self._extra_header:
             msg.set(tag, value)
+
+    def fill_header(self, msg: Message, now: int) -> None:
+        """Fill ``msg``'s header as the next send would (for ``to_app``); the
+        send itself sets MsgSeqNum and SendingTime again."""
+        self._fill_header(msg, self.next_sender, now)
 
     def _send(self, msg: Message, now: int) -> int:
         seq = self.next_sender

@@ -74,8 +74,10 @@ from ..codec import Framer, Garbled, Message, decode, encode
 from ..codec.credentials import mask_credentials
 from ..codec.msgtypes import OTHER_MSG_TYPE, STANDARD_MSG_TYPES
 from ..codec.safetext import safe_text
+from ..codec.sessionid import SessionID
 from ..codec.values import parse_seq_num
-from ..config import StoreFailureSettings
+from ..config import SessionSettings, StoreFailureSettings
+from ..dictionary import DataDictionary, SessionDictionaries
 from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
@@ -83,6 +85,7 @@ from ..session.stats import SessionStats
 from ..store.base import SessionStore, save_batch
 from ..store.errors import StoreUnavailableError
 from .delivery import Deliveries
+from .levels import operational_level
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -125,7 +128,12 @@ class SessionDriver:
         self.app = app
         self.clock = clock
         self.max_message_size = max_message_size
-        self.session_id = session.settings.session_id
+        st = session.settings
+        self.session_id = SessionID(st.begin_string, st.sender_comp_id, st.target_comp_id,
+                                    st.session_qualifier or "")
+        self.logout_reason: str | None = None
+        # to_app sees the whole header only when the application looks at it.
+        self._header_for_to_app = type(app).to_app is not Application.to_app
         self.store_failure = store_failure or StoreFailureSettings()
         self._outage_since: float | None = None  # loop time of the first store failure
         self._stopping = False
@@ -180,6 +188,19 @@ class SessionDriver:
     def logged_on(self) -> bool:
         return self.session.logged_on
 
+    @property
+    def settings(self) -> SessionSettings:
+        return self.session.settings
+
+    @property
+    def dictionaries(self) -> DataDictionary | SessionDictionaries | None:
+        found = getattr(self.session.validator, "dictionaries", None)
+        return found if isinstance(found, DataDictionary | SessionDictionaries) else None
+
+    @property
+    def default_appl_ver_id(self) -> str | None:
+        return self.session.settings.appl_ver_id_code
+
     # -- what metrics and health checks read --------------------------------
     @property
     def counterparty(self) -> str:
@@ -223,6 +244,8 @@ class SessionDriver:
         return self._writer is not None or self._attaching
 
     async def send(self, msg: Message) -> int | None:
+        if self._header_for_to_app:
+            self.session.fill_header(msg, self.clock())
         try:
             await self.app.to_app(msg, self)
         except DoNotSend:
@@ -405,7 +428,7 @@ class SessionDriver:
                 if not data:
                     break
         except (ConnectionError, OSError) as exc:
-            log.info("%s: connection error: %s", self.session_id, exc)
+            log.warning("%s: connection error: %s", self.session_id, exc)
         finally:
             if self._writer is writer:
                 session.closed(self.clock(), "connection closed")
@@ -716,8 +739,9 @@ class SessionDriver:
             return
         if isinstance(effect, fx.LoggedOn | fx.LoggedOut):
             kind = "logon" if isinstance(effect, fx.LoggedOn) else "logout"
-            log.info("%s: %s", self.session_id, "logged on" if kind == "logon"
-                     else f"logged out: {getattr(effect, 'reason', '')}")
+            reason = getattr(effect, "reason", None) or ""
+            log.log(logging.INFO if kind == "logon" else operational_level(reason), "%s: %s",
+                    self.session_id, "logged on" if kind == "logon" else f"logged out: {reason}")
             self._held.append((kind, getattr(effect, "reason", None)))
             return
         await self._flush()
@@ -726,7 +750,8 @@ class SessionDriver:
         elif isinstance(effect, fx.LoadResend):
             await self._load_resend(effect.begin, effect.end)
         elif isinstance(effect, fx.Disconnect):
-            log.info("%s: disconnecting: %s", self.session_id, effect.reason)
+            log.log(operational_level(effect.reason), "%s: disconnecting: %s", self.session_id,
+                    effect.reason)
             if self._writer is not None:
                 self._close_writer(self._writer)
         elif isinstance(effect, fx.ResetStore):
@@ -1034,6 +1059,7 @@ class SessionDriver:
         elif kind == "logon":
             await self.app.on_logon(self)
         elif kind == "logout":
+            self.logout_reason = payload if isinstance(payload, str) else None
             await self.app.on_logout(self)
 
     def _handled(self, msg: Message) -> None:

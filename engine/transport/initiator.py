@@ -19,6 +19,20 @@ from .backoff import Backoff, ExponentialBackoff
 from .driver import SessionDriver
 from .tls import client_context
 
+
+def error_reason(exc: BaseException) -> str:
+    """What went wrong, never empty: a TLS error's verification message or
+    reason, else the exception's text, else its type (a timeout has no text)."""
+    verify = getattr(exc, "verify_message", None)
+    if isinstance(exc, ssl.SSLCertVerificationError) and verify:
+        return f"certificate verify failed: {verify}"
+    text = str(exc)
+    reason = getattr(exc, "reason", None)  # set by the ssl module, not by every SSLError
+    if isinstance(exc, ssl.SSLError) and reason and str(reason) not in text:
+        text = f"{reason}: {text}" if text else str(reason)
+    return text if text not in ("", "()") else type(exc).__name__
+
+
 log = logging.getLogger("pyfixmsg_plus.transport")
 
 
@@ -90,10 +104,11 @@ class Initiator:
                 except (TimeoutError, OSError) as exc:
                     if isinstance(exc, ssl.SSLError):  # configuration, not a passing fault
                         log.warning("%s: TLS handshake with %s:%d failed: %s",
-                                    driver.session_id, endpoint.host, endpoint.port, exc)
+                                    driver.session_id, endpoint.host, endpoint.port,
+                                    error_reason(exc))
                     else:
-                        log.info("%s: cannot connect to %s:%d: %s", driver.session_id,
-                                 endpoint.host, endpoint.port, exc)
+                        log.warning("%s: cannot connect to %s:%d: %s", driver.session_id,
+                                    endpoint.host, endpoint.port, error_reason(exc))
                     session.connect_failed(driver.clock())
                     self._next += 1
                     continue

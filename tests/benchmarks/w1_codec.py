@@ -1,4 +1,4 @@
-"""W1 codec benchmark (see /work/shared/bench/WORKLOAD.md): a program, not a test.
+"""W1 codec benchmark (see ../shared/bench/WORKLOAD.md): a program, not a test.
 
 Runs on one core, in one process per engine line, and prints one JSON object
 per engine; the last line is our engine with its C accelerator (when built):

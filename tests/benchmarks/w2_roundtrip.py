@@ -1,4 +1,4 @@
-"""W2 order round trip (see /work/shared/bench/WORKLOAD.md): a program, not a test.
+"""W2 order round trip (see ../shared/bench/WORKLOAD.md): a program, not a test.
 
 Two processes on 127.0.0.1 per run, both started by this program: an
 acceptor (SenderCompID BROKER) and an initiator (SenderCompID CLIENT),

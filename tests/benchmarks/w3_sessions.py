@@ -1,4 +1,4 @@
-"""W3 many sessions (see /work/shared/bench/WORKLOAD.md): a program, not a test.
+"""W3 many sessions (see ../shared/bench/WORKLOAD.md): a program, not a test.
 
 Two processes per run, both started by this program and both running the
 same engine: an acceptor holding S sessions on one port (SenderCompID

@@ -176,3 +176,65 @@ def test_time_parsing() -> None:
     assert format_time(10**9) == "1970-01-01T00:00:01.000000Z"
     with pytest.raises(Exception, match="ISO 8601"):
         parse_time("yesterday")
+
+
+def test_session_ids_need_no_shell_quoting(sqlite_url: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["store", "show", "--store", sqlite_url, "FIX.4.4:BANK/BROKER"]) == 0
+    assert "next sender seq:  11" in capsys.readouterr().out
+    assert main(["store", "list", "--store", sqlite_url, "FIX.4.4:BANK/BROKER", "--to", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("command", [["sessions"], ["show", KEY], ["list", KEY],
+                                     ["set", KEY, "--sender", "3", "--yes"],
+                                     ["prune", "--max-age-days", "1"],
+                                     ["migrate", "--all", "--to", "memory://"]])
+def test_read_commands_never_create_a_store(command: list[str], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo.db"
+    assert main(["store", command[0], "--store", f"sqlite:///{missing}", *command[1:]]) == 2
+    assert f"no store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_migrate_into_a_store_with_other_data_is_refused_whole(
+        sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+
+    async def occupy() -> None:  # the target holds BANK->OTHER with other state
+        store = await open_store(target)
+        s = await store.open(SessionKey("FIX.4.4:BANK->OTHER"))
+        await s.set_next_target(42)
+        await store.close()
+
+    async def target_state() -> list[tuple[str, int, int]]:
+        store = await open_store(target)
+        try:
+            return [(i.key.value, i.state.next_target_seq, i.messages)
+                    for i in await admin_of(store).sessions()]
+        finally:
+            await store.close()
+
+    asyncio.run(occupy())
+    before = asyncio.run(target_state())
+    assert main(["store", "migrate", "--store", sqlite_url, "--all", "--to", target]) != 0
+    assert "nothing was written" in capsys.readouterr().err
+    assert asyncio.run(target_state()) == before  # no partial copy of BANK->BROKER
+
+
+def test_no_broken_pipe_traceback_under_head(sqlite_url: str) -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from pyfixmsg_plus.engine.cli.main import main; "
+              "sys.exit(main(sys.argv[1:]))")
+    for args in (["store", "list", "--store", sqlite_url, KEY],
+                 ["store", "show", "--store", sqlite_url, KEY]):
+        proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader is gone before anything was written
+        err = proc.stderr.read().decode()
+        proc.wait()
+        assert "Traceback" not in err and "BrokenPipe" not in err, err

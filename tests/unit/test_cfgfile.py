@@ -392,11 +392,14 @@ def test_unknown_keys_are_warnings_unless_strict(
     with caplog.at_level(logging.WARNING):
         result = load_cfg(path, environ={})
     assert [str(w) for w in result.warnings] == [
-        f"{path}:3: MyCustomKey: unknown key, ignored",
-        f"{path}:10: OtherCustomKey: unknown key, ignored",
+        f"{path}:3: MyCustomKey: unknown key: kept for the application in settings.custom",
+        f"{path}:10: OtherCustomKey: unknown key: kept for the application in settings.custom",
         f"{path}:11: FileLogPath: not supported: the engine logs to stdout (see logging); no file log",
     ]
-    assert f"{path}:3: MyCustomKey: unknown key, ignored" in caplog.messages
+    assert f"{path}:3: MyCustomKey: unknown key: kept for the application in settings.custom" in caplog.messages
+    first, second = result.config.sessions
+    assert first.custom == {"MyCustomKey": "1", "OtherCustomKey": "2"}
+    assert second.custom == {"MyCustomKey": "1"}
     with pytest.raises(ConfigError) as exc:
         load_cfg(path, environ={}, strict=True)
     assert str(exc.value).splitlines() == [

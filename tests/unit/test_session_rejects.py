@@ -130,13 +130,30 @@ def test_unsupported_message_type_business_reject(begin_string: str) -> None:
     assert rej.get(1137) is None
 
 
-def test_unsupported_message_type_fixt_adds_appl_ver_id() -> None:
+def test_unsupported_message_type_fixt_puts_appl_ver_id_in_header() -> None:
     s = solo("FIXT.1.1")
     s.feed(s.msg("ZZ", [(11, "x")]))
     s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
     s.run()
     rej = s.last("j")
-    assert rej.get(380) == b"3" and rej.get(1137) == b"9"
+    assert rej.get(380) == b"3" and rej.get(1137) is None
+    assert (1128, b"9") in rej.header
+
+
+def test_fixt_business_reject_passes_the_peer_dictionaries() -> None:
+    """What another copy of the engine validates it with: FIXT11 + FIX50SP2."""
+    from pyfixmsg_plus.engine.codec import encode, parse
+    from pyfixmsg_plus.engine.dictionary import validate
+
+    from .test_dictionary_common import fixt
+
+    s = solo("FIXT.1.1")
+    s.feed(s.msg("ZZ", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.run()
+    wire = parse(encode(s.last("j")))
+    assert validate(wire, fixt()) is None
+    assert validate(wire, fixt("FIX50.xml")) is None
 
 
 @pytest.mark.parametrize("begin_string", ["FIX.4.0", "FIX.4.1"])
@@ -245,3 +262,36 @@ def test_sending_time_check_can_be_turned_off() -> None:
     s = solo(validation={"check_latency": False})
     s.feed(s.msg("D", [(11, "x")], sending_time=s.now - 3600 * 1_000_000_000))
     assert len(s.app_delivered()) == 1
+
+
+def test_fixt_business_reject_quickfix_cpp_style() -> None:
+    """``businessRejectApplVerId: body``: DefaultApplVerID(1137) in the body,
+    as QuickFIX C++ writes it (its acceptance definitions expect it)."""
+    s = solo("FIXT.1.1", business_reject_appl_ver_id="body")
+    s.feed(s.msg("ZZ", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.run()
+    rej = s.last("j")
+    assert rej.get(1137) == b"9" and rej.get(1128) is None
+    assert rej.body[-2:] == [(380, b"3"), (1137, b"9")]
+
+
+def test_a_quickfix_cpp_style_business_reject_is_taken() -> None:
+    """A peer running QuickFIX C++ puts DefaultApplVerID(1137) in the body of
+    its BusinessMessageRejects: our validation lets it through (and only it)."""
+    from pyfixmsg_plus.engine.codec import encode, parse
+    from pyfixmsg_plus.engine.dictionary import validate
+
+    from .test_dictionary_common import fixt
+
+    s = solo("FIXT.1.1", business_reject_appl_ver_id="body")
+    s.feed(s.msg("ZZ", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.run()
+    wire = parse(encode(s.last("j")))
+    assert wire.get(1137) == b"9"
+    assert validate(wire, fixt()) is None
+    wire.body.append((1136, b"x"))  # another Logon field is still refused
+    wire.touch()
+    reject = validate(wire, fixt())
+    assert reject is not None and reject.ref_tag == 1136
