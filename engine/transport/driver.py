@@ -63,12 +63,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..application import (
     Application,
-    BusinessReject,
     DoNotSend,
-    FieldNotFound,
-    IncorrectTagValue,
     RejectLogon,
-    UnsupportedMessageType,
 )
 from ..codec import Framer, Garbled, Message, decode, encode
 from ..codec.credentials import mask_credentials
@@ -76,7 +72,7 @@ from ..codec.msgtypes import OTHER_MSG_TYPE, STANDARD_MSG_TYPES
 from ..codec.safetext import safe_text
 from ..codec.values import parse_seq_num
 from ..config import StoreFailureSettings
-from ..errors import FixError, GarbledMessageError, RetryableError
+from ..errors import APP_REJECTIONS, AppRejection, FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
@@ -483,7 +479,7 @@ class SessionDriver:
                 break
             self._feed(frame)
             fed += 1
-            if fed >= _FLUSH_EVERY and (self.session.outbox or self._ready_items):
+            if fed >= _FLUSH_EVERY and (self.session.has_effects or self._ready_items):
                 fed = 0
                 if not self._run_eagerly(self._after_chunk()):
                     return  # _finish_eagerly picks the rest up
@@ -491,7 +487,7 @@ class SessionDriver:
             transport = cast(asyncio.Transport, writer.transport)
             if not transport.is_reading():
                 transport.resume_reading()
-        if self.session.outbox or self._ready_items:
+        if self.session.has_effects or self._ready_items:
             self._run_eagerly(self._after_chunk())
 
     def _stall_eagerly(self, writer: asyncio.StreamWriter) -> None:
@@ -572,7 +568,6 @@ class SessionDriver:
     def _feed(self, frame: bytes | Garbled) -> None:
         session = self.session
         now = self.clock()
-        before = session.round_trips
         if isinstance(frame, Garbled):
             session.receive_garbled(frame.reason, now)
         else:
@@ -591,7 +586,7 @@ class SessionDriver:
                         span.set_attributes(self._span_attributes(
                             msg, parse_seq_num(msg.get(34) or b"")))  # never raises
                         session.receive(msg, now)
-        if session.round_trips != before:
+        if session.paused:
             # An AuthorizeLogon or LoadResend: hold the next frames until
             # its answer is in.
             self._ready.clear()
@@ -622,7 +617,7 @@ class SessionDriver:
             if task is not None and not task.done():
                 await asyncio.shield(task)
                 continue
-            if not (self.session.outbox or self._target_due) or self._pumping:
+            if not (self.session.has_effects or self._target_due) or self._pumping:
                 return
             self._pumping = True
             try:
@@ -639,7 +634,7 @@ class SessionDriver:
                 await asyncio.shield(task)
             elif self._pumping:
                 await asyncio.sleep(0)  # an inline pump is at it
-            elif self.session.outbox:
+            elif self.session.has_effects:
                 self._kick()
                 if self._pump_task is None or self._pump_task.done():
                     return  # nothing could be started: nothing more to wait for
@@ -649,10 +644,9 @@ class SessionDriver:
     async def _pump(self) -> None:
         session = self.session
         try:
-            while session.outbox or self._target_due:
+            while session.has_effects or self._target_due:
                 self._target_due = False
-                effects = session.outbox
-                session.outbox = []
+                effects = session.take_effects()
                 aborts = self._aborts
                 for effect in effects:
                     if not self._apply_now(effect):
@@ -732,8 +726,6 @@ class SessionDriver:
         elif isinstance(effect, fx.ResetStore):
             await self.store.reset(effect.now_ns)
             self._deliveries.restart(1)
-        elif isinstance(effect, fx.SetSender):
-            await self.store.set_next_sender(effect.next_sender)
         elif isinstance(effect, fx.Log):
             log.log(logging.WARNING if effect.level == "warning" else logging.INFO,
                     "%s: %s", self.session_id, effect.text)
@@ -795,15 +787,19 @@ class SessionDriver:
             if not waiter.done():
                 waiter.set_exception(err)
         self._send_waiters.clear()
-        self.session.outbox.clear()
+        self.session.take_effects()  # void: the connection is dropped
         self._batch, self._batch_seqs, self._writes = [], [], []
         self._deliveries.drop([item[1] for item in self._held if item[0] == "app"])
         self._held = [item for item in self._held if item[0] in ("logon", "logout")]
         if self._writer is not None:
             self.session.closed(self.clock(), reason)
-            self.session.outbox = [e for e in self.session.outbox
-                                   if isinstance(e, fx.LoggedOut | fx.Log)]
             self._close_writer(self._writer)
+            # Only the application's on_logout and the log lines remain to do.
+            for effect in self.session.take_effects():
+                if isinstance(effect, fx.LoggedOut):
+                    self._held.append(("logout", effect.reason))
+                elif isinstance(effect, fx.Log):
+                    log.info("%s: %s", self.session_id, effect.text)
 
     def _fail_waiters(self, err: Exception, seqs: list[int] | None = None) -> None:
         for seq in list(self._send_waiters) if seqs is None else seqs:
@@ -953,7 +949,7 @@ class SessionDriver:
         self._timer_at = None
         self.session.on_timer(self.clock())
         self._kick()
-        if not self.session.outbox:
+        if not self.session.has_effects:
             self._reschedule()
 
     # ------------------------------------------------------------------
@@ -995,7 +991,7 @@ class SessionDriver:
                     if kind == "app":
                         self._handled(payload)
                 # What the callbacks sent goes out in one flush.
-                if self.session.outbox:
+                if self.session.has_effects:
                     if self._inline:
                         await self._pump_now()
                     else:
@@ -1058,27 +1054,12 @@ class SessionDriver:
         self._target_due = True
         self._kick()
 
-    def _app_rejected(self, msg: Message, exc: Exception) -> None:
-        """from_app refused ``msg`` with one of the exceptions of the
-        application API: answer with the matching reject."""
-        session = self.session
-        now = self.clock()
-        if isinstance(exc, UnsupportedMessageType):
-            session.app_rejected(msg, now, business_reason=3)
-        elif isinstance(exc, BusinessReject):
-            session.app_rejected(msg, now, business_reason=exc.reason, ref_tag=exc.ref_tag,
-                                 text=exc.text)
-        elif isinstance(exc, FieldNotFound):
-            if session.begin_string >= b"FIX.4.2":
-                session.app_rejected(msg, now, business_reason=5, ref_tag=exc.tag)
-            else:
-                session.app_rejected(msg, now, session_reason=1, ref_tag=exc.tag)
-        elif isinstance(exc, IncorrectTagValue):
-            session.app_rejected(msg, now, session_reason=5, ref_tag=exc.tag)
+    def _app_rejected(self, msg: Message, exc: AppRejection) -> None:
+        self.session.app_rejected(msg, exc, self.clock())
         self._kick()
 
 
-_APP_REJECTS = (UnsupportedMessageType, BusinessReject, FieldNotFound, IncorrectTagValue)
+_APP_REJECTS = APP_REJECTIONS
 
 
 class _EagerReader(asyncio.Protocol):
