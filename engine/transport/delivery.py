@@ -47,6 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..codec import Message
+from ..errors import APP_REJECTIONS, AppRejection
 
 log = logging.getLogger("pyfixmsg_plus.session")
 
@@ -148,18 +149,27 @@ class Deliveries:
 class Deliverer:
     """Calls the application with released items, in order, in its own task.
 
-    ``deliver(kind, payload)`` carries one item to the application;
-    ``after()`` runs once the items released so far are delivered (the
-    driver carries out what the callbacks caused: one commit for all the
-    answers of a batch).
+    An application message (``"app"``) goes to ``from_app(msg, handle)``;
+    a reject exception it raises goes to ``rejected(msg, exc)``; then, unless
+    the callback was cancelled, ``handled(msg)``.  Any other item goes to
+    ``deliver(kind, payload)``.  ``after()`` runs once the items released so
+    far are delivered (the driver carries out what the callbacks caused: one
+    commit for all the answers of a batch).
     """
 
     def __init__(self, name: str, deliver: Callable[[str, Any], Awaitable[None]],
-                 after: Callable[[], Awaitable[None]]) -> None:
+                 after: Callable[[], Awaitable[None]], *,
+                 from_app: Callable[[Message, Any], Awaitable[None]], handle: object,
+                 rejected: Callable[[Message, AppRejection], None],
+                 handled: Callable[[Message], None]) -> None:
         self.name = name
         self.items: collections.deque[tuple[str, Any]] = collections.deque()
         self._deliver = deliver
         self._after = after
+        self._from_app = from_app
+        self._handle = handle
+        self._rejected = rejected
+        self._handled = handled
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -194,12 +204,24 @@ class Deliverer:
 
     async def _run(self) -> None:
         items = self.items
+        from_app, handle = self._from_app, self._handle
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while items:
                 while items:
                     kind, payload = items.popleft()
+                    if kind == "app":  # the common case, without a coroutine of ours
+                        try:
+                            await from_app(payload, handle)
+                        except APP_REJECTIONS as exc:
+                            self._rejected(payload, exc)
+                        except Exception:
+                            log.exception("%s: application callback failed", self.name)
+                        # (Not when cancelled: a callback that never finished
+                        # is delivered again after a restart.)
+                        self._handled(payload)
+                        continue
                     try:
                         await self._deliver(kind, payload)
                     except Exception:

@@ -52,7 +52,7 @@ from ..codec import Message, encode
 from ..codec.credentials import mask_credentials
 from ..codec.safetext import safe_text
 from ..config import StoreFailureSettings
-from ..errors import APP_REJECTIONS, FixError, RetryableError
+from ..errors import AppRejection, FixError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
@@ -101,8 +101,10 @@ class SessionDriver:
             on_abort=self._abort)
         #: Application messages received and not yet handled (delivery.py).
         self._deliveries = Deliveries(session.settings.max_pending_deliveries)
-        self._deliverer = Deliverer(f"deliver {self.session_id}", self._deliver,
-                                    self._after_callbacks)
+        self._deliverer = Deliverer(
+            f"deliver {self.session_id}", self._deliver, self._after_callbacks,
+            from_app=app.from_app, handle=self, rejected=self._rejected,
+            handled=self._handled)
         self._conn: Connection | None = None
         self._attaching = False  # a connection is claimed while the store reloads
         self._closed = asyncio.Event()  # set while no connection is served
@@ -581,18 +583,9 @@ class SessionDriver:
         self._deliveries.durable = target
 
     async def _deliver(self, kind: str, payload: Any) -> None:
-        """One released item to the application (in the deliverer's task)."""
-        if kind == "app":
-            try:
-                await self.app.from_app(payload, self)
-            except APP_REJECTIONS as exc:
-                self.session.app_rejected(payload, exc, self.clock())
-            except Exception:
-                log.exception("%s: application callback failed", self.session_id)
-            # (Not when cancelled: a callback that never finished is
-            # delivered again after a restart.)
-            self._handled(payload)
-        elif kind == "admin":
+        """A released item other than an application message (those go
+        to ``from_app`` straight from the deliverer)."""
+        if kind == "admin":
             await self.app.from_admin(payload, self)
         elif kind == "authorize":
             await self._authorize(payload)
@@ -600,6 +593,9 @@ class SessionDriver:
             await self.app.on_logon(self)
         elif kind == "logout":
             await self.app.on_logout(self)
+
+    def _rejected(self, msg: Message, exc: AppRejection) -> None:
+        self.session.app_rejected(msg, exc, self.clock())
 
     async def _after_callbacks(self) -> None:
         """What the callbacks sent goes out in one commit."""
