@@ -351,6 +351,28 @@ def test_in_order_fast_path_matches_the_full_path(
         validation: dict[str, Any]) -> None:
     """Varied settings: a rule the full path applies under some setting and
     the fast path ignores (or the other way round) shows up as a difference."""
+    _compare_paths(msg_type, seq_shift, sending_shift_s, header, extra, omit, gap_first,
+                   validation)
+
+
+@pytest.mark.parametrize("check_latency", [True, False])
+@pytest.mark.parametrize("max_latency", [1, 61, 120])
+@pytest.mark.parametrize("check_comp_id", [True, False])
+@pytest.mark.parametrize("sending_shift_s", [0, 60, 121, -121])
+@pytest.mark.parametrize("header", [[], [(49, "WRONG")], [(43, "Y")]])
+def test_in_order_fast_path_matches_the_full_path_for_every_setting(
+        check_latency: bool, max_latency: int, check_comp_id: bool, sending_shift_s: int,
+        header: list[tuple[int, Any]]) -> None:
+    """The same comparison over the whole grid of the settings the checks
+    read, for an in-order order: every combination, not a sample."""
+    _compare_paths("D", 0, sending_shift_s, header, [], (), False, {
+        "check_latency": check_latency, "max_latency": max_latency,
+        "check_comp_id": check_comp_id})
+
+
+def _compare_paths(msg_type: str, seq_shift: int, sending_shift_s: int,
+                   header: list[tuple[int, Any]], extra: list[tuple[int, Any]],
+                   omit: tuple[int, ...], gap_first: bool, validation: dict[str, Any]) -> None:
     from pyfixmsg_plus.engine.codec import encode
 
     sides = []
