@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Protocol
 from .codec import Message
 from .codec import tags as t
 from .codec.sessionid import SessionID
-from .errors import FixError
+
+# The exceptions ``from_app`` raises to answer with a reject live beside the
+# other errors (the sans-IO session maps them to the reject to send).
+from .errors import (
+    ApplicationError,
+    BusinessReject,
+    FieldNotFound,
+    IncorrectTagValue,
+    UnsupportedMessageType,
+)
 
 if TYPE_CHECKING:
     from .config import SessionSettings
@@ -109,47 +118,12 @@ class SessionHandle(Protocol):
     async def logout(self, text: str = "") -> None: ...
 
 
-class ApplicationError(FixError):
-    """Base of the exceptions callbacks raise to steer the engine."""
-
-
 class DoNotSend(ApplicationError):
     """Raised by ``to_app``: do not send (or resend) this message."""
 
 
 class RejectLogon(ApplicationError):
     """Raised by ``from_admin`` for a Logon: refuse it with this text."""
-
-
-class UnsupportedMessageType(ApplicationError):
-    """Raised by ``from_app``: answer with BusinessMessageReject reason 3
-    (a session Reject before FIX.4.2)."""
-
-
-class BusinessReject(ApplicationError):
-    """Raised by ``from_app``: answer with a BusinessMessageReject."""
-
-    def __init__(self, reason: int, text: str | None = None, ref_tag: int | None = None) -> None:
-        super().__init__(text or f"business reject {reason}")
-        self.reason = reason
-        self.text = text
-        self.ref_tag = ref_tag
-
-
-class FieldNotFound(ApplicationError):
-    """Raised by ``from_app``: a conditionally required field is missing."""
-
-    def __init__(self, tag: int) -> None:
-        super().__init__(f"field {tag} not found")
-        self.tag = tag
-
-
-class IncorrectTagValue(ApplicationError):
-    """Raised by ``from_app``: a field has a value the application cannot take."""
-
-    def __init__(self, tag: int) -> None:
-        super().__init__(f"incorrect value for tag {tag}")
-        self.tag = tag
 
 
 class SessionNotFound(ApplicationError):

@@ -58,3 +58,44 @@ class RetryableError(FixError):
 
 class PermanentError(FixError):
     """An operational failure that retrying will not fix."""
+
+
+class ApplicationError(FixError):
+    """Base of the exceptions callbacks raise to steer the engine."""
+
+
+class UnsupportedMessageType(ApplicationError):
+    """Raised by ``from_app``: answer with BusinessMessageReject reason 3
+    (a session Reject before FIX.4.2)."""
+
+
+class BusinessReject(ApplicationError):
+    """Raised by ``from_app``: answer with a BusinessMessageReject."""
+
+    def __init__(self, reason: int, text: str | None = None, ref_tag: int | None = None) -> None:
+        super().__init__(text or f"business reject {reason}")
+        self.reason = reason
+        self.text = text
+        self.ref_tag = ref_tag
+
+
+class FieldNotFound(ApplicationError):
+    """Raised by ``from_app``: a conditionally required field is missing."""
+
+    def __init__(self, tag: int) -> None:
+        super().__init__(f"field {tag} not found")
+        self.tag = tag
+
+
+class IncorrectTagValue(ApplicationError):
+    """Raised by ``from_app``: a field has a value the application cannot take."""
+
+    def __init__(self, tag: int) -> None:
+        super().__init__(f"incorrect value for tag {tag}")
+        self.tag = tag
+
+
+#: What ``from_app`` may raise to have the session answer with a reject
+#: (``Session.app_rejected`` picks BusinessMessageReject or session Reject).
+APP_REJECTIONS = (UnsupportedMessageType, BusinessReject, FieldNotFound, IncorrectTagValue)
+AppRejection = UnsupportedMessageType | BusinessReject | FieldNotFound | IncorrectTagValue

@@ -46,7 +46,14 @@ from ..codec.values import (
     parse_utc_timestamp_ns,
 )
 from ..config import Role, SessionSettings
-from ..errors import FieldValueError, LocalProtocolError
+from ..errors import (
+    AppRejection,
+    BusinessReject,
+    FieldNotFound,
+    FieldValueError,
+    LocalProtocolError,
+    UnsupportedMessageType,
+)
 from . import effects as fx
 from . import rejects
 from .resend import plan_resend
@@ -62,6 +69,7 @@ _ACTIVE: Final = State.ACTIVE
 _LOGOUT_SENT: Final = State.LOGOUT_SENT
 _LOGON_SENT: Final = State.LOGON_SENT
 _AWAITING_LOGON: Final = State.AWAITING_LOGON
+_LOGON_RECEIVED: Final = State.LOGON_RECEIVED
 _ON_LOGON: Final = Event.LOGON
 _ON_LOGOUT_MSG: Final = Event.LOGOUT_MSG
 _ON_MESSAGE: Final = Event.MESSAGE
@@ -116,10 +124,9 @@ class Session:
         self.state = State.DISCONNECTED
         self.stats = SessionStats()
         self._test_request_at = 0
-        self.outbox: list[fx.Effect] = []
-        #: How many effects that need an answer from the driver before the
-        #: next message (AuthorizeLogon, LoadResend) were emitted so far.
-        self.round_trips = 0
+        self._outbox: list[fx.Effect] = []
+        #: LoadResend effects not yet answered with ``resend_loaded``.
+        self._resends_loading = 0
         self.next_sender = 1
         self.next_target = 1
         self.creation_ns = 0
@@ -142,6 +149,26 @@ class Session:
         #: counterparty's ResetSeqNumFlag, ResetOnLogon, a new session
         #: period): nothing changes before a Logon is accepted.
         self.pending_reset = False
+
+    # ------------------------------------------------------------------
+    # public outputs
+    # ------------------------------------------------------------------
+    def take_effects(self) -> list[fx.Effect]:
+        """The effects of the inputs so far, in order; the session forgets
+        them (the driver carries each out exactly once)."""
+        effects = self._outbox
+        self._outbox = []
+        return effects
+
+    @property
+    def has_effects(self) -> bool:
+        return bool(self._outbox)
+
+    @property
+    def paused(self) -> bool:
+        """True while an AuthorizeLogon or a LoadResend waits for its answer:
+        the driver must not feed another received message until then."""
+        return self.state is _LOGON_RECEIVED or self._resends_loading > 0
 
     # ------------------------------------------------------------------
     # public inputs
@@ -192,32 +219,41 @@ class Session:
         if type(msg) is not DecodedMessage or not msg.clean:
             return False  # changed, or a tag or value basic_problems looks at
         get = msg.index().get
-        if (get(t.SENDER_COMP_ID) != self.target_comp_id
-                or get(t.TARGET_COMP_ID) != self.sender_comp_id
-                or get(t.BEGIN_STRING) != self.begin_string):
+        if not self._comp_ids_match(get) or get(t.BEGIN_STRING) != self.begin_string:
             return False
         seq = get(t.MSG_SEQ_NUM)
         if seq is None or not seq.isdigit() or len(seq) > 10 or int(seq) != self.next_target:
             return False  # (more digits: out of range, or leading zeros: the full path)
-        sending = get(t.SENDING_TIME)
-        if sending is None:
+        if (get(t.SENDING_TIME) is None or not self._sending_time_ok(get, now)
+                or not self.schedule.is_session_time(now)):
             return False
+        self._received(now)
+        self._advance_target()
+        self._outbox.append(fx.Deliver(msg=msg, admin=False))
+        return True
+
+    # The checks both receive paths make, each written once: the fast path
+    # above asks them as yes/no questions, the full path (``_process_one``,
+    # ``_verify``) answers a "no" with the reject or logout it calls for.
+    def _comp_ids_match(self, get: Callable[[int], bytes | None]) -> bool:
+        return (get(t.SENDER_COMP_ID) == self.target_comp_id
+                and get(t.TARGET_COMP_ID) == self.sender_comp_id)
+
+    def _sending_time_ok(self, get: Callable[[int], bytes | None], now: int) -> bool:
+        """SendingTime(52) within ``maxLatency`` of ``now`` (when checked)."""
         vs = self.settings.validation
-        if vs.check_latency:
-            try:
-                sent = parse_utc_timestamp_ns(sending)
-            except FieldValueError:
-                return False
-            if abs(now - sent) > vs.max_latency * _NS:
-                return False
-        if not self.schedule.is_session_time(now):
+        if not vs.check_latency:
+            return True
+        try:
+            sent = parse_utc_timestamp_ns(get(t.SENDING_TIME) or b"")
+        except FieldValueError:
             return False
+        return abs(now - sent) <= vs.max_latency * _NS
+
+    def _received(self, now: int) -> None:
+        """A message passed the checks: the counterparty is alive."""
         self.last_received = now
         self.test_requests = 0
-        self.next_target += 1
-        self.outbox.append(fx.SetTarget(self.next_target))
-        self.outbox.append(fx.Deliver(msg, False))
-        return True
 
     def receive_garbled(self, reason: str, now: int) -> None:
         self._dispatch(Event.GARBLED, now, reason)
@@ -246,29 +282,40 @@ class Session:
                       now: int) -> None:
         """Stored messages for a ResendRequest: ``(seq, message)``, message None
         where it must be gap-filled (session message or vetoed by the application)."""
+        self._resends_loading = max(0, self._resends_loading - 1)
         self._dispatch(Event.RESEND_LOADED, now, begin, end, stored)
 
-    def app_rejected(self, msg: Message, now: int, *, business_reason: int | None = None,
-                     session_reason: int | None = None, ref_tag: int | None = None,
-                     text: str | None = None) -> None:
-        """The application refused a delivered message: answer it.
+    def app_rejected(self, msg: Message, exc: AppRejection, now: int) -> None:
+        """``from_app`` refused a delivered message by raising one of the
+        application API's reject exceptions: answer with the matching
+        BusinessMessageReject (FIX.4.2 on) or session Reject.
 
         The target sequence number was already advanced before delivery.
         """
         if not self.state.connected:
             return
+        modern = self.begin_string >= b"FIX.4.2"
         in_body = self.settings.business_reject_appl_ver_id == "body"
-        if business_reason == 3 and text is None:
+        if isinstance(exc, UnsupportedMessageType) or (
+                isinstance(exc, BusinessReject) and exc.reason == 3 and exc.text is None):
             reply = rejects.unsupported_message_type(
                 self.begin_string, msg, self.default_appl_ver_id, in_body)
-        elif business_reason is not None and self.begin_string >= b"FIX.4.2":
-            reply = rejects.business_reject(self.begin_string, msg, business_reason, ref_tag,
-                                            text, self.default_appl_ver_id, in_body)
+        elif isinstance(exc, BusinessReject):
+            reply = (rejects.business_reject(self.begin_string, msg, exc.reason, exc.ref_tag,
+                                             exc.text, self.default_appl_ver_id, in_body)
+                     if modern else self._session_reject(msg, 99, exc.ref_tag, exc.text))
+        elif isinstance(exc, FieldNotFound):
+            reply = (rejects.business_reject(self.begin_string, msg, 5, exc.tag, None,
+                                             self.default_appl_ver_id, in_body) if modern
+                     else self._session_reject(msg, rejects.REQUIRED_TAG_MISSING, exc.tag, None))
         else:
-            reason = session_reason if session_reason is not None else 99
-            reply = rejects.session_reject(self.begin_string, msg, reason, ref_tag, text)
-            self.stats.rejects_sent[reason] += 1
+            reply = self._session_reject(msg, rejects.VALUE_IS_INCORRECT, exc.tag, None)
         self._send(reply, now)
+
+    def _session_reject(self, msg: Message, reason: int, ref_tag: int | None,
+                        text: str | None) -> Message:
+        self.stats.rejects_sent[reason] += 1
+        return rejects.session_reject(self.begin_string, msg, reason, ref_tag, text)
 
     def next_deadline(self) -> int | None:
         """When ``on_timer`` should next be called (epoch ns), or None."""
@@ -307,7 +354,7 @@ class Session:
         self.state_since = now
 
     def _protocol_error(self, text: str, now: int) -> None:
-        self.outbox.append(fx.Log(text, "warning"))
+        self._outbox.append(fx.Log(text=text, level="warning"))
         self._disconnect(text, now)
 
     # ------------------------------------------------------------------
@@ -356,7 +403,7 @@ class Session:
         self._went_down(reason, now)
 
     def _disconnect(self, reason: str, now: int) -> None:
-        self.outbox.append(fx.Disconnect(reason))
+        self._outbox.append(fx.Disconnect(reason=reason))
         self._went_down(reason, now)
 
     def _went_down(self, reason: str, now: int) -> None:
@@ -369,11 +416,12 @@ class Session:
         self.sent_reset = self.received_reset = False
         self.pending_reset = False
         self.pending_logon = None
+        self._resends_loading = 0  # a load under way is void: nothing to answer
         self.test_requests = 0
         self._test_request_at = 0
         if was_on:
             self.stats.logouts += 1
-            self.outbox.append(fx.LoggedOut(reason))
+            self._outbox.append(fx.LoggedOut(reason=reason))
         if self.settings.reset_on_disconnect:
             self._reset(now)
 
@@ -383,7 +431,7 @@ class Session:
         self.queue.clear()
         self.queued_bytes = 0
         self.resend_range = None
-        self.outbox.append(fx.ResetStore(now))
+        self._outbox.append(fx.ResetStore(now_ns=now))
 
     def _check_schedule(self, now: int, *, defer: bool = False) -> bool:
         """False outside the session window; resets sequence numbers when a
@@ -392,7 +440,7 @@ class Session:
         if not self.schedule.is_session_time(now):
             return False
         if not self.schedule.same_period(self.creation_ns, now):
-            self.outbox.append(fx.Log("new session period: resetting sequence numbers"))
+            self._outbox.append(fx.Log(text="new session period: resetting sequence numbers"))
             if defer:
                 self.pending_reset = True
             else:
@@ -436,7 +484,7 @@ class Session:
         self._fill_header(msg, seq, now)
         admin = msg.msg_type in _ADMIN
         write = admin or self.state is _ACTIVE or self.state is _LOGOUT_SENT
-        self.outbox.append(fx.Send(msg, seq, True, admin, write))
+        self._outbox.append(fx.Send(msg=msg, seq=seq, persist=True, admin=admin, write=write))
         if write:
             self.last_sent = now
         return seq
@@ -477,7 +525,7 @@ class Session:
         self.stats.gap_fills_sent += 1
         msg.set(t.POSS_DUP_FLAG, b"Y")
         msg.set(t.ORIG_SENDING_TIME, stamp)
-        self.outbox.append(fx.Send(msg, begin, False, True))
+        self._outbox.append(fx.Send(msg=msg, seq=begin, persist=False, admin=True))
         self.last_sent = now
 
     # ------------------------------------------------------------------
@@ -496,7 +544,8 @@ class Session:
         reply = rejects.session_reject(self.begin_string, msg, problem.reason, problem.ref_tag,
                                        problem.text)
         self.stats.rejects_sent[problem.reason] += 1
-        self.outbox.append(fx.Log(f"rejected message {seq}: {reply.get(t.TEXT)!r}", "warning"))
+        self._outbox.append(fx.Log(text=f"rejected message {seq}: {reply.get(t.TEXT)!r}",
+                                   level="warning"))
         self._send(reply, now)
 
     def _reject_and_logout(self, msg: Message, reason: int, now: int) -> None:
@@ -520,7 +569,7 @@ class Session:
     # ------------------------------------------------------------------
     def _advance_target(self) -> None:
         self.next_target += 1
-        self.outbox.append(fx.SetTarget(self.next_target))
+        self._outbox.append(fx.SetTarget(next_target=self.next_target))
 
     def _problem(self, msg: Message) -> ProblemLike | None:
         if self.validator is not None:
@@ -541,24 +590,14 @@ class Session:
         if not self._valid_logon_state(msg.msg_type):
             self._disconnect("Logon state is not valid for message", now)
             return False
-        vs = self.settings.validation
         get = msg.index().get
-        if vs.check_latency:
-            try:
-                sent = parse_utc_timestamp_ns(get(t.SENDING_TIME) or b"")
-            except FieldValueError:
-                sent = None
-            if sent is None or abs(now - sent) > vs.max_latency * _NS:
-                self._reject_and_logout(msg, rejects.SENDING_TIME_ACCURACY, now)
-                return False
-        if vs.check_comp_id and (
-            get(t.SENDER_COMP_ID) != self.target_comp_id
-            or get(t.TARGET_COMP_ID) != self.sender_comp_id
-        ):
+        if not self._sending_time_ok(get, now):
+            self._reject_and_logout(msg, rejects.SENDING_TIME_ACCURACY, now)
+            return False
+        if self.settings.validation.check_comp_id and not self._comp_ids_match(get):
             self._reject_and_logout(msg, rejects.COMPID_PROBLEM, now)
             return False
-        self.last_received = now
-        self.test_requests = 0
+        self._received(now)
         if too_high or too_low:
             seq = _seq_of(msg)
             if too_high and seq > self.next_target:
@@ -583,12 +622,12 @@ class Session:
         if missing <= rng[1]:
             self._send_resend_request(missing, rng[1], now)
         else:
-            self.outbox.append(fx.Log(f"resend of {rng[0]}..{rng[1]} complete"))
+            self._outbox.append(fx.Log(text=f"resend of {rng[0]}..{rng[1]} complete"))
             self.resend_range = None
 
     def _target_too_high(self, msg: Message, seq: int, now: int) -> None:
-        self.outbox.append(
-            fx.Log(f"MsgSeqNum too high, expecting {self.next_target} but received {seq}"))
+        self._outbox.append(
+            fx.Log(text=f"MsgSeqNum too high, expecting {self.next_target} but received {seq}"))
         self.queue[seq] = msg
         self.queued_bytes += _size_of(msg)
         s = self.settings
@@ -692,15 +731,14 @@ class Session:
             return
         self.pending_logon = msg
         self._enter(State.LOGON_RECEIVED, now)
-        self.outbox.append(fx.AuthorizeLogon(msg))
-        self.round_trips += 1
+        self._outbox.append(fx.AuthorizeLogon(msg=msg))
 
     def _on_logon_while_active(self, now: int, msg: Message) -> None:
         if msg.get(t.RESET_SEQ_NUM_FLAG) != b"Y":
             self._protocol_error("Logon received while already logged on", now)
             return
-        self.outbox.append(fx.Log("Logon with ResetSeqNumFlag=Y: resetting sequence numbers"))
-        self.state = State.AWAITING_LOGON  # the reset logon is handled like a first one
+        self._outbox.append(fx.Log(text="Logon with ResetSeqNumFlag=Y: resetting sequence numbers"))
+        self._enter(State.AWAITING_LOGON, now)  # the reset logon is handled like a first one
         self._on_logon(now, msg)
         if self.state is State.AWAITING_LOGON:  # dropped as a PossDup duplicate
             self._protocol_error("Logon with ResetSeqNumFlag=Y ignored while logged on", now)
@@ -732,7 +770,7 @@ class Session:
             self._enter(State.ACTIVE, now)
         reset_logon = self.received_reset
         self.sent_reset = self.received_reset = False
-        self.outbox.append(fx.LoggedOn())
+        self._outbox.append(fx.LoggedOn())
         self.stats.logons += 1
         self.announced = True
         seq = _seq_of(msg)
@@ -774,7 +812,7 @@ class Session:
             self._disconnect(f"garbled message before logon: {reason}", now)
         else:
             self.stats.garbled += 1
-            self.outbox.append(fx.Log(f"ignored garbled message: {reason}", "warning"))
+            self._outbox.append(fx.Log(text=f"ignored garbled message: {reason}", level="warning"))
 
     def _on_logout_msg(self, now: int, msg: Message) -> None:
         self._process(msg, now)
@@ -820,7 +858,7 @@ class Session:
                     self._test_request_at = 0
                 if self._verify(msg, now, True, True):
                     self._advance_target()
-                    self.outbox.append(fx.Deliver(msg, True))
+                    self._outbox.append(fx.Deliver(msg=msg, admin=True))
             elif mt == b"1":
                 self._handle_test_request(msg, now)
             elif mt == b"4":
@@ -833,7 +871,7 @@ class Session:
                 self._advance_target()
         elif self._verify(msg, now, True, True):
             self._advance_target()
-            self.outbox.append(fx.Deliver(msg, False))
+            self._outbox.append(fx.Deliver(msg=msg, admin=False))
 
     def _handle_test_request(self, msg: Message, now: int) -> None:
         if not self._verify(msg, now, True, True):
@@ -842,7 +880,7 @@ class Session:
         self._send_admin(b"0", [(t.TEST_REQ_ID, test_req_id)] if test_req_id is not None else [],
                          now)
         self._advance_target()
-        self.outbox.append(fx.Deliver(msg, True))
+        self._outbox.append(fx.Deliver(msg=msg, admin=True))
 
     def _handle_sequence_reset(self, msg: Message, now: int) -> None:
         gap_fill = msg.get(t.GAP_FILL_FLAG) == b"Y"
@@ -858,10 +896,10 @@ class Session:
             self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT, t.NEW_SEQ_NO), now)
             return
         if new_seq > self.next_target:
-            self.outbox.append(fx.Log(f"SequenceReset from {self.next_target} to {new_seq}"))
+            self._outbox.append(fx.Log(text=f"SequenceReset from {self.next_target} to {new_seq}"))
             self.next_target = new_seq
-            self.outbox.append(fx.SetTarget(new_seq))
-            self.outbox.append(fx.Deliver(msg, True))
+            self._outbox.append(fx.SetTarget(next_target=new_seq))
+            self._outbox.append(fx.Deliver(msg=msg, admin=True))
             self._resend_progress(new_seq - 1, now)
         elif new_seq < self.next_target:
             self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT), now)
@@ -877,7 +915,7 @@ class Session:
             self._reject(msg, Problem(rejects.VALUE_IS_INCORRECT if tag in msg
                                       else rejects.REQUIRED_TAG_MISSING, tag), now)
             return
-        self.outbox.append(fx.Log(f"received ResendRequest {begin}..{end}"))
+        self._outbox.append(fx.Log(text=f"received ResendRequest {begin}..{end}"))
         modern = self.begin_string >= b"FIX.4.2"
         if (modern and end == 0) or (not modern and end == 999999) or end >= self.next_sender:
             end = self.next_sender - 1
@@ -891,17 +929,17 @@ class Session:
             # QuickFIX/J does, QFJ-673) and the gap asked for now rather than
             # when the next message happens to arrive.
             self._target_too_high(msg, seq, now)
-        self.outbox.append(fx.Deliver(msg, True))
+        self._outbox.append(fx.Deliver(msg=msg, admin=True))
 
     def _request_resend_reply(self, begin: int, end: int, now: int) -> None:
         if begin > end or begin >= self.next_sender:
-            self.outbox.append(fx.Log(f"nothing to resend for {begin}..{end}"))
+            self._outbox.append(fx.Log(text=f"nothing to resend for {begin}..{end}"))
             return
         if not self.settings.persist_messages:
             self._gap_fill(begin, min(end + 1, self.next_sender), now)
             return
-        self.outbox.append(fx.LoadResend(begin, end))
-        self.round_trips += 1
+        self._outbox.append(fx.LoadResend(begin=begin, end=end))
+        self._resends_loading += 1
 
     def _on_resend_loaded(self, now: int, begin: int, end: int,
                           stored: list[tuple[int, Message | None]]) -> None:
@@ -921,7 +959,7 @@ class Session:
             msg.set(t.ORIG_SENDING_TIME, orig_time)
         msg.set(t.SENDING_TIME, format_utc_timestamp(now, self.precision))
         msg.set(t.MSG_SEQ_NUM, b"%d" % seq)
-        self.outbox.append(fx.Send(msg, seq, False, False))
+        self._outbox.append(fx.Send(msg=msg, seq=seq, persist=False, admin=False))
         self.last_sent = now
 
     def _handle_logout(self, msg: Message, now: int) -> None:
@@ -931,7 +969,7 @@ class Session:
             self._send_logout(now)
         if _seq_of(msg) == self.next_target:
             self._advance_target()
-        self.outbox.append(fx.Deliver(msg, True))
+        self._outbox.append(fx.Deliver(msg=msg, admin=True))
         raw_text = msg.get(t.TEXT)
         text = safe_text(raw_text, 200) if raw_text else ""
         if self.settings.reset_on_logout:
@@ -979,7 +1017,7 @@ class Session:
             self.test_requests += 1
             self.stats.test_requests_sent += 1
             self._test_request_at = now
-            self.outbox.append(fx.Log("sent TestRequest TEST"))
+            self._outbox.append(fx.Log(text="sent TestRequest TEST"))
         elif now - self.last_sent >= hbi and self.test_requests == 0:
             self._send_admin(b"0", [], now)
 

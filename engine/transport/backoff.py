@@ -1,6 +1,9 @@
-"""Reconnect delays: exponential backoff with jitter, as an object passed in.
+"""Retry delays: exponential backoff with jitter, as an object passed in.
 
-Tests pass :class:`NoWait` so that reconnect logic runs without sleeping.
+The one backoff of the engine: the initiator's reconnects, and the retries
+of the message store through an outage (flush.py) or for a resend
+(driver.py) use it.  Tests pass :class:`NoWait` so that reconnect logic runs
+without sleeping.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ class ExponentialBackoff:
         self.settings = settings
         self._rng = rng or random.Random()
         self._attempt = 0
+
+    @classmethod
+    def doubling(cls, initial: float, maximum: float) -> ExponentialBackoff:
+        """initial, 2 x initial, ... capped at ``maximum``, no jitter (retries
+        of one session's own store: nobody to spread out from)."""
+        return cls(ReconnectSettings(initial_delay=initial, max_delay=max(initial, maximum),
+                                     multiplier=2.0, jitter=0.0))
 
     def next_delay(self) -> float:
         s = self.settings

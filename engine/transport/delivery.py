@@ -27,20 +27,36 @@ and it comes back with PossDupFlag(43)=Y: at least once, flagged.
 It also bounds the work in flight: ``full`` once ``limit`` messages wait for
 the application; ``room`` is set again once half of them are done, and the
 driver stops reading the connection until then (back-pressure).
+
+:class:`Deliverer` hands what the store made durable to the application, in
+order, in one task of its own: every callback runs in a real task (so
+``asyncio.timeout()`` and ``asyncio.current_task()`` work in it), a callback
+may ``await send()`` (the pump that makes the message durable runs
+elsewhere), and while a callback awaits, the driver goes on reading the
+connection, answering heartbeats and test requests, up to
+``maxPendingDeliveries`` application messages ahead of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..codec import Message
+from ..errors import APP_REJECTIONS, AppRejection
+
+log = logging.getLogger("pyfixmsg_plus.session")
 
 
 class Deliveries:
     """The application messages received and not yet handled, in order."""
 
-    __slots__ = ("durable", "half", "limit", "pending", "room", "stalls", "wanted")
+    __slots__ = ("committed", "durable", "half", "limit", "pending", "room", "stalls",
+                 "wanted")
 
     def __init__(self, limit: int) -> None:
         #: ``(MsgSeqNum, message)`` of every message not yet handled.
@@ -49,6 +65,8 @@ class Deliveries:
         self.wanted = 1
         #: The next target sequence number the store holds.
         self.durable = 1
+        #: The last one handed to a store commit (durable once it settles).
+        self.committed = 1
         self.limit = max(1, limit)
         self.half = self.limit // 2
         self.room = asyncio.Event()
@@ -57,7 +75,7 @@ class Deliveries:
         self.stalls = 0
 
     def restart(self, next_target: int) -> None:
-        self.wanted = self.durable = next_target
+        self.wanted = self.durable = self.committed = next_target
         self.pending.clear()
         self.room.set()
 
@@ -104,13 +122,112 @@ class Deliveries:
             self.room.set()
 
     def goal(self) -> int | None:
-        """The target sequence number to make durable, None if it is already."""
+        """The target sequence number to make durable, None if it is already
+        (or a commit under way carries it)."""
         goal = self.wanted
         if self.pending:
             first = self.pending[0][0]
             goal = min(goal, first)
-        return None if goal == self.durable else goal
+        return None if goal == self.committed else goal
+
+    def take_goal(self) -> int | None:
+        """``goal()``, counted as handed to the commit being sealed."""
+        goal = self.goal()
+        if goal is not None:
+            self.committed = goal
+        return goal
+
+    def lost_commits(self) -> None:
+        """Commits under way were given up: only what settled is durable."""
+        self.committed = self.durable
 
     @property
     def full(self) -> bool:
         return len(self.pending) >= self.limit
+
+
+class Deliverer:
+    """Calls the application with released items, in order, in its own task.
+
+    An application message (``"app"``) goes to ``from_app(msg, handle)``;
+    a reject exception it raises goes to ``rejected(msg, exc)``; then, unless
+    the callback was cancelled, ``handled(msg)``.  Any other item goes to
+    ``deliver(kind, payload)``.  ``after()`` runs once the items released so
+    far are delivered (the driver carries out what the callbacks caused: one
+    commit for all the answers of a batch).
+    """
+
+    def __init__(self, name: str, deliver: Callable[[str, Any], Awaitable[None]],
+                 after: Callable[[], Awaitable[None]], *,
+                 from_app: Callable[[Message, Any], Awaitable[None]], handle: object,
+                 rejected: Callable[[Message, AppRejection], None],
+                 handled: Callable[[Message], None]) -> None:
+        self.name = name
+        self.items: collections.deque[tuple[str, Any]] = collections.deque()
+        self._deliver = deliver
+        self._after = after
+        self._from_app = from_app
+        self._handle = handle
+        self._rejected = rejected
+        self._handled = handled
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    def release(self, items: list[tuple[str, Any]]) -> None:
+        self.items.extend(items)
+        self._idle.clear()
+        self._wakeup.set()
+
+    def in_callback(self) -> bool:
+        """True when called from one of the callbacks this deliverer runs."""
+        return not self._idle.is_set() and asyncio.current_task() is self._task
+
+    async def idle(self) -> None:
+        """Wait until every released item was delivered (at once when the
+        deliverer is stopped)."""
+        if self._task is not None:
+            await self._idle.wait()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._idle.set()
+
+    async def _run(self) -> None:
+        items = self.items
+        from_app, handle = self._from_app, self._handle
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while items:
+                while items:
+                    kind, payload = items.popleft()
+                    if kind == "app":  # the common case, without a coroutine of ours
+                        try:
+                            await from_app(payload, handle)
+                        except APP_REJECTIONS as exc:
+                            self._rejected(payload, exc)
+                        except Exception:
+                            log.exception("%s: application callback failed", self.name)
+                        # (Not when cancelled: a callback that never finished
+                        # is delivered again after a restart.)
+                        self._handled(payload)
+                        continue
+                    try:
+                        await self._deliver(kind, payload)
+                    except Exception:
+                        log.exception("%s: application callback failed", self.name)
+                try:
+                    await self._after()
+                except Exception:
+                    log.exception("%s: internal error after application callbacks", self.name)
+            self._idle.set()

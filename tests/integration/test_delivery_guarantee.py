@@ -146,3 +146,52 @@ def test_max_pending_deliveries_setting() -> None:
     assert settings.max_pending_deliveries == 1000
     with pytest.raises(ValidationError):
         SessionSettings.model_validate(acceptor(maxPendingDeliveries=0))
+
+
+class Timed(Application):
+    """Uses ``asyncio.timeout`` inside ``from_app`` (it raises RuntimeError
+    outside a task); the first order waits for ``gate``, later ones for an
+    event never set."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.entered = 0
+        self.gate = asyncio.Event()
+
+    async def from_app(self, msg: Message, session: SessionHandle) -> None:
+        self.entered += 1
+        first = self.entered == 1
+        try:
+            async with asyncio.timeout(60 if first else 0.01):
+                await (self.gate if first else asyncio.Event()).wait()
+            self.outcomes.append("opened")
+        except TimeoutError:
+            self.outcomes.append("timed out")
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+async def test_callbacks_run_in_a_task_and_reading_goes_on_meanwhile(
+        engines: Engines, tmp_path: Path, store: str) -> None:
+    """Every store: ``asyncio.timeout()`` works inside ``from_app`` (the
+    callback runs in a real task), and while a callback awaits, the engine
+    goes on reading: a TestRequest sent meanwhile is answered."""
+    app = Timed()
+    url = "memory://" if store == "memory" else f"sqlite:///{tmp_path / 'acc.db'}"
+    acc = await engines.start(url, app, [acceptor()])
+    ini = await engines.start("memory://", Application(), [initiator(port_of(acc))])
+    await ini.wait_logged_on(CLIENT, 5)
+    client = ini.driver(CLIENT)
+    await client.send(new_order("first"))
+    await wait_until(lambda: app.entered == 1, 5, "the order inside from_app")
+    before = client.next_target
+    # A TestRequest from the client while the broker's from_app waits.
+    client.session._send_admin(b"1", [(112, b"PING")], client.clock())
+    client._kick()
+    await wait_until(lambda: client.next_target > before, 5,
+                     "the Heartbeat answering the TestRequest", lambda: describe(ini, acc))
+    assert app.outcomes == []  # answered while the callback still waited
+    app.gate.set()
+    await wait_until(lambda: app.outcomes == ["opened"], 5, "the first callback to finish")
+    await client.send(new_order("second"))
+    await wait_until(lambda: app.outcomes == ["opened", "timed out"], 5,
+                     "the timeout inside from_app")

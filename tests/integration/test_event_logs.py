@@ -9,8 +9,8 @@ import ssl
 
 import pytest
 from pyfixmsg_plus.engine.application import LoggingApplication
-from pyfixmsg_plus.engine.transport.levels import operational_level
 from pyfixmsg_plus.engine.transport.initiator import error_reason
+from pyfixmsg_plus.engine.transport.levels import operational_level
 
 from tests.integration.conftest import Engines, acceptor, initiator, port_of, wait_until
 

@@ -53,7 +53,7 @@ async def test_a_window_of_orders_is_answered_in_several_writes(engines: Engines
     await wait_until(lambda: acc.driver(SERVER).logged_on, 5, "the acceptor side logged on")
 
     server = acc.driver(SERVER)
-    writer: Any = server._writer
+    writer: Any = server._conn.writer  # type: ignore[union-attr]
     writes: list[int] = []
     original = writer.write
 

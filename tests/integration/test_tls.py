@@ -141,8 +141,8 @@ async def exchange(engines: Engines, server: dict[str, Any], client: dict[str, A
     for i in range(5):
         await ini.driver(CLIENT).send(new_order(f"tls-{i}"))
     await wait_until(lambda: len(app.ids("8")) == 5, 5, "the reports over TLS")
-    writer = ini.driver(CLIENT)._writer
-    assert writer is not None and writer.get_extra_info("ssl_object") is not None
+    conn = ini.driver(CLIENT)._conn
+    assert conn is not None and conn.writer.get_extra_info("ssl_object") is not None
     return broker, app
 
 

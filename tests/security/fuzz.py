@@ -65,7 +65,7 @@ TAGS = [34, 36, 7, 16, 108, 789, 9, 10, 35, 8, 49, 56, 52, 43, 97, 122, 123, 141
         # application fields and repeating groups (counts, delimiters, members)
         78, 79, 80, 453, 448, 447, 452, 146, 55, 267, 269, 262, 263, 264, 11, 38, 54, 40, 44,
         60, 21, 18, 29, 1128]
-EXECUTABLE_EFFECTS = (fx.Send, fx.SetTarget, fx.SetSender, fx.ResetStore, fx.Deliver,
+EXECUTABLE_EFFECTS = (fx.Send, fx.SetTarget, fx.ResetStore, fx.Deliver,
                       fx.AuthorizeLogon, fx.LoadResend, fx.Disconnect, fx.LoggedOn,
                       fx.LoggedOut, fx.Log)
 
@@ -368,9 +368,8 @@ def check_session(case: SessionCase) -> None:
         deadline = session.next_deadline()
         assert deadline is None or isinstance(deadline, int)
         for e in new:
-            if isinstance(e, fx.SetTarget | fx.SetSender):
-                assert 1 <= getattr(e, "next_target", getattr(e, "next_sender", 1)) \
-                    <= MAX_SEQ_NUM + 1
+            if isinstance(e, fx.SetTarget):
+                assert 1 <= e.next_target <= MAX_SEQ_NUM + 1
             if isinstance(e, fx.LoadResend):
                 assert 0 <= e.begin <= e.end <= MAX_SEQ_NUM
     if session.state.connected:

@@ -96,10 +96,10 @@ class Pair:
         for _ in range(100_000):
             busy = False
             for side in (self.ini, self.acc):
-                while side.session.outbox:
+                while effects := side.session.take_effects():
                     busy = True
-                    effect = side.session.outbox.pop(0)
-                    self._carry_out(side, effect)
+                    for effect in effects:
+                        self._carry_out(side, effect)
             for side in (self.ini, self.acc):
                 if side.inbox:
                     busy = True
@@ -279,8 +279,11 @@ class Solo:
     def run(self) -> list[fx.Effect]:
         done: list[fx.Effect] = []
         s = self.session
-        while s.outbox:
-            effect = s.outbox.pop(0)
+        pending: list[fx.Effect] = []
+        while pending or s.has_effects:
+            if not pending:
+                pending = s.take_effects()
+            effect = pending.pop(0)
             done.append(effect)
             self.effects.append(effect)
             if isinstance(effect, fx.Send):

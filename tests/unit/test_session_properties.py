@@ -151,10 +151,10 @@ def test_every_state_event_pair(role: str, state: State, event: Event,
     after = s.session.state
     if entry is None:
         assert not after.connected
-        assert any(isinstance(e, fx.Disconnect) for e in s.session.outbox)
+        assert any(isinstance(e, fx.Disconnect) for e in s.session.take_effects())
         return
     _, targets = entry
-    assert after is state or after in targets, (state, event, after, s.session.outbox)
+    assert after is state or after in targets, (state, event, after)
     s.run()  # the effects are carried out without tripping the harness's checks
 
 
@@ -236,7 +236,7 @@ class TwoSessions(RuleBasedStateMachine):
         if self.p.connected:
             self.p.ini.inbox.clear()  # in flight, lost
             self.p.acc.inbox.clear()
-            self.p.ini.session.outbox.append(fx.Disconnect("cut"))
+            self.p._carry_out(self.p.ini, fx.Disconnect(reason="cut"))
             self.p.ini.session.closed(self.p.now, "cut")
             self.p.pump()
 
@@ -337,16 +337,47 @@ def _effects(outbox: list[fx.Effect]) -> list[Any]:
     extra=st.sampled_from([[], [(58, "")], [(0, "x")], [(-3, "x")], [(58, "hello")]]),
     omit=st.sampled_from([(), (52,), (34,), (49,)]),
     gap_first=st.booleans(),
+    validation=st.fixed_dictionaries({
+        "check_latency": st.booleans(),
+        "max_latency": st.sampled_from([1, 61, 120, 3600]),
+        "check_comp_id": st.booleans(),
+        "validate_fields_have_values": st.booleans(),
+    }),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 def test_in_order_fast_path_matches_the_full_path(
         msg_type: str, seq_shift: int, sending_shift_s: int, header: list[tuple[int, Any]],
-        extra: list[tuple[int, Any]], omit: tuple[int, ...], gap_first: bool) -> None:
+        extra: list[tuple[int, Any]], omit: tuple[int, ...], gap_first: bool,
+        validation: dict[str, Any]) -> None:
+    """Varied settings: a rule the full path applies under some setting and
+    the fast path ignores (or the other way round) shows up as a difference."""
+    _compare_paths(msg_type, seq_shift, sending_shift_s, header, extra, omit, gap_first,
+                   validation)
+
+
+@pytest.mark.parametrize("check_latency", [True, False])
+@pytest.mark.parametrize("max_latency", [1, 61, 120])
+@pytest.mark.parametrize("check_comp_id", [True, False])
+@pytest.mark.parametrize("sending_shift_s", [0, 60, 121, -121])
+@pytest.mark.parametrize("header", [[], [(49, "WRONG")], [(43, "Y")]])
+def test_in_order_fast_path_matches_the_full_path_for_every_setting(
+        check_latency: bool, max_latency: int, check_comp_id: bool, sending_shift_s: int,
+        header: list[tuple[int, Any]]) -> None:
+    """The same comparison over the whole grid of the settings the checks
+    read, for an in-order order: every combination, not a sample."""
+    _compare_paths("D", 0, sending_shift_s, header, [], (), False, {
+        "check_latency": check_latency, "max_latency": max_latency,
+        "check_comp_id": check_comp_id})
+
+
+def _compare_paths(msg_type: str, seq_shift: int, sending_shift_s: int,
+                   header: list[tuple[int, Any]], extra: list[tuple[int, Any]],
+                   omit: tuple[int, ...], gap_first: bool, validation: dict[str, Any]) -> None:
     from pyfixmsg_plus.engine.codec import encode
 
     sides = []
     for fast in (True, False):
-        s = Solo(session_settings("acceptor", "BROKER", "CLIENT"))
+        s = Solo(session_settings("acceptor", "BROKER", "CLIENT", validation=validation))
         s.logon()
         if gap_first:  # a gap being filled: the fast path must stand aside
             s.feed(s.msg("D", [(11, "after-gap")], seq=s.peer_seq + 3))
@@ -362,10 +393,10 @@ def test_in_order_fast_path_matches_the_full_path(
     assert wires[0] == wires[1]
     outs = []
     for s, wire in zip(sides, wires, strict=True):
-        before = len(s.session.outbox)
+        s.run()
         s.session.receive(decode(wire), s.now)
         ses = s.session
-        outs.append((_effects(ses.outbox[before:]), ses.state, ses.next_target,
+        outs.append((_effects(ses.take_effects()), ses.state, ses.next_target,
                      ses.last_received, ses.test_requests, ses.resend_range, sorted(ses.queue)))
     assert outs[0] == outs[1]
 

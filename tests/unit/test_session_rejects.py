@@ -7,6 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pyfixmsg_plus.engine.application import (
+    BusinessReject,
+    FieldNotFound,
+    IncorrectTagValue,
+    UnsupportedMessageType,
+)
 from pyfixmsg_plus.engine.codec import Message
 from pyfixmsg_plus.engine.session import Problem, State
 from pyfixmsg_plus.engine.session import effects as fx
@@ -122,7 +128,7 @@ def test_unsupported_message_type_business_reject(begin_string: str) -> None:
     s = solo(begin_string)
     s.feed(s.msg("ZZ", [(11, "x")]))
     msg = s.app_delivered()[-1]
-    s.session.app_rejected(msg, s.now, business_reason=3)
+    s.session.app_rejected(msg, UnsupportedMessageType(), s.now)
     s.run()
     rej = s.last("j")
     assert (rej.get(45), rej.get(372), rej.get(380), rej.get(58)) == (
@@ -133,7 +139,7 @@ def test_unsupported_message_type_business_reject(begin_string: str) -> None:
 def test_unsupported_message_type_fixt_puts_appl_ver_id_in_header() -> None:
     s = solo("FIXT.1.1")
     s.feed(s.msg("ZZ", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.session.app_rejected(s.app_delivered()[-1], UnsupportedMessageType(), s.now)
     s.run()
     rej = s.last("j")
     assert rej.get(380) == b"3" and rej.get(1137) is None
@@ -149,7 +155,7 @@ def test_fixt_business_reject_passes_the_peer_dictionaries() -> None:
 
     s = solo("FIXT.1.1")
     s.feed(s.msg("ZZ", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.session.app_rejected(s.app_delivered()[-1], UnsupportedMessageType(), s.now)
     s.run()
     wire = parse(encode(s.last("j")))
     assert validate(wire, fixt()) is None
@@ -160,7 +166,7 @@ def test_fixt_business_reject_passes_the_peer_dictionaries() -> None:
 def test_unsupported_message_type_before_42_is_session_reject(begin_string: str) -> None:
     s = solo(begin_string)
     s.feed(s.msg("ZZ", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.session.app_rejected(s.app_delivered()[-1], UnsupportedMessageType(), s.now)
     s.run()
     rej = s.last("3")
     assert rej.get(58) == b"Unsupported message type" and rej.get(373) is None
@@ -170,7 +176,7 @@ def test_unsupported_message_type_before_42_is_session_reject(begin_string: str)
 def test_business_reject_with_reason_and_tag() -> None:
     s = solo()
     s.feed(s.msg("D", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=5, ref_tag=55)
+    s.session.app_rejected(s.app_delivered()[-1], FieldNotFound(55), s.now)
     s.run()
     rej = s.last("j")
     assert rej.get(380) == b"5" and rej.get(58) == b"Conditionally required field missing (55)"
@@ -179,11 +185,33 @@ def test_business_reject_with_reason_and_tag() -> None:
 def test_app_session_reject_incorrect_value() -> None:
     s = solo()
     s.feed(s.msg("D", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, session_reason=5, ref_tag=54)
+    s.session.app_rejected(s.app_delivered()[-1], IncorrectTagValue(54), s.now)
     s.run()
     rej = s.last("3")
     assert rej.get(373) == b"5" and rej.get(371) == b"54"
     assert s.session.next_target == 3  # not advanced a second time
+
+
+@pytest.mark.parametrize("begin_string", ["FIX.4.0", "FIX.4.1"])
+def test_field_not_found_before_42_is_session_reject(begin_string: str) -> None:
+    s = solo(begin_string)
+    s.feed(s.msg("D", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], FieldNotFound(55), s.now)
+    s.run()
+    rej = s.last("3")
+    assert rej.get(58) == b"Required tag missing (55)" and rej.get(373) is None  # no 373 yet
+
+
+@pytest.mark.parametrize(("begin_string", "answer"), [("FIX.4.4", "j"), ("FIX.4.1", "3")])
+def test_business_reject_exception_maps_by_version(begin_string: str, answer: str) -> None:
+    s = solo(begin_string)
+    s.feed(s.msg("D", [(11, "x")]))
+    s.session.app_rejected(s.app_delivered()[-1], BusinessReject(4, "halted", 55), s.now)
+    s.run()
+    rej = s.last(answer)
+    assert rej.get(58) in (b"halted", b"halted (55)")
+    if answer == "j":
+        assert rej.get(380) == b"4"
 
 
 def test_app_rejected_after_disconnect_is_ignored() -> None:
@@ -192,14 +220,14 @@ def test_app_rejected_after_disconnect_is_ignored() -> None:
     msg = s.app_delivered()[-1]
     s.session.closed(s.now)
     s.run()
-    s.session.app_rejected(msg, s.now, business_reason=3)
+    s.session.app_rejected(msg, UnsupportedMessageType(), s.now)
     assert s.run() == []
 
 
 def test_app_rejected_message_is_persisted_with_next_seq() -> None:
     s = solo()
     s.feed(s.msg("D", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.session.app_rejected(s.app_delivered()[-1], UnsupportedMessageType(), s.now)
     out = s.run()
     (send,) = only(out, fx.Send)
     assert send.persist and send.seq == 2
@@ -269,7 +297,7 @@ def test_fixt_business_reject_quickfix_cpp_style() -> None:
     as QuickFIX C++ writes it (its acceptance definitions expect it)."""
     s = solo("FIXT.1.1", business_reject_appl_ver_id="body")
     s.feed(s.msg("ZZ", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.session.app_rejected(s.app_delivered()[-1], UnsupportedMessageType(), s.now)
     s.run()
     rej = s.last("j")
     assert rej.get(1137) == b"9" and rej.get(1128) is None
@@ -286,7 +314,7 @@ def test_a_quickfix_cpp_style_business_reject_is_taken() -> None:
 
     s = solo("FIXT.1.1", business_reject_appl_ver_id="body")
     s.feed(s.msg("ZZ", [(11, "x")]))
-    s.session.app_rejected(s.app_delivered()[-1], s.now, business_reason=3)
+    s.session.app_rejected(s.app_delivered()[-1], UnsupportedMessageType(), s.now)
     s.run()
     wire = parse(encode(s.last("j")))
     assert wire.get(1137) == b"9"
