@@ -40,6 +40,24 @@ class StoreClosedError(PermanentStoreError):
     """The store (or the backend it belongs to) has been closed."""
 
 
+def copy_error(err: StoreError) -> StoreError:
+    """A fresh instance per waiting caller, so tracebacks do not pile up."""
+    try:
+        return type(err)(*err.args)
+    except Exception:
+        return err
+
+
+def chain_error(err: StoreError) -> StoreError:
+    """The error of a pipelined batch refused because an earlier batch of
+    its chain failed: the same class (retryable stays retryable)."""
+    text = f"not written: an earlier batch of this session failed: {err}"
+    try:
+        return type(err)(text)
+    except Exception:
+        return err
+
+
 def _short(seq: object) -> str:
     """A value for an error message (str() of a huge int raises ValueError)."""
     if isinstance(seq, int) and seq.bit_length() > 64:

@@ -78,7 +78,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
-from .groupcommit import Job, Writer
+from .groupcommit import Chains, Job, Writer
 from .migrations import Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -300,10 +300,10 @@ class MongoStore:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
+    def submit(self, key: str, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
         if self._closed or self._writer is None:
             raise StoreClosedError(f"mongodb store {self.where} is closed")
-        return self._writer.submit(key, op)
+        return self._writer.submit(key, op, chained=chained)
 
     def idle(self, key: str) -> bool:
         return self._writer is None or self._writer.idle(key)
@@ -311,12 +311,17 @@ class MongoStore:
     async def _execute(self, batch: list[Job]) -> None:
         tx = _Tx(self)
         done: list[Job] = []  # jobs whose writes wait in tx (or went out with a flush)
+        chains = self._writer.chains if self._writer is not None else Chains()
         for job in batch:
             tx.job = job
+            job.error = chains.blocked(job)
+            if job.error is not None:
+                continue
             try:
                 job.result = await job.op(tx)
             except StoreError as e:  # refused before writing anything
                 job.error = e
+                chains.failed(job)
                 continue
             except Exception as e:
                 self._fail([*done, job], e, tx)
@@ -541,10 +546,10 @@ class MongoSessionStore:
     def key(self) -> SessionKey:
         return self._key
 
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+    def _submit(self, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
         if self._closed:
             raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op)
+        return self._backend.submit(self._key.value, op, chained)
 
     async def load(self) -> StoreState:
         k = self._key.value
@@ -563,6 +568,15 @@ class MongoSessionStore:
                          next_target: int | None) -> None:
         """Messages, the sender seq after them and (unless None) the next
         target seq in one document write."""
+        await self._batch(messages, next_target, False)
+
+    def submit_batch(self, messages: Sequence[tuple[int, bytes]],
+                     next_target: int | None) -> asyncio.Future[None]:
+        """A pipelined ``save_batch`` (``base.submit_batch``)."""
+        return self._batch(messages, next_target, True)
+
+    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
+               chained: bool) -> asyncio.Future[Any]:
         check_outbound(messages, None)
         if next_target is not None:
             check_seq(next_target, "next target seq")
@@ -588,7 +602,7 @@ class MongoSessionStore:
                        "n": new_next, "t": tx.now, "m": frozen, "tg": st.target, "tv": st.tv})
             st.last_next = new_next
 
-        await self._submit(op)
+        return self._submit(op, chained)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")

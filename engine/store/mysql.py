@@ -64,7 +64,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
-from .groupcommit import Job, Writer
+from .groupcommit import Chains, Job, Writer, execute_isolating, run_jobs
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -157,11 +157,8 @@ def _translate(exc: BaseException, where: str, committing: bool = False) -> Stor
     return PermanentStoreError(text)
 
 
-def _copy_error(err: StoreError) -> StoreError:
-    try:
-        return type(err)(*err.args)
-    except Exception:
-        return err
+def _retry_in_store(err: StoreError) -> bool:
+    return _code(err.__cause__ or err) in _RETRY_IN_STORE
 
 
 # --- jobs ------------------------------------------------------------------------
@@ -233,23 +230,10 @@ class _Batches:
 
     def __init__(self, store: MySQLStore) -> None:
         self.store = store
+        self.chains = Chains()  # shared by the store's writers: a key maps to one
 
     async def execute(self, batch: list[Job]) -> None:
-        for attempt in range(_RETRIES + 1):
-            err = await self._transaction(batch)
-            if err is None:
-                return
-            if _code(err.__cause__ or err) in _RETRY_IN_STORE and attempt < _RETRIES:
-                await asyncio.sleep(0.001 * (attempt + 1))
-                continue
-            if len(batch) > 1 and isinstance(err, PermanentStoreError):
-                for job in batch:  # isolate the job that broke the batch
-                    await self.execute([job])
-                return
-            for job in batch:
-                job.error = _copy_error(err)
-                job.result = None
-            return
+        await execute_isolating(batch, self._transaction, self.chains, _retry_in_store, _RETRIES)
 
     async def _transaction(self, batch: list[Job]) -> StoreError | None:
         store = self.store
@@ -262,13 +246,7 @@ class _Batches:
                         async with conn.cursor() as cur:
                             tx = _Tx(cur, store.prefix)
                             await tx.lock(job.key for job in batch)
-                            for job in batch:
-                                job.error = None
-                                job.result = None
-                                try:
-                                    job.result = await job.op(tx)
-                                except StoreError as e:  # rejected before writing anything
-                                    job.error = e
+                            await run_jobs(batch, tx, self.chains)
                             await tx.finish()
                         committing = True
                         await conn.commit()
@@ -324,7 +302,7 @@ class MySQLStore:
         batches = _Batches(store)
         store._writers = [
             Writer(f"mysql-store writer {i}", settings.max_batch, batches.execute,
-                   lambda e: _translate(e, where), f"mysql store {where}")
+                   lambda e: _translate(e, where), f"mysql store {where}", batches.chains)
             for i in range(settings.writers)]
         return store
 
@@ -391,9 +369,9 @@ class MySQLStore:
     def _writer(self, key: str) -> Writer:
         return self._writers[zlib.crc32(key.encode()) % len(self._writers)]
 
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
+    def submit(self, key: str, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
         self._check_open()
-        return self._writer(key).submit(key, op)
+        return self._writer(key).submit(key, op, chained=chained)
 
     def idle(self, key: str) -> bool:
         return self._writer(key).idle(key)
@@ -542,10 +520,10 @@ class MySQLSessionStore:
     def key(self) -> SessionKey:
         return self._key
 
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+    def _submit(self, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
         if self._closed:
             raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op)
+        return self._backend.submit(self._key.value, op, chained)
 
     async def load(self) -> StoreState:
         result: StoreState = await self._submit(_load_op(self._key.value))
@@ -558,6 +536,15 @@ class MySQLSessionStore:
                          next_target: int | None) -> None:
         """Messages, the sender seq after them and (unless None) the next
         target seq, in one transaction."""
+        await self._batch(messages, next_target, False)
+
+    def submit_batch(self, messages: Sequence[tuple[int, bytes]],
+                     next_target: int | None) -> asyncio.Future[None]:
+        """A pipelined ``save_batch`` (``base.submit_batch``)."""
+        return self._batch(messages, next_target, True)
+
+    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
+               chained: bool) -> asyncio.Future[Any]:
         check_outbound(messages, None)
         if next_target is not None:
             check_seq(next_target, "next target seq")
@@ -576,7 +563,7 @@ class MySQLSessionStore:
                 row[2] = next_target
                 tx.dirty.add(k)
 
-        await self._submit(op)
+        return self._submit(op, chained)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
