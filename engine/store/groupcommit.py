@@ -25,12 +25,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import PermanentStoreError, StoreClosedError, StoreError, chain_error, copy_error
+from .errors import (
+    PermanentStoreError,
+    StoreClosedError,
+    StoreError,
+    chain_error,
+    check_outbound,
+    check_seq,
+    copy_error,
+)
 
-__all__ = ["ChainCounter", "Chains", "Job", "Writer", "copy_error", "execute_isolating", "run_jobs"]
+if TYPE_CHECKING:
+    from .base import SessionKey
+
+__all__ = [
+    "ChainCounter", "Chains", "Job", "QueuedSessionStore", "Writer", "copy_error",
+    "execute_isolating", "run_jobs",
+]
 
 
 class Job:
@@ -245,3 +259,62 @@ async def execute_isolating(
             job.result = None
             chains.failed(job)
         return
+
+
+class _Backend(Protocol):
+    def submit(self, key: str, op: Any, chained: bool = False) -> asyncio.Future[Any]: ...
+
+
+class QueuedSessionStore:
+    """What the session stores of the group-commit backends share: every
+    call becomes a job on the backend's writer.  A subclass turns a batch
+    (messages and/or next target, already checked and copied) into its op
+    with :meth:`_batch_op`."""
+
+    def __init__(self, backend: _Backend, key: SessionKey) -> None:
+        self._backend = backend
+        self._key = key
+        self._closed = False
+
+    @property
+    def key(self) -> SessionKey:
+        return self._key
+
+    def _submit(self, op: Any, chained: bool = False) -> asyncio.Future[Any]:
+        if self._closed:
+            raise StoreClosedError(f"session store {self._key} is closed")
+        return self._backend.submit(self._key.value, op, chained)
+
+    def _batch_op(self, messages: tuple[tuple[int, bytes], ...], next_target: int | None) -> Any:
+        raise NotImplementedError
+
+    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
+               chained: bool) -> asyncio.Future[Any]:
+        check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        # Copy now: the caller may reuse a bytearray once we are suspended.
+        frozen = tuple((seq, bytes(data)) for seq, data in messages)
+        return self._submit(self._batch_op(frozen, next_target), chained)
+
+    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
+        await self._batch(messages, None, False)
+
+    async def save_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> None:
+        """``save_outbound`` and ``set_next_target`` in one commit."""
+        await self._batch(messages, next_target, False)
+
+    def submit_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> asyncio.Future[None]:
+        """A pipelined ``save_batch`` (``base.submit_batch``)."""
+        return self._batch(messages, next_target, True)
+
+    async def set_next_target(self, seq: int) -> None:
+        check_seq(seq, "next target seq")
+        await self._batch((), seq, False)
+
+    async def close(self) -> None:
+        self._closed = True

@@ -64,7 +64,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
-from .groupcommit import Chains, Job, Writer, execute_isolating, run_jobs
+from .groupcommit import Chains, Job, QueuedSessionStore, Writer, execute_isolating, run_jobs
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -508,47 +508,21 @@ def _load_op(k: str) -> _Op:
     return op
 
 
-class MySQLSessionStore:
+class MySQLSessionStore(QueuedSessionStore):
     """One session's rows in a :class:`MySQLStore`."""
 
+    _backend: MySQLStore
+
     def __init__(self, backend: MySQLStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
-
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(self, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op, chained)
+        super().__init__(backend, key)
 
     async def load(self) -> StoreState:
         result: StoreState = await self._submit(_load_op(self._key.value))
         return result
 
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        await self.save_batch(messages, None)
-
-    async def save_batch(self, messages: Sequence[tuple[int, bytes]],
-                         next_target: int | None) -> None:
+    def _batch_op(self, frozen: tuple[tuple[int, bytes], ...], next_target: int | None) -> _Op:
         """Messages, the sender seq after them and (unless None) the next
         target seq, in one transaction."""
-        await self._batch(messages, next_target, False)
-
-    def submit_batch(self, messages: Sequence[tuple[int, bytes]],
-                     next_target: int | None) -> asyncio.Future[None]:
-        """A pipelined ``save_batch`` (``base.submit_batch``)."""
-        return self._batch(messages, next_target, True)
-
-    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
-               chained: bool) -> asyncio.Future[Any]:
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
         k = self._key.value
 
         async def op(tx: _Tx) -> None:
@@ -563,7 +537,7 @@ class MySQLSessionStore:
                 row[2] = next_target
                 tx.dirty.add(k)
 
-        return self._submit(op, chained)
+        return op
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
@@ -578,9 +552,6 @@ class MySQLSessionStore:
             tx.dirty.add(k)
 
         await self._submit(op)
-
-    async def set_next_target(self, seq: int) -> None:
-        await self.save_batch((), seq)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         if self._closed:
@@ -614,8 +585,6 @@ class MySQLSessionStore:
 
         await self._submit(op)
 
-    async def close(self) -> None:
-        self._closed = True
 
 
 _OPTIONS = ("table_prefix", "max_batch", "writers", "pool_min", "pool_max", "connect_timeout",

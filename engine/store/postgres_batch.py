@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
@@ -48,7 +48,7 @@ from .errors import (
     check_seq,
     copy_error,
 )
-from .groupcommit import Chains, Job, Writer, execute_isolating, run_jobs
+from .groupcommit import Chains, Job, QueuedSessionStore, Writer, execute_isolating, run_jobs
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -361,49 +361,21 @@ def load_op(k: str) -> _Op:
     return op
 
 
-class PostgresSessionStore:
+class PostgresSessionStore(QueuedSessionStore):
     """One session's rows in a :class:`~.postgres.PostgresStore`."""
 
+    _backend: PostgresStore
+
     def __init__(self, backend: PostgresStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
-
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(self, op: Any, chained: bool = False) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op, chained)
+        super().__init__(backend, key)
 
     async def load(self) -> StoreState:
         result: StoreState = await self._submit(load_op(self._key.value))
         return result
 
-    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
-               chained: bool) -> asyncio.Future[Any]:
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
-        return self._submit(BatchOp(self._key.value, frozen, next_target), chained)
-
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        await self._batch(messages, None, False)
-
-    async def save_batch(
-        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
-    ) -> None:
-        """``save_outbound`` and ``set_next_target`` in one commit."""
-        await self._batch(messages, next_target, False)
-
-    def submit_batch(
-        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
-    ) -> asyncio.Future[None]:
-        """A pipelined ``save_batch`` (``base.submit_batch``)."""
-        return self._batch(messages, next_target, True)
+    def _batch_op(self, messages: tuple[tuple[int, bytes], ...],
+                  next_target: int | None) -> BatchOp:
+        return BatchOp(self._key.value, messages, next_target)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
@@ -418,10 +390,6 @@ class PostgresSessionStore:
             tx.dirty.add(k)
 
         await self._submit(op)
-
-    async def set_next_target(self, seq: int) -> None:
-        check_seq(seq, "next target seq")
-        await self._batch((), seq, False)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         check_range(begin, end)
@@ -460,6 +428,3 @@ class PostgresSessionStore:
             tx.dirty.add(k)
 
         await self._submit(op)
-
-    async def close(self) -> None:
-        self._closed = True
