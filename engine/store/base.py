@@ -49,7 +49,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..codec.safetext import safe_text
@@ -139,16 +139,17 @@ class PipelinedStore(Protocol):
 
     def submit_batch(
         self, messages: Sequence[tuple[int, bytes]], next_target: int | None
-    ) -> Awaitable[None]: ...
+    ) -> asyncio.Future[None]: ...
 
 
 def submit_batch(
     store: SessionStore, messages: Sequence[tuple[int, bytes]], next_target: int | None
-) -> Awaitable[None]:
+) -> asyncio.Future[None]:
     """Queue ``messages`` (as ``save_outbound``) and the next target seq as
     one batch, now, and return an awaitable that completes once the batch is
-    durable (module docstring: ordering and chaining).  Must be called from a
-    running event loop.  A malformed batch raises ``StoreError`` here; later
+    durable (module docstring: ordering and chaining): an ``asyncio.Future``
+    (``done()``, ``add_done_callback``).  Must be called from a running
+    event loop.  A malformed batch raises ``StoreError`` here; later
     failures come through the awaitable.  Cancelling the awaitable does not
     withdraw the batch.
 
@@ -158,7 +159,7 @@ def submit_batch(
     for the one before."""
     native = getattr(store, "submit_batch", None)
     if native is not None:
-        result: Awaitable[None] = native(messages, next_target)
+        result: asyncio.Future[None] = native(messages, next_target)
         return result
     pipe = _fallbacks.get(store)
     if pipe is None:

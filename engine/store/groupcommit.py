@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .base import SessionKey
 
 __all__ = [
-    "ChainCounter", "Chains", "Job", "QueuedSessionStore", "Writer", "copy_error",
+    "BatchOp", "ChainCounter", "Chains", "Job", "QueuedSessionStore", "Writer", "copy_error",
     "execute_isolating", "run_jobs",
 ]
 
@@ -61,6 +61,20 @@ class Job:
         self.chain = chain
         self.result: Any = None
         self.error: StoreError | None = None
+
+
+class BatchOp:
+    """Messages (consecutive, from the next sender seq) and/or the next
+    target seq of one session, checked and copied when submitted: the
+    engine's flush, which stores may run on a path of its own."""
+
+    __slots__ = ("key", "messages", "next_target")
+
+    def __init__(self, key: str, messages: tuple[tuple[int, bytes], ...],
+                 next_target: int | None) -> None:
+        self.key = key
+        self.messages = messages
+        self.next_target = next_target
 
 
 class ChainCounter:

@@ -48,13 +48,21 @@ from .errors import (
     check_seq,
     copy_error,
 )
-from .groupcommit import Chains, Job, QueuedSessionStore, Writer, execute_isolating, run_jobs
+from .groupcommit import (
+    BatchOp,
+    Chains,
+    Job,
+    QueuedSessionStore,
+    Writer,
+    execute_isolating,
+    run_jobs,
+)
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
 
 __all__ = [
-    "BatchOp", "PgWriter", "PostgresSessionStore", "Tx", "is_connection_problem", "load_op",
+    "PgBatchOp", "PgWriter", "PostgresSessionStore", "Tx", "is_connection_problem", "load_op",
     "translate",
 ]
 
@@ -167,17 +175,10 @@ class Tx:
 _Op = Callable[[Tx], Awaitable[Any]]
 
 
-class BatchOp:
-    """Messages (consecutive, from the next sender seq) and/or the next
-    target seq of one session: what the fast path can run."""
+class PgBatchOp(BatchOp):
+    """A flush batch: what the fast path can run."""
 
-    __slots__ = ("key", "messages", "next_target")
-
-    def __init__(self, key: str, messages: tuple[tuple[int, bytes], ...],
-                 next_target: int | None) -> None:
-        self.key = key
-        self.messages = messages
-        self.next_target = next_target
+    __slots__ = ()
 
     def apply(self, row: list[int], now: int,
               inserts: list[tuple[str, int, int, str | None, bytes]]) -> bool:
@@ -229,7 +230,7 @@ class PgWriter:
 
     async def execute(self, batch: list[Job]) -> None:
         chains = self.writer.chains
-        if all(type(j.op) is BatchOp and j.key in self.cache for j in batch):
+        if all(type(j.op) is PgBatchOp and j.key in self.cache for j in batch):
             stale = await self._fast(batch, chains)
             if not stale:
                 return
@@ -374,8 +375,8 @@ class PostgresSessionStore(QueuedSessionStore):
         return result
 
     def _batch_op(self, messages: tuple[tuple[int, bytes], ...],
-                  next_target: int | None) -> BatchOp:
-        return BatchOp(self._key.value, messages, next_target)
+                  next_target: int | None) -> PgBatchOp:
+        return PgBatchOp(self._key.value, messages, next_target)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")

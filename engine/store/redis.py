@@ -71,7 +71,7 @@ from .errors import (
     check_range,
     check_seq,
 )
-from .groupcommit import Job, Writer
+from .groupcommit import Job, QueuedSessionStore, Writer
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -137,11 +137,6 @@ return {1, new}
 init()
 drop_from(ARGV[4])
 redis.call('HSET', KEYS[1], 'sender', ARGV[4], 'updated', ARGV[3])
-return 1
-""",
-    "set_target": """
-init()
-redis.call('HSET', KEYS[1], 'target', ARGV[4], 'updated', ARGV[3])
 return 1
 """,
     # ARGV[4] creation time ns
@@ -293,14 +288,15 @@ class RedisStore:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(
-        self, script: str, k: str, args: Sequence[Any], parse: Callable[[Any], Any] = _raw,
-        chained: bool = False,
-    ) -> asyncio.Future[Any]:
+    def call(self, k: str, script: str, args: Sequence[Any],
+             parse: Callable[[Any], Any] = _raw) -> _Call:
+        """The script call of one job on session ``k``."""
+        return _Call(script, self.keys_of(k), self.argv(k, *args), parse)
+
+    def submit(self, k: str, op: _Call, chained: bool = False) -> asyncio.Future[Any]:
         if self._closed or self._writer is None:
             raise StoreClosedError(f"redis store {self.where} is closed")
-        call = _Call(script, self.keys_of(k), self.argv(k, *args), parse)
-        return self._writer.submit(k, call, chained=chained)
+        return self._writer.submit(k, op, chained=chained)
 
     async def _execute(self, batch: list[Job]) -> None:
         """One pipeline per round; a session's second batch of one chain
@@ -365,7 +361,7 @@ class RedisStore:
             todo = again
 
     async def open(self, key: SessionKey) -> RedisSessionStore:
-        await self.submit("load", key.value, ())
+        await self.submit(key.value, self.call(key.value, "load", ()))
         return RedisSessionStore(self, key)
 
     async def close(self) -> None:
@@ -467,45 +463,33 @@ class RedisStore:
                     f"session {k} already has state in {self.where} (sender {res[1]!r}, target "
                     f"{res[2]!r}); pass replace to overwrite it")
 
-        await self.submit("import", k, args, parse)
+        await self.submit(k, self.call(k, "import", args, parse))
 
 
 def _parse_state(res: Any) -> StoreState:
     return StoreState(int(res[0]), int(res[1]), int(res[2]))
 
 
-class RedisSessionStore:
+class RedisSessionStore(QueuedSessionStore):
     """One session's keys in a :class:`RedisStore`."""
 
+    _backend: RedisStore
+
     def __init__(self, backend: RedisStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
+        super().__init__(backend, key)
 
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(
-        self, script: str, args: Sequence[Any], parse: Callable[[Any], Any] = _raw,
-        chained: bool = False,
-    ) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(script, self._key.value, args, parse, chained)
+    def _run(self, script: str, args: Sequence[Any],
+             parse: Callable[[Any], Any] = _raw) -> asyncio.Future[Any]:
+        return self._submit(self._backend.call(self._key.value, script, args, parse))
 
     async def load(self) -> StoreState:
-        result: StoreState = await self._submit("load", (), _parse_state)
+        result: StoreState = await self._run("load", (), _parse_state)
         return result
 
-    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
-               chained: bool) -> asyncio.Future[Any]:
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
+    def _batch_op(self, frozen: tuple[tuple[int, bytes], ...], next_target: int | None) -> _Call:
+        """Messages and the next target seq in one script (atomic)."""
         now = time.time_ns()
         stamp = _TIME.pack(now)
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
         values = [stamp + data for _, data in frozen]
         first = frozen[0][0] if frozen else 0
 
@@ -514,31 +498,12 @@ class RedisSessionStore:
                 check_outbound(frozen, int(res[1]))  # raises StoreSequenceError
                 raise StoreSequenceError(f"save_outbound: next sender seq is {int(res[1])}")
 
-        return self._submit("save", [first, self._backend.ttl, now // 1_000_000,
-                                     next_target or 0, *values], parse, chained)
-
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        await self._batch(messages, None, False)
-
-    async def save_batch(
-        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
-    ) -> None:
-        """``save_outbound`` and ``set_next_target`` in one script (atomic)."""
-        await self._batch(messages, next_target, False)
-
-    def submit_batch(
-        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
-    ) -> asyncio.Future[None]:
-        """A pipelined ``save_batch`` (``base.submit_batch``)."""
-        return self._batch(messages, next_target, True)
+        return self._backend.call(self._key.value, "save", [
+            first, self._backend.ttl, now // 1_000_000, next_target or 0, *values], parse)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
-        await self._submit("set_sender", [seq])
-
-    async def set_next_target(self, seq: int) -> None:
-        check_seq(seq, "next target seq")
-        await self._submit("set_target", [seq])
+        await self._run("set_sender", [seq])
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         check_range(begin, end)
@@ -546,15 +511,12 @@ class RedisSessionStore:
             return [(int(rows[i]), bytes(rows[i + 1][_TIME.size:]))
                     for i in range(0, len(rows), 2)]
 
-        result: list[tuple[int, bytes]] = await self._submit(
+        result: list[tuple[int, bytes]] = await self._run(
             "range", [begin, end if end != 0 else "+inf"], parse)
         return result
 
     async def reset(self, creation_time_ns: int) -> None:
-        await self._submit("reset", [creation_time_ns])
-
-    async def close(self) -> None:
-        self._closed = True
+        await self._run("reset", [creation_time_ns])
 
 
 _OPTIONS = ("prefix", "ttl_days", "max_batch", "socket_timeout", "connect_timeout",

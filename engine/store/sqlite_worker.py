@@ -56,7 +56,7 @@ from .errors import (
     check_outbound,
     copy_error,
 )
-from .groupcommit import ChainCounter, Chains, Job
+from .groupcommit import BatchOp, ChainCounter, Chains, Job
 
 __all__ = ["BatchOp", "Worker", "ensure_row", "is_busy", "retry_busy", "translate"]
 
@@ -119,19 +119,6 @@ def ensure_row(conn: sqlite3.Connection, key: str) -> tuple[int, int, int]:
         )
         return (1, 1, now)
     return (int(row[0]), int(row[1]), int(row[2]))
-
-
-class BatchOp:
-    """Messages (consecutive, from the next sender seq) and/or the next
-    target seq of one session, copied at submission."""
-
-    __slots__ = ("key", "messages", "next_target")
-
-    def __init__(self, key: str, messages: tuple[tuple[int, bytes], ...],
-                 next_target: int | None) -> None:
-        self.key = key
-        self.messages = messages
-        self.next_target = next_target
 
 
 class _Tx:
