@@ -30,15 +30,30 @@ Further rules every backend follows (the shared contract suite in
 * ``close()`` may be called more than once; using a closed store raises
   ``StoreClosedError``.  Closing the backend closes every session store
   opened from it.
+
+Pipelined writes (:func:`submit_batch`): a caller that keeps working while
+its last batch commits submits the next batch at once, without awaiting the
+first.  Every batch is queued before ``submit_batch`` returns; its awaitable
+completes once the batch is durable, and the awaitables of one session
+complete in submission order.  A batch submitted while an earlier one of the
+same session is still unanswered is *chained* to it: if the earlier batch
+fails, the later one fails too (the same error class, retryable or
+permanent) and writes nothing.  Once every batch submitted so far has been
+answered, the next one starts a new chain.  Backends merge what is queued
+from all their sessions into one commit (group commit) of at most
+``max_batch`` calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
 from ..codec.safetext import safe_text
+from .errors import StoreError, chain_error, check_outbound, check_seq
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,3 +131,70 @@ async def save_batch(
     if next_target is not None:
         await store.set_next_target(next_target)
 
+
+
+class PipelinedStore(Protocol):
+    """A session store with native pipelined batches (every backend of this
+    package): see :func:`submit_batch` for the contract."""
+
+    def submit_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> asyncio.Future[None]: ...
+
+
+def submit_batch(
+    store: SessionStore, messages: Sequence[tuple[int, bytes]], next_target: int | None
+) -> asyncio.Future[None]:
+    """Queue ``messages`` (as ``save_outbound``) and the next target seq as
+    one batch, now, and return an awaitable that completes once the batch is
+    durable (module docstring: ordering and chaining): an ``asyncio.Future``
+    (``done()``, ``add_done_callback``).  Must be called from a running
+    event loop.  A malformed batch raises ``StoreError`` here; later
+    failures come through the awaitable.  Cancelling the awaitable does not
+    withdraw the batch.
+
+    A store without a native ``submit_batch`` gets one built on
+    ``save_batch``: the same ordering and chaining among its batches, but a
+    call made after it and not awaited may overtake a batch still waiting
+    for the one before."""
+    native = getattr(store, "submit_batch", None)
+    if native is not None:
+        result: asyncio.Future[None] = native(messages, next_target)
+        return result
+    pipe = _fallbacks.get(store)
+    if pipe is None:
+        pipe = _fallbacks[store] = _Pipeline(store)
+    return pipe.submit(messages, next_target)
+
+
+class _Pipeline:
+    """``submit_batch`` for a store that only has the awaited calls: each
+    batch is a task that waits for the one before it."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+        self._tail: asyncio.Future[None] | None = None
+
+    def submit(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> asyncio.Future[None]:
+        check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        frozen = tuple((seq, bytes(data)) for seq, data in messages)
+        before = self._tail if self._tail is not None and not self._tail.done() else None
+        task = asyncio.get_running_loop().create_task(self._run(before, frozen, next_target))
+        self._tail = task
+        return task
+
+    async def _run(self, before: asyncio.Future[None] | None,
+                   messages: tuple[tuple[int, bytes], ...], next_target: int | None) -> None:
+        if before is not None:
+            try:
+                await asyncio.shield(before)
+            except StoreError as e:
+                raise chain_error(e) from None
+        await save_batch(self._store, messages, next_target)
+
+
+_fallbacks: weakref.WeakKeyDictionary[SessionStore, _Pipeline] = weakref.WeakKeyDictionary()

@@ -40,6 +40,24 @@ class StoreClosedError(PermanentStoreError):
     """The store (or the backend it belongs to) has been closed."""
 
 
+def copy_error(err: StoreError) -> StoreError:
+    """A fresh instance per waiting caller, so tracebacks do not pile up."""
+    try:
+        return type(err)(*err.args)
+    except Exception:
+        return err
+
+
+def chain_error(err: StoreError) -> StoreError:
+    """The error of a pipelined batch refused because an earlier batch of
+    its chain failed: the same class (retryable stays retryable)."""
+    text = f"not written: an earlier batch of this session failed: {err}"
+    try:
+        return type(err)(text)
+    except Exception:
+        return err
+
+
 def _short(seq: object) -> str:
     """A value for an error message (str() of a huge int raises ValueError)."""
     if isinstance(seq, int) and seq.bit_length() > 64:
@@ -78,15 +96,25 @@ def check_outbound(messages: object, next_sender_seq: int | None) -> int:
     wherever the first message does).  Shared by every backend so they all
     reject exactly the same inputs.
     """
-    if type(messages) is list and next_sender_seq is not None:
-        # The engine's own batches: a list of (int, bytes) pairs in order.
+    if type(messages) is list or type(messages) is tuple:
+        # The engine's own batches (and the stores' copies of them): (int,
+        # bytes) pairs in order.  A batch this loop does not accept goes to
+        # the general checks below, which say what is wrong.
         following = next_sender_seq
         for item in messages:
             if (type(item) is not tuple or len(item) != 2 or type(item[0]) is not int
-                    or type(item[1]) is not bytes or item[0] != following):
-                break  # the general checks below say what is wrong
+                    or type(item[1]) is not bytes):
+                break
+            if following is None:
+                following = item[0]
+                if following < 1:
+                    break
+            elif item[0] != following:
+                break
             following += 1
         else:
+            if following is None:
+                return 0
             if following <= MAX_SEQ_NUM + 1:
                 return following
     if not isinstance(messages, Sequence) or isinstance(messages, str | bytes | bytearray):

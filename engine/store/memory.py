@@ -29,7 +29,14 @@ from .admin import (
     msg_type_of,
 )
 from .base import SessionKey, StoreState
-from .errors import PermanentStoreError, StoreClosedError, check_outbound, check_range, check_seq
+from .errors import (
+    PermanentStoreError,
+    StoreClosedError,
+    StoreError,
+    check_outbound,
+    check_range,
+    check_seq,
+)
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -233,6 +240,23 @@ class MemorySessionStore:
         if next_target is not None:
             d.next_target_seq = next_target
         d.updated_ns = now
+
+    def submit_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> asyncio.Future[None]:
+        """A pipelined ``save_batch`` (``base.submit_batch``): done at once."""
+        check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        self._data()  # closed: raise now, like the other stores
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            self.save_batch_now(messages, next_target)
+        except StoreError as e:
+            future.set_exception(e)
+        else:
+            future.set_result(None)
+        return future
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")

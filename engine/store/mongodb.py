@@ -78,7 +78,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
-from .groupcommit import Job, Writer
+from .groupcommit import Chains, Job, QueuedSessionStore, Writer
 from .migrations import Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -300,10 +300,10 @@ class MongoStore:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
+    def submit(self, key: str, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
         if self._closed or self._writer is None:
             raise StoreClosedError(f"mongodb store {self.where} is closed")
-        return self._writer.submit(key, op)
+        return self._writer.submit(key, op, chained=chained)
 
     def idle(self, key: str) -> bool:
         return self._writer is None or self._writer.idle(key)
@@ -311,12 +311,17 @@ class MongoStore:
     async def _execute(self, batch: list[Job]) -> None:
         tx = _Tx(self)
         done: list[Job] = []  # jobs whose writes wait in tx (or went out with a flush)
+        chains = self._writer.chains if self._writer is not None else Chains()
         for job in batch:
             tx.job = job
+            job.error = chains.blocked(job)
+            if job.error is not None:
+                continue
             try:
                 job.result = await job.op(tx)
             except StoreError as e:  # refused before writing anything
                 job.error = e
+                chains.failed(job)
                 continue
             except Exception as e:
                 self._fail([*done, job], e, tx)
@@ -529,22 +534,13 @@ def _prune_op(k: str, before_ns: int) -> _Op:
     return op
 
 
-class MongoSessionStore:
+class MongoSessionStore(QueuedSessionStore):
     """One session's documents in a :class:`MongoStore`."""
 
+    _backend: MongoStore
+
     def __init__(self, backend: MongoStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
-
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op)
+        super().__init__(backend, key)
 
     async def load(self) -> StoreState:
         k = self._key.value
@@ -556,18 +552,11 @@ class MongoSessionStore:
         result: StoreState = await self._submit(op)
         return result
 
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        await self.save_batch(messages, None)
-
-    async def save_batch(self, messages: Sequence[tuple[int, bytes]],
-                         next_target: int | None) -> None:
+    def _batch_op(self, batch: tuple[tuple[int, bytes], ...], next_target: int | None) -> _Op:
         """Messages, the sender seq after them and (unless None) the next
         target seq in one document write."""
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
-        frozen = [bytes(data) for _, data in messages]
-        seqs = [seq for seq, _ in messages]
+        frozen = [data for _, data in batch]
+        seqs = [seq for seq, _ in batch]
         if sum(len(d) for d in frozen) > _MAX_BATCH_BYTES:
             raise PermanentStoreError(f"mongodb store: a batch of {len(frozen)} messages is over "
                                       f"{_MAX_BATCH_BYTES >> 20} MiB (the document size limit)")
@@ -588,7 +577,7 @@ class MongoSessionStore:
                        "n": new_next, "t": tx.now, "m": frozen, "tg": st.target, "tv": st.tv})
             st.last_next = new_next
 
-        await self._submit(op)
+        return op
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
@@ -610,9 +599,6 @@ class MongoSessionStore:
                 k, st, keep, {"base": seq, "target": st.target, "tv": st.tv + 1}, tx.now)
 
         await self._submit(op)
-
-    async def set_next_target(self, seq: int) -> None:
-        await self.save_batch((), seq)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         if self._closed:
@@ -647,8 +633,6 @@ class MongoSessionStore:
 
         await self._submit(op)
 
-    async def close(self) -> None:
-        self._closed = True
 
 
 _OPTIONS = ("collection_prefix", "max_batch", "connect_timeout", "socket_timeout", "tls",

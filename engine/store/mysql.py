@@ -64,7 +64,7 @@ from .errors import (
     check_outbound,
     check_seq,
 )
-from .groupcommit import Job, Writer
+from .groupcommit import Chains, Job, QueuedSessionStore, Writer, execute_isolating, run_jobs
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
 
 if TYPE_CHECKING:
@@ -157,11 +157,8 @@ def _translate(exc: BaseException, where: str, committing: bool = False) -> Stor
     return PermanentStoreError(text)
 
 
-def _copy_error(err: StoreError) -> StoreError:
-    try:
-        return type(err)(*err.args)
-    except Exception:
-        return err
+def _retry_in_store(err: StoreError) -> bool:
+    return _code(err.__cause__ or err) in _RETRY_IN_STORE
 
 
 # --- jobs ------------------------------------------------------------------------
@@ -233,23 +230,10 @@ class _Batches:
 
     def __init__(self, store: MySQLStore) -> None:
         self.store = store
+        self.chains = Chains()  # shared by the store's writers: a key maps to one
 
     async def execute(self, batch: list[Job]) -> None:
-        for attempt in range(_RETRIES + 1):
-            err = await self._transaction(batch)
-            if err is None:
-                return
-            if _code(err.__cause__ or err) in _RETRY_IN_STORE and attempt < _RETRIES:
-                await asyncio.sleep(0.001 * (attempt + 1))
-                continue
-            if len(batch) > 1 and isinstance(err, PermanentStoreError):
-                for job in batch:  # isolate the job that broke the batch
-                    await self.execute([job])
-                return
-            for job in batch:
-                job.error = _copy_error(err)
-                job.result = None
-            return
+        await execute_isolating(batch, self._transaction, self.chains, _retry_in_store, _RETRIES)
 
     async def _transaction(self, batch: list[Job]) -> StoreError | None:
         store = self.store
@@ -262,13 +246,7 @@ class _Batches:
                         async with conn.cursor() as cur:
                             tx = _Tx(cur, store.prefix)
                             await tx.lock(job.key for job in batch)
-                            for job in batch:
-                                job.error = None
-                                job.result = None
-                                try:
-                                    job.result = await job.op(tx)
-                                except StoreError as e:  # rejected before writing anything
-                                    job.error = e
+                            await run_jobs(batch, tx, self.chains)
                             await tx.finish()
                         committing = True
                         await conn.commit()
@@ -324,7 +302,7 @@ class MySQLStore:
         batches = _Batches(store)
         store._writers = [
             Writer(f"mysql-store writer {i}", settings.max_batch, batches.execute,
-                   lambda e: _translate(e, where), f"mysql store {where}")
+                   lambda e: _translate(e, where), f"mysql store {where}", batches.chains)
             for i in range(settings.writers)]
         return store
 
@@ -391,9 +369,9 @@ class MySQLStore:
     def _writer(self, key: str) -> Writer:
         return self._writers[zlib.crc32(key.encode()) % len(self._writers)]
 
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
+    def submit(self, key: str, op: _Op, chained: bool = False) -> asyncio.Future[Any]:
         self._check_open()
-        return self._writer(key).submit(key, op)
+        return self._writer(key).submit(key, op, chained=chained)
 
     def idle(self, key: str) -> bool:
         return self._writer(key).idle(key)
@@ -530,38 +508,21 @@ def _load_op(k: str) -> _Op:
     return op
 
 
-class MySQLSessionStore:
+class MySQLSessionStore(QueuedSessionStore):
     """One session's rows in a :class:`MySQLStore`."""
 
+    _backend: MySQLStore
+
     def __init__(self, backend: MySQLStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
-
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op)
+        super().__init__(backend, key)
 
     async def load(self) -> StoreState:
         result: StoreState = await self._submit(_load_op(self._key.value))
         return result
 
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        await self.save_batch(messages, None)
-
-    async def save_batch(self, messages: Sequence[tuple[int, bytes]],
-                         next_target: int | None) -> None:
+    def _batch_op(self, frozen: tuple[tuple[int, bytes], ...], next_target: int | None) -> _Op:
         """Messages, the sender seq after them and (unless None) the next
         target seq, in one transaction."""
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
         k = self._key.value
 
         async def op(tx: _Tx) -> None:
@@ -576,7 +537,7 @@ class MySQLSessionStore:
                 row[2] = next_target
                 tx.dirty.add(k)
 
-        await self._submit(op)
+        return op
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
@@ -591,9 +552,6 @@ class MySQLSessionStore:
             tx.dirty.add(k)
 
         await self._submit(op)
-
-    async def set_next_target(self, seq: int) -> None:
-        await self.save_batch((), seq)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         if self._closed:
@@ -627,8 +585,6 @@ class MySQLSessionStore:
 
         await self._submit(op)
 
-    async def close(self) -> None:
-        self._closed = True
 
 
 _OPTIONS = ("table_prefix", "max_batch", "writers", "pool_min", "pool_max", "connect_timeout",

@@ -4,36 +4,24 @@ Theory of operation
 -------------------
 
 Calls are turned into *jobs* and queued, before their first suspension
-point, on a *writer*: one task per partition of the sessions (option
+point, on a *writer*: one per partition of the sessions (option
 ``writers``, a session always maps to the same writer), so the jobs of one
 session run in call order.  A writer takes everything queued (up to
-``max_batch`` jobs) and runs it in **one transaction** on a pooled
-connection: *group commit*.  While one transaction commits, new calls pile
-up and form the next batch.  Every caller is answered only after the
-``COMMIT`` that contains its rows returned, so ``save_outbound`` still
-returns only when its messages and the new sequence number are durable
-(persist before send).
-
-One transaction costs a handful of round trips whatever its size:
-
-1. ``SELECT … FOR UPDATE`` the ``sessions`` rows of the batch (in key order,
-   so that two processes never deadlock), inserting missing ones;
-2. the jobs run against that state *in Python*: a ``save_outbound`` that does
-   not start at the next sender sequence number fails alone
-   (:class:`StoreSequenceError`) before it writes anything; accepted messages
-   are collected;
-3. one ``INSERT … SELECT FROM unnest(…)`` for every message of the batch,
-   one ``UPDATE … FROM unnest(…)`` for every changed session row, ``COMMIT``.
-
-The session state therefore changes in the same transaction as the messages
-it belongs to, and the row locks keep several processes (pods) that share a
-database consistent.  Reads of a session with no queued job go straight to
-the pool and do not wait for the writer.
+``max_batch`` jobs, from every session of the partition) and commits it at
+once: *group commit*.  While one batch commits, new calls pile up and form
+the next.  Every caller is answered only after the commit that contains its
+rows, so ``save_outbound`` still returns only when its messages and the new
+sequence number are durable (persist before send).  The engine's flushes
+(messages + next target seq) take one statement and one round trip per
+batch; anything else a transaction with ``SELECT … FOR UPDATE`` of the
+session rows (postgres_batch.py).  The row checks keep several processes
+(pods) that share a database consistent.  Reads of a session with no queued
+job go straight to the pool and do not wait for the writer.
 
 Errors: a lost connection, a server that is shutting down or starting, a
 refused connection or a timeout are :class:`RetryableStoreError`; the pool
 opens new connections on the next call, so the store reconnects by itself
-once the server is back.  If the connection is lost *during* ``COMMIT`` the
+once the server is back.  If the connection is lost *during* a commit the
 outcome is unknown (the error says so); the engine reloads its state from
 the store before it carries on.  Deadlocks and serialization failures are
 retried inside the store.  Any other database error fails the batch, which
@@ -55,7 +43,7 @@ import re
 import ssl as ssl_module
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]  # ships no type information
@@ -67,19 +55,20 @@ from .admin import (
     SessionExport,
     SessionInfo,
     StoredMessage,
-    msg_type_of,
 )
 from .base import SessionKey, StoreState
 from .errors import (
     PermanentStoreError,
-    RetryableStoreError,
     StoreClosedError,
-    StoreError,
-    check_outbound,
-    check_range,
-    check_seq,
 )
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
+from .postgres_batch import (
+    PgWriter,
+    PostgresSessionStore,
+    Tx,
+    load_op,
+    translate,
+)
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -95,7 +84,6 @@ __all__ = [
 
 _IDENT = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 _MAX_SEQ = (1 << 63) - 1
-_DEADLOCK_RETRIES = 5
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,252 +138,6 @@ MIGRATIONS: tuple[Migration, ...] = check_plan((
     ),
 ))
 
-# --- error mapping -----------------------------------------------------------
-
-_RETRY_IN_STORE = ("40001", "40P01", "55P03")  # serialization, deadlock, lock timeout
-
-
-def _is_connection_problem(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError):
-        return True
-    if isinstance(
-        exc,
-        asyncpg.exceptions.ConnectionDoesNotExistError
-        | asyncpg.exceptions.InterfaceError
-        | asyncpg.exceptions.PostgresConnectionError
-        | asyncpg.exceptions.ConnectionFailureError
-        | asyncpg.exceptions.InternalClientError,  # protocol state after a lost connection
-    ):
-        return True
-    state = getattr(exc, "sqlstate", None)
-    # 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
-    # 08xxx connection exceptions, 53300 too many connections.
-    return isinstance(state, str) and (state.startswith(("08", "57P")) or state == "53300")
-
-
-def _translate(exc: BaseException, where: str, committing: bool = False) -> StoreError:
-    if isinstance(exc, StoreError):
-        return exc
-    text = f"postgres store {where}: {type(exc).__name__}: {exc}"
-    if _is_connection_problem(exc):
-        if committing:
-            text += " (lost during COMMIT: the outcome is unknown; reload the state)"
-        return RetryableStoreError(text)
-    state = getattr(exc, "sqlstate", None)
-    if state in _RETRY_IN_STORE:
-        return RetryableStoreError(text)
-    return PermanentStoreError(text)
-
-
-def _copy_error(err: StoreError) -> StoreError:
-    try:
-        return type(err)(*err.args)
-    except Exception:
-        return err
-
-
-# --- jobs ----------------------------------------------------------------------
-
-
-class _Tx:
-    """The state of one batch transaction, shared by its jobs."""
-
-    def __init__(self, conn: Any, schema: str) -> None:
-        self.conn = conn
-        self.s = schema
-        self.now = time.time_ns()
-        self.rows: dict[str, list[int]] = {}  # key -> [sender, target, created]
-        self.dirty: set[str] = set()
-        self.inserts: list[tuple[str, int, int, str | None, bytes]] = []
-
-    async def lock(self, keys: Iterable[str]) -> None:
-        wanted = sorted(set(keys) - set(self.rows))
-        if not wanted:
-            return
-        q = (
-            f"SELECT key, next_sender_seq, next_target_seq, creation_time_ns FROM {self.s}.sessions"
-            " WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE"
-        )
-        for r in await self.conn.fetch(q, wanted):
-            self.rows[r[0]] = [int(r[1]), int(r[2]), int(r[3])]
-        missing = [k for k in wanted if k not in self.rows]
-        if missing:
-            await self.conn.execute(
-                f"INSERT INTO {self.s}.sessions (key, next_sender_seq, next_target_seq, "
-                "creation_time_ns, updated_ns) SELECT k, 1, 1, $2, $2 FROM unnest($1::text[]) k "
-                "ORDER BY k ON CONFLICT (key) DO NOTHING",
-                missing,
-                self.now,
-            )
-            for r in await self.conn.fetch(q, missing):
-                self.rows[r[0]] = [int(r[1]), int(r[2]), int(r[3])]
-
-    async def flush(self) -> None:
-        if self.inserts:
-            rows, self.inserts = self.inserts, []
-            await self.conn.execute(
-                f"INSERT INTO {self.s}.messages (session_key, seq, sent_time_ns, msg_type, data) "
-                "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], "
-                "$5::bytea[]) ON CONFLICT (session_key, seq) DO UPDATE SET "
-                "sent_time_ns = EXCLUDED.sent_time_ns, msg_type = EXCLUDED.msg_type, "
-                "data = EXCLUDED.data",
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
-                [r[4] for r in rows],
-            )
-
-    async def finish(self) -> None:
-        await self.flush()
-        if self.dirty:
-            keys = sorted(self.dirty)
-            await self.conn.execute(
-                f"UPDATE {self.s}.sessions AS t SET next_sender_seq = u.s, "
-                "next_target_seq = u.t, creation_time_ns = u.c, updated_ns = $5 "
-                "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) "
-                "AS u(k, s, t, c) WHERE t.key = u.k",
-                keys,
-                [self.rows[k][0] for k in keys],
-                [self.rows[k][1] for k in keys],
-                [self.rows[k][2] for k in keys],
-                self.now,
-            )
-
-
-_Op = Callable[[_Tx], Awaitable[Any]]
-
-
-class _Job:
-    __slots__ = ("error", "future", "key", "op", "result")
-
-    def __init__(self, key: str, op: _Op, future: asyncio.Future[Any]) -> None:
-        self.key = key
-        self.op = op
-        self.future = future
-        self.result: Any = None
-        self.error: StoreError | None = None
-
-
-class _Writer:
-    """One task running the queued jobs of its sessions in group commits."""
-
-    def __init__(self, store: PostgresStore, index: int) -> None:
-        self.store = store
-        self.queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self.pending: dict[str, int] = {}
-        self.task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"postgres-store writer {index}"
-        )
-
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[key] = self.pending.get(key, 0) + 1
-        self.queue.put_nowait(_Job(key, op, future))
-        return future
-
-    async def _run(self) -> None:
-        stop = False
-        while not stop:
-            job = await self.queue.get()
-            if job is None:
-                break
-            batch = [job]
-            while len(batch) < self.store.settings.max_batch:
-                try:
-                    more = self.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            try:
-                await self._execute(batch)
-            except BaseException as e:  # a bug or cancellation: answer everyone
-                for j in batch:
-                    j.error = _translate(e, self.store.where)
-                if not isinstance(e, Exception):
-                    raise
-            finally:
-                self._settle(batch)
-        while not self.queue.empty():  # after close: refuse what is left
-            left = self.queue.get_nowait()
-            if left is not None:
-                left.error = StoreClosedError(f"postgres store {self.store.where} is closed")
-                self._settle([left])
-
-    def _settle(self, batch: list[_Job]) -> None:
-        for job in batch:
-            n = self.pending.get(job.key, 1) - 1
-            if n:
-                self.pending[job.key] = n
-            else:
-                self.pending.pop(job.key, None)
-            if job.future.done():
-                continue
-            if job.error is not None:
-                job.future.set_exception(job.error)
-            else:
-                job.future.set_result(job.result)
-
-    async def _execute(self, batch: list[_Job]) -> None:
-        for attempt in range(_DEADLOCK_RETRIES + 1):
-            err = await self._transaction(batch)
-            if err is None:
-                return
-            state = getattr(err.__cause__, "sqlstate", None)
-            if state in _RETRY_IN_STORE and attempt < _DEADLOCK_RETRIES:
-                await asyncio.sleep(0.001 * (attempt + 1))
-                continue
-            if len(batch) > 1 and isinstance(err, PermanentStoreError):
-                for job in batch:  # isolate the job that broke the batch
-                    await self._execute([job])
-                return
-            for job in batch:
-                job.error = _copy_error(err)
-                job.result = None
-            return
-
-    async def _transaction(self, batch: list[_Job]) -> StoreError | None:
-        store = self.store
-        committing = False
-        try:
-            async with store.pool.acquire() as conn:
-                tx = _Tx(conn, store.schema_sql)
-                transaction = conn.transaction()
-                await transaction.start()
-                try:
-                    await tx.lock(job.key for job in batch)
-                    for job in batch:
-                        job.error = None
-                        job.result = None
-                        try:
-                            job.result = await job.op(tx)
-                        except StoreError as e:  # rejected before writing anything
-                            job.error = e
-                    await tx.finish()
-                except BaseException as e:
-                    if _is_connection_problem(e):
-                        conn.terminate()  # never hand a broken connection out again
-                    else:
-                        with contextlib.suppress(Exception):
-                            await transaction.rollback()
-                    raise
-                committing = True
-                try:
-                    await transaction.commit()
-                except BaseException:
-                    conn.terminate()
-                    raise
-            store.transactions += 1
-            return None
-        except Exception as e:
-            err = _translate(e, store.where, committing)
-            err.__cause__ = e
-            return err
-
-
 # --- the backend -----------------------------------------------------------------
 
 
@@ -415,7 +157,7 @@ class PostgresStore:
         self.transactions = 0
         self.schema_version = 0
         self._closed = False
-        self._writers: list[_Writer] = []
+        self._writers: list[PgWriter] = []
 
     @classmethod
     async def connect(
@@ -430,14 +172,14 @@ class PostgresStore:
                 **connect_kwargs,
             )
         except Exception as e:
-            raise _translate(e, where) from None
+            raise translate(e, where) from None
         store = cls(pool, settings, where)
         try:
             store.schema_version = await store._migrate()
         except BaseException:
             await pool.close()
             raise
-        store._writers = [_Writer(store, i) for i in range(settings.writers)]
+        store._writers = [PgWriter(store, i) for i in range(settings.writers)]
         return store
 
     async def _migrate(self) -> int:
@@ -465,7 +207,7 @@ class PostgresStore:
                     current = m.version
                 return current
         except Exception as e:
-            raise _translate(e, self.where) from None
+            raise translate(e, self.where) from None
 
     @property
     def closed(self) -> bool:
@@ -475,29 +217,31 @@ class PostgresStore:
         if self._closed:
             raise StoreClosedError(f"postgres store {self.where} is closed")
 
-    def submit(self, key: str, op: _Op) -> asyncio.Future[Any]:
+    def _writer(self, key: str) -> PgWriter:
+        return self._writers[zlib.crc32(key.encode()) % len(self._writers)]
+
+    def submit(self, key: str, op: Any, chained: bool = False) -> asyncio.Future[Any]:
         self._check_open()
-        w = self._writers[zlib.crc32(key.encode()) % len(self._writers)]
-        return w.submit(key, op)
+        return self._writer(key).writer.submit(key, op, chained=chained)
 
     def idle(self, key: str) -> bool:
         """No queued job for ``key``: a read may bypass the writer."""
-        w = self._writers[zlib.crc32(key.encode()) % len(self._writers)]
-        return key not in w.pending
+        return self._writer(key).writer.idle(key)
+
+    @property
+    def fast_commits(self) -> int:
+        """Batches committed in one statement (postgres_batch.py), for tests."""
+        return sum(w.fast for w in self._writers)
 
     async def open(self, key: SessionKey) -> PostgresSessionStore:
-        await self.submit(key.value, _load_op(key.value))
+        await self.submit(key.value, load_op(key.value))
         return PostgresSessionStore(self, key)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for w in self._writers:
-            w.queue.put_nowait(None)
-        for w in self._writers:
-            with contextlib.suppress(Exception):
-                await w.task
+        await asyncio.gather(*(w.stop() for w in self._writers))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pool.close(), 10)
 
@@ -508,7 +252,7 @@ class PostgresStore:
         try:
             return list(await self.pool.fetch(query, *args))
         except Exception as e:
-            raise _translate(e, self.where) from None
+            raise translate(e, self.where) from None
 
     # --- administration (StoreAdmin) --------------------------------------------
 
@@ -578,7 +322,7 @@ class PostgresStore:
                     )
                     messages += int(status.split()[-1])
         except Exception as e:
-            raise _translate(e, self.where) from None
+            raise translate(e, self.where) from None
         return PruneResult(messages=messages, sessions=sessions)
 
     async def export_session(self, key: SessionKey) -> SessionExport | None:
@@ -598,7 +342,7 @@ class PostgresStore:
         msgs = list(data.messages)
         st = data.state
 
-        async def op(tx: _Tx) -> None:
+        async def op(tx: Tx) -> None:
             row = tx.rows[k]
             count = await tx.conn.fetchval(
                 f"SELECT count(*) FROM {tx.s}.messages WHERE session_key = $1", k
@@ -618,142 +362,6 @@ class PostgresStore:
             tx.dirty.add(k)
 
         await self.submit(k, op)
-
-
-def _load_op(k: str) -> _Op:
-    async def op(tx: _Tx) -> StoreState:
-        r = tx.rows[k]
-        return StoreState(r[0], r[1], r[2])
-
-    return op
-
-
-class PostgresSessionStore:
-    """One session's rows in a :class:`PostgresStore`."""
-
-    def __init__(self, backend: PostgresStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
-
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(self._key.value, op)
-
-    async def load(self) -> StoreState:
-        result: StoreState = await self._submit(_load_op(self._key.value))
-        return result
-
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        check_outbound(messages, None)
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
-        k = self._key.value
-
-        async def op(tx: _Tx) -> None:
-            row = tx.rows[k]
-            new_next = check_outbound(frozen, row[0])  # raises before writing
-            if not frozen:
-                return
-            now = tx.now
-            tx.inserts.extend((k, seq, now, msg_type_of(data), data) for seq, data in frozen)
-            row[0] = new_next
-            tx.dirty.add(k)
-
-        await self._submit(op)
-
-    async def save_batch(
-        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
-    ) -> None:
-        """``save_outbound`` and ``set_next_target`` as one operation of the
-        group-commit transaction (the engine's flush)."""
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
-        k = self._key.value
-
-        async def op(tx: _Tx) -> None:
-            row = tx.rows[k]
-            new_next = check_outbound(frozen, row[0])  # raises before writing
-            if frozen:
-                now = tx.now
-                tx.inserts.extend((k, seq, now, msg_type_of(data), data) for seq, data in frozen)
-                row[0] = new_next
-            if next_target is not None:
-                row[1] = next_target
-            tx.dirty.add(k)
-
-        await self._submit(op)
-
-    async def set_next_sender(self, seq: int) -> None:
-        check_seq(seq, "next sender seq")
-        k = self._key.value
-
-        async def op(tx: _Tx) -> None:
-            await tx.flush()
-            await tx.conn.execute(
-                f"DELETE FROM {tx.s}.messages WHERE session_key = $1 AND seq >= $2", k, seq
-            )
-            tx.rows[k][0] = seq
-            tx.dirty.add(k)
-
-        await self._submit(op)
-
-    async def set_next_target(self, seq: int) -> None:
-        check_seq(seq, "next target seq")
-        k = self._key.value
-
-        async def op(tx: _Tx) -> None:
-            tx.rows[k][1] = seq
-            tx.dirty.add(k)
-
-        await self._submit(op)
-
-    async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
-        check_range(begin, end)
-        k = self._key.value
-        upper = end if end != 0 else _MAX_SEQ
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        backend = self._backend
-        if backend.idle(k):
-            rows = await backend.fetch(
-                f"SELECT seq, data FROM {backend.schema_sql}.messages WHERE session_key = $1 "
-                "AND seq >= $2 AND seq <= $3 ORDER BY seq",
-                k, begin, upper,
-            )
-            return [(int(r[0]), bytes(r[1])) for r in rows]
-
-        async def op(tx: _Tx) -> list[tuple[int, bytes]]:
-            await tx.flush()
-            rows = await tx.conn.fetch(
-                f"SELECT seq, data FROM {tx.s}.messages WHERE session_key = $1 "
-                "AND seq >= $2 AND seq <= $3 ORDER BY seq",
-                k, begin, upper,
-            )
-            return [(int(r[0]), bytes(r[1])) for r in rows]
-
-        result: list[tuple[int, bytes]] = await self._submit(op)
-        return result
-
-    async def reset(self, creation_time_ns: int) -> None:
-        k = self._key.value
-
-        async def op(tx: _Tx) -> None:
-            await tx.flush()
-            await tx.conn.execute(f"DELETE FROM {tx.s}.messages WHERE session_key = $1", k)
-            tx.rows[k] = [1, 1, creation_time_ns]
-            tx.dirty.add(k)
-
-        await self._submit(op)
-
-    async def close(self) -> None:
-        self._closed = True
 
 
 _OPTIONS = (

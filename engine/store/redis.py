@@ -71,6 +71,7 @@ from .errors import (
     check_range,
     check_seq,
 )
+from .groupcommit import Job, QueuedSessionStore, Writer
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -102,26 +103,33 @@ _SCRIPTS: dict[str, str] = {
 init()
 return redis.call('HMGET', KEYS[1], 'sender', 'target', 'created')
 """,
-    # ARGV[4] first seq, ARGV[5] ttl seconds (0: none), ARGV[6] now ms, ARGV[7..] values
+    # ARGV[4] first seq (0: no messages), ARGV[5] ttl seconds (0: none),
+    # ARGV[6] now ms, ARGV[7] next target (0: unchanged), ARGV[8..] values
     "save": """
 init()
 local nxt = tonumber(redis.call('HGET', KEYS[1], 'sender'))
 local first = tonumber(ARGV[4])
-if first ~= nxt then return {0, nxt} end
+local n = #ARGV - 7
+if n > 0 and first ~= nxt then return {0, nxt} end
 local ttl = tonumber(ARGV[5])
-local n = #ARGV - 6
 for i = 1, n do
   local seq = string.format('%d', first + i - 1)
   if ttl > 0 then
-    redis.call('SET', ARGV[2] .. seq, ARGV[6 + i], 'EX', ttl)
+    redis.call('SET', ARGV[2] .. seq, ARGV[7 + i], 'EX', ttl)
   else
-    redis.call('SET', ARGV[2] .. seq, ARGV[6 + i])
+    redis.call('SET', ARGV[2] .. seq, ARGV[7 + i])
   end
   redis.call('ZADD', KEYS[2], seq, seq)
   redis.call('ZADD', KEYS[3], ARGV[6], seq)
 end
-local new = string.format('%d', first + n)
-redis.call('HSET', KEYS[1], 'sender', new, 'updated', ARGV[3])
+local new = nxt
+if n > 0 then new = first + n end
+new = string.format('%d', new)
+if ARGV[7] ~= '0' then
+  redis.call('HSET', KEYS[1], 'sender', new, 'target', ARGV[7], 'updated', ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 'sender', new, 'updated', ARGV[3])
+end
 return {1, new}
 """,
     # ARGV[4] seq
@@ -129,11 +137,6 @@ return {1, new}
 init()
 drop_from(ARGV[4])
 redis.call('HSET', KEYS[1], 'sender', ARGV[4], 'updated', ARGV[3])
-return 1
-""",
-    "set_target": """
-init()
-redis.call('HSET', KEYS[1], 'target', ARGV[4], 'updated', ARGV[3])
 return 1
 """,
     # ARGV[4] creation time ns
@@ -225,24 +228,17 @@ def _translate(exc: BaseException, where: str, sent: bool = False) -> StoreError
     return PermanentStoreError(text)
 
 
-class _Job:
-    __slots__ = ("args", "error", "future", "keys", "parse", "result", "script")
+class _Call:
+    """One script call: what a queued job of this store runs."""
 
-    def __init__(
-        self,
-        script: str,
-        keys: list[str],
-        args: list[Any],
-        parse: Callable[[Any], Any],
-        future: asyncio.Future[Any],
-    ) -> None:
+    __slots__ = ("args", "keys", "parse", "script")
+
+    def __init__(self, script: str, keys: list[str], args: list[Any],
+                 parse: Callable[[Any], Any]) -> None:
         self.script = script
         self.keys = keys
         self.args = args
         self.parse = parse
-        self.future = future
-        self.result: Any = None
-        self.error: StoreError | None = None
 
 
 def _raw(value: Any) -> Any:
@@ -260,9 +256,8 @@ class RedisStore:
         self.where = where
         self.pipelines = 0  # round trips of the writer, for tests and metrics
         self._sha: dict[str, str] = {}
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._closed = False
-        self._task: asyncio.Task[None] | None = None
+        self._writer: Writer | None = None
 
     async def start(self) -> None:
         try:
@@ -271,7 +266,8 @@ class RedisStore:
             with contextlib.suppress(Exception):
                 await self.client.aclose()
             raise _translate(e, self.where) from None
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-store writer")
+        self._writer = Writer("redis-store writer", self.max_batch, self._execute,
+                              lambda e: _translate(e, self.where), f"redis store {self.where}")
 
     async def _load_scripts(self) -> None:
         for name, body in _SCRIPTS.items():
@@ -292,50 +288,50 @@ class RedisStore:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(
-        self, script: str, k: str, args: Sequence[Any], parse: Callable[[Any], Any] = _raw
-    ) -> asyncio.Future[Any]:
-        if self._closed:
+    def call(self, k: str, script: str, args: Sequence[Any],
+             parse: Callable[[Any], Any] = _raw) -> _Call:
+        """The script call of one job on session ``k``."""
+        return _Call(script, self.keys_of(k), self.argv(k, *args), parse)
+
+    def submit(self, k: str, op: _Call, chained: bool = False) -> asyncio.Future[Any]:
+        if self._closed or self._writer is None:
             raise StoreClosedError(f"redis store {self.where} is closed")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(script, self.keys_of(k), self.argv(k, *args), parse, future))
-        return future
+        return self._writer.submit(k, op, chained=chained)
 
-    async def _run(self) -> None:
-        stop = False
-        while not stop:
-            job = await self._queue.get()
-            if job is None:
-                break
-            batch = [job]
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            try:
-                await self._execute(batch)
-            except Exception as e:  # a bug: answer everyone
-                for j in batch:
-                    j.error = _translate(e, self.where)
-            self._settle(batch)
-        while not self._queue.empty():
-            left = self._queue.get_nowait()
-            if left is not None:
-                left.error = StoreClosedError(f"redis store {self.where} is closed")
-                self._settle([left])
+    async def _execute(self, batch: list[Job]) -> None:
+        """One pipeline per round; a session's second batch of one chain
+        waits for the next round, so that it is refused if the first fails."""
+        assert self._writer is not None
+        chains = self._writer.chains
+        todo = batch
+        while todo:
+            round_: list[Job] = []
+            seen: set[tuple[str, int]] = set()
+            rest: list[Job] = []
+            for i, job in enumerate(todo):
+                if job.chain is not None:
+                    if (job.key, job.chain) in seen:
+                        rest = todo[i:]
+                        break
+                    seen.add((job.key, job.chain))
+                job.error = chains.blocked(job)
+                if job.error is None:
+                    round_.append(job)
+            await self._round(round_)
+            for job in round_:
+                chains.failed(job)
+            todo = rest
 
-    async def _execute(self, batch: list[_Job]) -> None:
+    async def _round(self, batch: list[Job]) -> None:
         todo = batch
         for attempt in range(2):
+            if not todo:
+                return
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
                     for job in todo:
-                        pipe.evalsha(self._sha[job.script], len(job.keys), *job.keys, *job.args)
+                        c = job.op
+                        pipe.evalsha(self._sha[c.script], len(c.keys), *c.keys, *c.args)
                     results = await pipe.execute(raise_on_error=False)
             except Exception as e:
                 err = _translate(e, self.where, sent=True)
@@ -343,7 +339,7 @@ class RedisStore:
                     job.error = type(err)(*err.args)
                 return
             self.pipelines += 1
-            again: list[_Job] = []
+            again: list[Job] = []
             for job, res in zip(todo, results, strict=True):
                 if isinstance(res, rexc.NoScriptError) and attempt == 0:
                     again.append(job)  # not run: the server restarted
@@ -351,7 +347,7 @@ class RedisStore:
                     job.error = _translate(res, self.where)
                 else:
                     try:
-                        job.result = job.parse(res)
+                        job.result = job.op.parse(res)
                     except StoreError as e:
                         job.error = e
             if not again:
@@ -364,28 +360,16 @@ class RedisStore:
                 return
             todo = again
 
-    @staticmethod
-    def _settle(batch: list[_Job]) -> None:
-        for job in batch:
-            if job.future.done():
-                continue
-            if job.error is not None:
-                job.future.set_exception(job.error)
-            else:
-                job.future.set_result(job.result)
-
     async def open(self, key: SessionKey) -> RedisSessionStore:
-        await self.submit("load", key.value, ())
+        await self.submit(key.value, self.call(key.value, "load", ()))
         return RedisSessionStore(self, key)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._queue.put_nowait(None)
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
+        if self._writer is not None:
+            await self._writer.stop()
         with contextlib.suppress(Exception):
             await self.client.aclose()
 
@@ -479,60 +463,47 @@ class RedisStore:
                     f"session {k} already has state in {self.where} (sender {res[1]!r}, target "
                     f"{res[2]!r}); pass replace to overwrite it")
 
-        await self.submit("import", k, args, parse)
+        await self.submit(k, self.call(k, "import", args, parse))
 
 
 def _parse_state(res: Any) -> StoreState:
     return StoreState(int(res[0]), int(res[1]), int(res[2]))
 
 
-class RedisSessionStore:
+class RedisSessionStore(QueuedSessionStore):
     """One session's keys in a :class:`RedisStore`."""
 
+    _backend: RedisStore
+
     def __init__(self, backend: RedisStore, key: SessionKey) -> None:
-        self._backend = backend
-        self._key = key
-        self._closed = False
+        super().__init__(backend, key)
 
-    @property
-    def key(self) -> SessionKey:
-        return self._key
-
-    def _submit(
-        self, script: str, args: Sequence[Any], parse: Callable[[Any], Any] = _raw
-    ) -> asyncio.Future[Any]:
-        if self._closed:
-            raise StoreClosedError(f"session store {self._key} is closed")
-        return self._backend.submit(script, self._key.value, args, parse)
+    def _run(self, script: str, args: Sequence[Any],
+             parse: Callable[[Any], Any] = _raw) -> asyncio.Future[Any]:
+        return self._submit(self._backend.call(self._key.value, script, args, parse))
 
     async def load(self) -> StoreState:
-        result: StoreState = await self._submit("load", (), _parse_state)
+        result: StoreState = await self._run("load", (), _parse_state)
         return result
 
-    async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        check_outbound(messages, None)
-        if not messages:
-            await self._submit("load", ())
-            return
+    def _batch_op(self, frozen: tuple[tuple[int, bytes], ...], next_target: int | None) -> _Call:
+        """Messages and the next target seq in one script (atomic)."""
         now = time.time_ns()
         stamp = _TIME.pack(now)
-        values = [stamp + bytes(data) for _, data in messages]
-        first = messages[0][0]
+        values = [stamp + data for _, data in frozen]
+        first = frozen[0][0] if frozen else 0
 
         def parse(res: Any) -> None:
             if int(res[0]) == 0:
-                check_outbound(messages, int(res[1]))  # raises StoreSequenceError
+                check_outbound(frozen, int(res[1]))  # raises StoreSequenceError
                 raise StoreSequenceError(f"save_outbound: next sender seq is {int(res[1])}")
 
-        await self._submit("save", [first, self._backend.ttl, now // 1_000_000, *values], parse)
+        return self._backend.call(self._key.value, "save", [
+            first, self._backend.ttl, now // 1_000_000, next_target or 0, *values], parse)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
-        await self._submit("set_sender", [seq])
-
-    async def set_next_target(self, seq: int) -> None:
-        check_seq(seq, "next target seq")
-        await self._submit("set_target", [seq])
+        await self._run("set_sender", [seq])
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         check_range(begin, end)
@@ -540,15 +511,12 @@ class RedisSessionStore:
             return [(int(rows[i]), bytes(rows[i + 1][_TIME.size:]))
                     for i in range(0, len(rows), 2)]
 
-        result: list[tuple[int, bytes]] = await self._submit(
+        result: list[tuple[int, bytes]] = await self._run(
             "range", [begin, end if end != 0 else "+inf"], parse)
         return result
 
     async def reset(self, creation_time_ns: int) -> None:
-        await self._submit("reset", [creation_time_ns])
-
-    async def close(self) -> None:
-        self._closed = True
+        await self._run("reset", [creation_time_ns])
 
 
 _OPTIONS = ("prefix", "ttl_days", "max_batch", "socket_timeout", "connect_timeout",

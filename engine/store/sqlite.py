@@ -4,25 +4,11 @@ Theory of operation
 -------------------
 
 Each :class:`SqliteStore` owns one connection and one dedicated worker
-thread; only that thread touches the connection, so the event loop never
-blocks on disk I/O.  Coroutines turn each call into a *job* (a function of the
-connection) and put it, together with an asyncio future, on a thread-safe
-queue before their first suspension point, so the jobs of one session run in
-the order the calls were made.
-
-The worker takes a job, then drains whatever else is already queued (up to
-``max_batch`` jobs) and runs them all in one ``BEGIN IMMEDIATE`` ...
-``COMMIT`` transaction: *group commit*.  While one transaction is being
-fsynced, new calls pile up in the queue and form the next batch, so many
-concurrent sessions share one fsync.  Every future is resolved only after
-the ``COMMIT`` that contains its rows returned, so ``save_outbound`` still
-returns only when its messages and the new sequence number are durable.
-
-A job that is rejected (a sequence gap: :class:`StoreSequenceError`) checks
-before it writes anything, so it fails alone and the batch carries on.  If
-SQLite itself fails (an I/O error, a message too big) the batch is rolled
-back and, unless the database was merely busy, each job is re-run in its own
-transaction so that one bad job cannot fail the others.
+thread (sqlite_worker.py) that runs every call in *group commits*: what is
+queued when a transaction starts, from every session, goes into one
+``BEGIN IMMEDIATE`` ... ``COMMIT``, and each caller is answered once the
+commit holding its rows returned, so ``save_outbound`` still returns only
+when its messages and the new sequence number are durable.
 
 Durability: WAL journal, ``synchronous=FULL`` by default: a committed
 transaction survives a process crash *and* an OS crash or power loss.
@@ -40,31 +26,21 @@ transaction at open; ``schema_version`` records which ones ran.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigError
 from .admin import MessageQuery, PruneResult, SessionExport, SessionInfo, StoredMessage
 from .base import SessionKey, StoreState
-from .errors import (
-    PermanentStoreError,
-    RetryableStoreError,
-    StoreClosedError,
-    StoreError,
-    check_outbound,
-    check_range,
-    check_seq,
-)
+from .errors import PermanentStoreError, StoreClosedError, check_outbound, check_range, check_seq
 from .files import create_private_file
 from .migrations import SCHEMA_VERSION_COLUMNS, Migration, check_plan, pending
+from .sqlite_worker import BatchOp, Worker, ensure_row, retry_busy
 
 if TYPE_CHECKING:
     from .url import StoreURL
@@ -135,46 +111,6 @@ MIGRATIONS: tuple[Migration, ...] = check_plan((
     ),
 ))
 
-# SQLite primary result codes (sqlite3.h).
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-
-
-def _is_busy(exc: BaseException) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the file."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _translate(exc: BaseException, path: str) -> StoreError:
-    """Map a failure to a retryable or permanent ``StoreError``."""
-    if isinstance(exc, StoreError):
-        return exc
-    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-    text = f"sqlite store {path}: {exc} ({name})"
-    if _is_busy(exc):
-        return RetryableStoreError(text)
-    return PermanentStoreError(text)
-
-
-def _copy_error(err: StoreError) -> StoreError:
-    """A fresh instance per waiting caller, so tracebacks do not pile up."""
-    try:
-        return type(err)(*err.args)
-    except Exception:
-        return err
-
-
-def _msg_type(data: bytes) -> str | None:
-    i = data.find(b"\x0135=")
-    if i < 0:
-        return None
-    j = data.find(b"\x01", i + 4)
-    return data[i + 4 : j].decode("ascii", "replace") if j > i else None
-
-
 def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], where: str) -> int:
     """Apply pending migrations in one transaction; return the schema version."""
     conn.execute("BEGIN IMMEDIATE")
@@ -197,233 +133,24 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration], where: s
     return int(current)
 
 
-class _Job(Generic[_T]):
-    __slots__ = ("error", "future", "loop", "op", "result")
-
-    def __init__(
-        self,
-        op: Callable[[sqlite3.Connection], _T],
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[_T],
-    ) -> None:
-        self.op = op
-        self.loop = loop
-        self.future = future
-        self.result: _T | None = None
-        self.error: StoreError | None = None
-
-
-def _settle(jobs: list[_Job[Any]]) -> None:
-    for job in jobs:
-        if job.future.done():  # cancelled by its caller
-            continue
-        if job.error is not None:
-            job.future.set_exception(job.error)
-        else:
-            job.future.set_result(job.result)
-
-
-def _retry_busy(step: Callable[[], _T], timeout: float) -> _T:
-    """Run a set-up step, again while another process opening the same file
-    holds it.  Switching a new file to WAL and the first read of a WAL file
-    can answer SQLITE_BUSY at once, without SQLite's busy handler, so
-    ``busy_timeout`` alone does not cover two processes starting together."""
-    deadline = time.monotonic() + timeout
-    pause = 0.005
-    while True:
-        try:
-            return step()
-        except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() + pause > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
-
-
-class _Worker:
-    """The thread that owns the connection and runs jobs in group commits."""
-
-    def __init__(self, path: str, settings: SqliteSettings) -> None:
-        self.path = path
-        self.settings = settings
-        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._closed = False
-        self._thread: threading.Thread | None = None
-        self.schema_version = 0
-        self.transactions = 0  # committed transactions, for tests and metrics
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        started: asyncio.Future[None] = loop.create_future()
-        self._thread = threading.Thread(
-            target=self._run, args=(loop, started), name=f"sqlite-store {self.path}", daemon=True
-        )
-        self._thread.start()
-        try:
-            await started
-        except BaseException:
-            self._closed = True
-            await asyncio.to_thread(self._thread.join)
-            raise
-
-    def submit(self, op: Callable[[sqlite3.Connection], _T]) -> asyncio.Future[_T]:
-        """Queue ``op`` now (no suspension); its future resolves after commit."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[_T] = loop.create_future()
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError(f"sqlite store {self.path} is closed")
-            self._queue.put(_Job(op, loop, future))
-        return future
-
-    async def close(self) -> None:
-        with self._lock:
-            first = not self._closed
-            self._closed = True
-            if first:
-                self._queue.put(None)
-        if self._thread is not None and self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join)
-
-    # --- worker thread -------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        s = self.settings
-        conn = sqlite3.connect(
-            self.path,
-            timeout=s.busy_timeout_ms / 1000,
-            isolation_level=None,
-            check_same_thread=True,
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(s.busy_timeout_ms)}")
-            timeout = s.busy_timeout_ms / 1000
-            (mode,) = _retry_busy(
-                lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), timeout)
-            if str(mode).lower() != "wal":
-                raise PermanentStoreError(
-                    f"sqlite store {self.path}: cannot switch to WAL journal (got {mode!r})"
-                )
-            conn.execute(f"PRAGMA synchronous = {s.synchronous}")
-            self.schema_version = _retry_busy(
-                lambda: _migrate(conn, MIGRATIONS, f"sqlite store {self.path}"), timeout)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _run(self, loop: asyncio.AbstractEventLoop, started: asyncio.Future[None]) -> None:
-        try:
-            conn = self._connect()
-        except BaseException as e:
-            err = _translate(e, self.path)
-            loop.call_soon_threadsafe(_set_exception_if_pending, started, err)
-            return
-        loop.call_soon_threadsafe(_set_result_if_pending, started)
-        try:
-            stop = False
-            while not stop:
-                job = self._queue.get()
-                if job is None:
-                    break
-                batch = [job]
-                while len(batch) < self.settings.max_batch:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stop = True
-                        break
-                    batch.append(more)
-                self._execute(conn, batch)
-                self._deliver(batch)
-        finally:
-            with self._lock:  # also when a bug killed the loop: refuse new jobs
-                self._closed = True
-            conn.close()
-            self._fail_leftovers()
-
-    def _execute(self, conn: sqlite3.Connection, batch: list[_Job[Any]]) -> None:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for job in batch:
-                    job.error = None
-                    try:
-                        job.result = job.op(conn)
-                    except StoreError as e:  # rejected before writing anything
-                        job.error = e
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            self.transactions += 1
-        except Exception as e:
-            err = _translate(e, self.path)
-            if len(batch) > 1 and not isinstance(err, RetryableStoreError):
-                for job in batch:  # isolate the job that broke the batch
-                    self._execute(conn, [job])
-                return
-            for job in batch:
-                job.error = _copy_error(err)
-                job.result = None
-
-    def _deliver(self, batch: list[_Job[Any]]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
-        for job in batch:
-            by_loop.setdefault(job.loop, []).append(job)
-        for loop, jobs in by_loop.items():
-            # RuntimeError: the caller's loop is closed, nobody waits any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, jobs)
-
-    def _fail_leftovers(self) -> None:
-        leftovers: list[_Job[Any]] = []
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                job.error = StoreClosedError(f"sqlite store {self.path} is closed")
-                leftovers.append(job)
-        self._deliver(leftovers)
-
-
-def _set_result_if_pending(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _set_exception_if_pending(future: asyncio.Future[None], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
-
-
-# --- jobs: functions of the connection, run in the worker thread ------------
-
-
-def _ensure_row(conn: sqlite3.Connection, key: str) -> tuple[int, int, int]:
-    row = conn.execute(
-        "SELECT next_sender_seq, next_target_seq, creation_time_ns FROM sessions WHERE key = ?",
-        (key,),
-    ).fetchone()
-    if row is None:
-        now = time.time_ns()
-        conn.execute(
-            "INSERT INTO sessions (key, next_sender_seq, next_target_seq, creation_time_ns, "
-            "updated_ns) VALUES (?, 1, 1, ?, ?)",
-            (key, now, now),
-        )
-        return (1, 1, now)
-    return (int(row[0]), int(row[1]), int(row[2]))
+def _connect(path: str, s: SqliteSettings, migrated: list[int]) -> sqlite3.Connection:
+    """Open and prepare the connection (in the worker thread)."""
+    conn = sqlite3.connect(
+        path, timeout=s.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=True)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(s.busy_timeout_ms)}")
+        timeout = s.busy_timeout_ms / 1000
+        (mode,) = retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), timeout)
+        if str(mode).lower() != "wal":
+            raise PermanentStoreError(
+                f"sqlite store {path}: cannot switch to WAL journal (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous = {s.synchronous}")
+        migrated.append(retry_busy(
+            lambda: _migrate(conn, MIGRATIONS, f"sqlite store {path}"), timeout))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class SqliteStore:
@@ -434,8 +161,10 @@ class SqliteStore:
     session's :class:`SqliteSessionStore`.
     """
 
-    def __init__(self, worker: _Worker) -> None:
+    def __init__(self, worker: Worker, settings: SqliteSettings, schema_version: int) -> None:
         self._worker = worker
+        self._settings = settings
+        self._schema_version = schema_version
 
     @classmethod
     async def connect(
@@ -446,9 +175,12 @@ class SqliteStore:
         if not p.parent.is_dir():
             raise ConfigError(f"sqlite store {p}: directory {p.parent} does not exist")
         await asyncio.to_thread(create_private_file, p)  # 0600, and so its -wal/-shm
-        worker = _Worker(os.fspath(p), settings)
+        path_text = os.fspath(p)
+        migrated: list[int] = []
+        worker = Worker(path_text, settings.max_batch,
+                        lambda: _connect(path_text, settings, migrated))
         await worker.start()
-        return cls(worker)
+        return cls(worker, settings, migrated[0])
 
     @property
     def path(self) -> str:
@@ -456,11 +188,11 @@ class SqliteStore:
 
     @property
     def settings(self) -> SqliteSettings:
-        return self._worker.settings
+        return self._settings
 
     @property
     def schema_version(self) -> int:
-        return self._worker.schema_version
+        return self._schema_version
 
     @property
     def transactions(self) -> int:
@@ -562,7 +294,7 @@ class SqliteStore:
         rows = [(k, m.seq, m.sent_time_ns, m.msg_type, m.data) for m in data.messages]
 
         def op(conn: sqlite3.Connection) -> None:
-            sender, target, _ = _ensure_row(conn, k)
+            sender, target, _ = ensure_row(conn, k)
             (count,) = conn.execute(
                 "SELECT count(*) FROM messages WHERE session_key = ?", (k,)).fetchone()
             if not replace and (count or sender != 1 or target != 1):
@@ -584,7 +316,7 @@ class SqliteStore:
         k = key.value
 
         def op(conn: sqlite3.Connection) -> None:
-            _ensure_row(conn, k)
+            ensure_row(conn, k)
 
         await self._worker.submit(op)
         return SqliteSessionStore(self._worker, key)
@@ -596,7 +328,7 @@ class SqliteStore:
 class SqliteSessionStore:
     """One session's rows in a :class:`SqliteStore`."""
 
-    def __init__(self, worker: _Worker, key: SessionKey) -> None:
+    def __init__(self, worker: Worker, key: SessionKey) -> None:
         self._worker = worker
         self._key = key
         self._closed = False
@@ -608,78 +340,50 @@ class SqliteSessionStore:
     def _submit(self, op: Callable[[sqlite3.Connection], _T]) -> asyncio.Future[_T]:
         if self._closed:
             raise StoreClosedError(f"session store {self._key} is closed")
-        return self._worker.submit(op)
+        return self._worker.submit(op, self._key.value)
+
+    def _batch(self, messages: Sequence[tuple[int, bytes]], next_target: int | None,
+               chained: bool) -> asyncio.Future[None]:
+        if self._closed:
+            raise StoreClosedError(f"session store {self._key} is closed")
+        check_outbound(messages, None)
+        if next_target is not None:
+            check_seq(next_target, "next target seq")
+        # Copy now: the caller may reuse a bytearray once we are suspended.
+        frozen = tuple((seq, bytes(data)) for seq, data in messages)
+        k = self._key.value
+        return self._worker.submit_batch(BatchOp(k, frozen, next_target), chained)
 
     async def load(self) -> StoreState:
         k = self._key.value
 
         def op(conn: sqlite3.Connection) -> StoreState:
-            return StoreState(*_ensure_row(conn, k))
+            return StoreState(*ensure_row(conn, k))
 
         return await self._submit(op)
 
     async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
-        # Copy now: the caller may reuse a bytearray once we are suspended.
-        check_outbound(messages, None)
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
-        k = self._key.value
-
-        def op(conn: sqlite3.Connection) -> None:
-            next_sender, _, _ = _ensure_row(conn, k)
-            new_next = check_outbound(frozen, next_sender)  # raises before writing
-            if not frozen:
-                return
-            now = time.time_ns()
-            conn.executemany(
-                "INSERT OR REPLACE INTO messages (session_key, seq, sent_time_ns, msg_type, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(k, seq, now, _msg_type(data), data) for seq, data in frozen],
-            )
-            conn.execute(
-                "UPDATE sessions SET next_sender_seq = ?, updated_ns = ? WHERE key = ?",
-                (new_next, now, k),
-            )
-
-        await self._submit(op)
+        await self._batch(messages, None, False)
 
     async def save_batch(
         self, messages: Sequence[tuple[int, bytes]], next_target: int | None
     ) -> None:
         """``save_outbound`` and ``set_next_target`` in one transaction: the
         engine's flush, one commit for everything since the last one."""
-        check_outbound(messages, None)
-        if next_target is not None:
-            check_seq(next_target, "next target seq")
-        frozen = tuple((seq, bytes(data)) for seq, data in messages)
-        k = self._key.value
+        await self._batch(messages, next_target, False)
 
-        def op(conn: sqlite3.Connection) -> None:
-            next_sender, _, _ = _ensure_row(conn, k)
-            new_next = check_outbound(frozen, next_sender)  # raises before writing
-            now = time.time_ns()
-            if frozen:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO messages (session_key, seq, sent_time_ns, msg_type, "
-                    "data) VALUES (?, ?, ?, ?, ?)",
-                    [(k, seq, now, _msg_type(data), data) for seq, data in frozen],
-                )
-            if next_target is None:
-                conn.execute(
-                    "UPDATE sessions SET next_sender_seq = ?, updated_ns = ? WHERE key = ?",
-                    (new_next, now, k))
-            else:
-                conn.execute(
-                    "UPDATE sessions SET next_sender_seq = ?, next_target_seq = ?, updated_ns = ? "
-                    "WHERE key = ?", (new_next, next_target, now, k))
-
-        await self._submit(op)
+    def submit_batch(
+        self, messages: Sequence[tuple[int, bytes]], next_target: int | None
+    ) -> asyncio.Future[None]:
+        """A pipelined ``save_batch`` (``base.submit_batch``)."""
+        return self._batch(messages, next_target, True)
 
     async def set_next_sender(self, seq: int) -> None:
         check_seq(seq, "next sender seq")
         k = self._key.value
 
         def op(conn: sqlite3.Connection) -> None:
-            _ensure_row(conn, k)
+            ensure_row(conn, k)
             conn.execute(
                 "UPDATE sessions SET next_sender_seq = ?, updated_ns = ? WHERE key = ?",
                 (seq, time.time_ns(), k),
@@ -690,16 +394,7 @@ class SqliteSessionStore:
 
     async def set_next_target(self, seq: int) -> None:
         check_seq(seq, "next target seq")
-        k = self._key.value
-
-        def op(conn: sqlite3.Connection) -> None:
-            _ensure_row(conn, k)
-            conn.execute(
-                "UPDATE sessions SET next_target_seq = ?, updated_ns = ? WHERE key = ?",
-                (seq, time.time_ns(), k),
-            )
-
-        await self._submit(op)
+        await self._batch((), seq, False)
 
     async def get_range(self, begin: int, end: int) -> list[tuple[int, bytes]]:
         check_range(begin, end)
@@ -720,7 +415,7 @@ class SqliteSessionStore:
         k = self._key.value
 
         def op(conn: sqlite3.Connection) -> None:
-            _ensure_row(conn, k)
+            ensure_row(conn, k)
             conn.execute("DELETE FROM messages WHERE session_key = ?", (k,))
             conn.execute(
                 "UPDATE sessions SET next_sender_seq = 1, next_target_seq = 1, "

@@ -1,10 +1,12 @@
 """Subprocess used by the store contract suite: saves messages until killed.
 
-Usage: ``python _store_writer.py URL PREFIX SESSIONS COUNT``.  Runs one task
+Usage: ``python _store_writer.py URL PREFIX SESSIONS COUNT [pipelined]``.  Runs one task
 per session key ``{PREFIX}0``..``{PREFIX}{SESSIONS-1}``, each saving batches of 1..5 messages
 until it has saved COUNT messages (or the process is killed).  After each
 ``save_outbound`` returns it prints ``<key> <last seq>``: that seq was
-acknowledged, so it must survive a crash.
+acknowledged, so it must survive a crash.  ``pipelined``: each session keeps
+up to four batches in flight with ``submit_batch`` (a next target seq with
+every other one) and prints each as its awaitable completes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import random
 import sys
 
-from pyfixmsg_plus.engine.store.base import SessionKey, SessionStore
+from pyfixmsg_plus.engine.store.base import SessionKey, SessionStore, submit_batch
 from pyfixmsg_plus.engine.store.url import open_store
 
 
@@ -37,15 +39,36 @@ async def _run_session(session: SessionStore, count: int, rng: random.Random) ->
         sys.stdout.flush()
 
 
-async def main(url: str, prefix: str, sessions: int, count: int) -> None:
+async def _run_pipelined(session: SessionStore, count: int, rng: random.Random) -> None:
+    key = session.key.value
+    seq = (await session.load()).next_sender_seq
+    saved = 0
+    flight: list[tuple[object, int]] = []
+    while saved < count or flight:
+        while saved < count and len(flight) < 4:
+            n = min(rng.randint(1, 5), count - saved)
+            batch = [(s, payload(key, s)) for s in range(seq, seq + n)]
+            done = submit_batch(session, batch, seq if n % 2 else None)
+            seq += n
+            saved += n
+            flight.append((done, seq - 1))
+        done, last = flight.pop(0)
+        await done  # type: ignore[misc]
+        sys.stdout.write(f"{key} {last}\n")
+        sys.stdout.flush()
+
+
+async def main(url: str, prefix: str, sessions: int, count: int, mode: str) -> None:
     store = await open_store(url)
     rng = random.Random()
     handles = [await store.open(SessionKey(f"{prefix}{i}")) for i in range(sessions)]
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    await asyncio.gather(*(_run_session(h, count, rng) for h in handles))
+    run = _run_pipelined if mode == "pipelined" else _run_session
+    await asyncio.gather(*(run(h, count, rng) for h in handles))
     await store.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
+                     sys.argv[5] if len(sys.argv) > 5 else "awaited"))

@@ -35,6 +35,7 @@ from pyfixmsg_plus.engine.store.errors import StoreClosedError, StoreError, Stor
 
 from tests.contract._store_writer import payload
 from tests.contract.admin_contract import AdminContract
+from tests.contract.pipeline_contract import PipelineContract
 
 WRITER = Path(__file__).with_name("_store_writer.py")
 KEY = SessionKey("FIX.4.4:SENDER->TARGET")
@@ -58,7 +59,8 @@ def msgs(first: int, last: int) -> list[tuple[int, bytes]]:
 
 
 async def _run_writer(
-    url: str, prefix: str, sessions: int, count: int, kill_after: float | None
+    url: str, prefix: str, sessions: int, count: int, kill_after: float | None,
+    mode: str = "awaited",
 ) -> dict[str, int]:
     """Run the writer subprocess; return the last acknowledged seq per key."""
     # no PYTHONPATH: the repo root would let ./operator shadow the stdlib module
@@ -70,6 +72,7 @@ async def _run_writer(
         prefix,
         str(sessions),
         str(count),
+        mode,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -95,7 +98,7 @@ async def _run_writer(
     return acked
 
 
-class StoreContract(AdminContract):
+class StoreContract(AdminContract, PipelineContract):
     """Shared tests (and the administration contract); a subclass named
     ``Test...`` provides ``factory``."""
 
@@ -412,19 +415,31 @@ class StoreContract(AdminContract):
         """SIGKILL a writer at a random point, five times over: after reopening,
         next_sender_seq == last stored seq + 1, every seq below it has its
         message, and every save the writer saw return is there."""
+        await self._crash_writer(factory, "awaited")
+
+    async def test_crash_keeps_every_acknowledged_pipelined_batch(
+        self, factory: StoreFactory
+    ) -> None:
+        """The same with batches pipelined by ``submit_batch``: durable once
+        their awaitable completed, in submission order."""
+        await self._crash_writer(factory, "pipelined")
+
+    async def _crash_writer(self, factory: StoreFactory, mode: str) -> None:
         if not factory.durable or factory.url is None:
             pytest.skip("needs a durable backend reachable by URL")
         rng = random.Random()
         seed = rng.randrange(1 << 30)
         rng.seed(seed)
         acked_total: dict[str, int] = {}
+        prefix = "W" if mode == "awaited" else "P"
         for run in range(5):
-            acked = await _run_writer(factory.url, "W", 3, 10**9, rng.uniform(0.02, 0.25))
+            acked = await _run_writer(factory.url, prefix, 3, 10**9, rng.uniform(0.02, 0.25),
+                                      mode)
             for key, seq in acked.items():
                 acked_total[key] = max(acked_total.get(key, 0), seq)
             store = await factory.open()
             for i in range(3):
-                key = f"W{i}"
+                key = f"{prefix}{i}"
                 s = await store.open(SessionKey(key))
                 nxt = (await s.load()).next_sender_seq
                 stored = await s.get_range(1, 0)

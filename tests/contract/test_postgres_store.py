@@ -58,3 +58,67 @@ async def test_newer_schema_is_refused(pg_url: str) -> None:
     await store.close()
     with pytest.raises(PermanentStoreError, match="newer"):
         await open_store(pg_url)
+
+
+async def test_flushes_commit_in_one_statement(pg_url: str) -> None:
+    from pyfixmsg_plus.engine.store.base import SessionKey, save_batch
+    from pyfixmsg_plus.engine.store.postgres import PostgresStore
+
+    store = await open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    s = await store.open(SessionKey("F"))
+    before = store.fast_commits
+    for i in range(5):
+        await save_batch(s, [(i + 1, b"8=FIX.4.4\x0135=8\x01")], i + 2)
+    assert store.fast_commits - before == 5
+    state = await s.load()
+    assert (state.next_sender_seq, state.next_target_seq) == (6, 6)
+    await store.close()
+
+
+async def test_a_row_changed_by_another_process_is_not_overwritten(pg_url: str) -> None:
+    from pyfixmsg_plus.engine.store.base import SessionKey, save_batch
+    from pyfixmsg_plus.engine.store.errors import StoreSequenceError
+    from pyfixmsg_plus.engine.store.postgres import PostgresStore
+
+    mine = await open_store(pg_url)
+    other = await open_store(pg_url)
+    assert isinstance(mine, PostgresStore)
+    a = await mine.open(SessionKey("SHARED"))
+    await save_batch(a, [(1, b"mine 1")], 2)  # the writer now knows the row
+    b = await other.open(SessionKey("SHARED"))
+    await b.save_outbound([(2, b"other 2")])  # behind its back
+    with pytest.raises(StoreSequenceError):  # checked against the real row
+        await save_batch(a, [(2, b"mine 2")], 3)
+    await save_batch(a, [(3, b"mine 3")], 4)
+    assert await b.get_range(1, 0) == [(1, b"mine 1"), (2, b"other 2"), (3, b"mine 3")]
+    assert (await b.load()).next_target_seq == 4
+    await mine.close()
+    await other.close()
+
+
+async def test_the_writer_reconnects_after_its_connection_is_killed(pg_url: str) -> None:
+    from pyfixmsg_plus.engine.store.base import SessionKey, save_batch
+    from pyfixmsg_plus.engine.store.errors import RetryableStoreError
+    from pyfixmsg_plus.engine.store.postgres import PostgresStore
+
+    store = await open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    s = await store.open(SessionKey("K"))
+    await save_batch(s, [(1, b"one")], 2)
+    # only this test's own connection: its last statement names this test's schema
+    pids = [row[0] for row in await store.pool.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND query LIKE $1",
+        f"WITH u AS (UPDATE {store.schema_sql}.sessions %")]
+    assert len(pids) == 1  # the writer's own connection ran the one-statement flush
+    for pid in pids:
+        await store.pool.execute("SELECT pg_terminate_backend($1)", pid)
+    try:
+        await save_batch(s, [(2, b"two")], 3)
+    except RetryableStoreError:  # the dead connection: nothing written, try again
+        state = await s.load()
+        assert state.next_sender_seq == 2
+        await save_batch(s, [(2, b"two")], 3)
+    assert await s.get_range(1, 0) == [(1, b"one"), (2, b"two")]
+    await store.close()

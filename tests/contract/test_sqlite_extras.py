@@ -184,7 +184,7 @@ async def test_event_loop_is_not_blocked_by_disk_io(tmp_path: Path) -> None:
 def test_set_up_steps_are_retried_while_another_process_holds_the_new_file() -> None:
     import sqlite3
 
-    from pyfixmsg_plus.engine.store.sqlite import _retry_busy
+    from pyfixmsg_plus.engine.store.sqlite_worker import retry_busy as _retry_busy
 
     calls: list[int] = []
 
