@@ -83,6 +83,7 @@ from ..session.stats import SessionStats
 from ..store.base import SessionStore, save_batch
 from ..store.errors import StoreUnavailableError
 from .delivery import Deliveries
+from .observer import MessageObserver
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -172,6 +173,8 @@ class SessionDriver:
         self._closed = asyncio.Event()
         self._closed.set()
         self.on_state_change: Callable[[SessionDriver], None] | None = None
+        #: The session's message log (docs/logs.md), set by the runtime.
+        self.message_log: MessageObserver | None = None
 
     # ------------------------------------------------------------------
     # SessionHandle
@@ -573,6 +576,11 @@ class SessionDriver:
         session = self.session
         now = self.clock()
         before = session.round_trips
+        if self.message_log is not None:
+            if isinstance(frame, Garbled):
+                self.message_log.event(f"garbled message: {frame.reason}")
+            else:
+                self.message_log.incoming(frame, session.logged_on)
         if isinstance(frame, Garbled):
             session.receive_garbled(frame.reason, now)
         else:
@@ -599,6 +607,8 @@ class SessionDriver:
     def _close_writer(self, writer: asyncio.StreamWriter) -> None:
         if self._writer is writer:
             self._writer = None
+            if self.message_log is not None:
+                self.message_log.disconnected("")
         if not writer.is_closing():
             writer.close()
         self._ready.set()
@@ -719,6 +729,11 @@ class SessionDriver:
             log.info("%s: %s", self.session_id, "logged on" if kind == "logon"
                      else f"logged out: {getattr(effect, 'reason', '')}")
             self._held.append((kind, getattr(effect, "reason", None)))
+            if self.message_log is not None:
+                if kind == "logon":
+                    self.message_log.logged_on()
+                self.message_log.event("logged on" if kind == "logon"
+                                       else f"logged out: {getattr(effect, 'reason', '')}")
             return
         await self._flush()
         if isinstance(effect, fx.AuthorizeLogon):
@@ -727,6 +742,8 @@ class SessionDriver:
             await self._load_resend(effect.begin, effect.end)
         elif isinstance(effect, fx.Disconnect):
             log.info("%s: disconnecting: %s", self.session_id, effect.reason)
+            if self.message_log is not None:
+                self.message_log.event(f"disconnecting: {effect.reason}")
             if self._writer is not None:
                 self._close_writer(self._writer)
         elif isinstance(effect, fx.ResetStore):
@@ -735,6 +752,8 @@ class SessionDriver:
         elif isinstance(effect, fx.SetSender):
             await self.store.set_next_sender(effect.next_sender)
         elif isinstance(effect, fx.Log):
+            if self.message_log is not None:
+                self.message_log.event(effect.text)
             log.log(logging.WARNING if effect.level == "warning" else logging.INFO,
                     "%s: %s", self.session_id, effect.text)
 
@@ -775,6 +794,8 @@ class SessionDriver:
             self._release(held)
         writer = self._writer
         if writes and writer is not None and not writer.is_closing():
+            if self.message_log is not None:
+                self.message_log.outgoing(writes)
             writer.write(b"".join(writes) if len(writes) > 1 else writes[0])
             if writer.transport.get_write_buffer_size() > (1 << 20):
                 if self._framer is not None:  # eager reading: our protocol tracks it

@@ -1,0 +1,202 @@
+"""The message log's lines, files, rotation, bounds and trust rules
+(engine/observability/messagelog.py, logformat.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pyfixmsg_plus.engine.codec import Message, encode
+from pyfixmsg_plus.engine.config import MessageLogSettings, SessionSettings
+from pyfixmsg_plus.engine.observability.logformat import (
+    entry_from_line,
+    file_prefix,
+    format_time,
+    log_files,
+    parse_time,
+    wire_bytes,
+    wire_text,
+)
+from pyfixmsg_plus.engine.observability.messagelog import HELD_FRAMES, MessageLog
+
+T0 = 1_764_676_800 * 10**9  # 2025-12-02 12:00:00 UTC
+DAY = 86_400 * 10**9
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def settings() -> SessionSettings:
+    return SessionSettings.model_validate({
+        "role": "initiator", "beginString": "FIX.4.4", "senderCompId": "EXEC",
+        "targetCompId": "BANZAI", "connect": [{"host": "h", "port": 1}]})
+
+
+def frame(msg_type: str, *fields: tuple[int, str], seq: int = 1) -> bytes:
+    msg = Message.new("FIX.4.4", msg_type, [*fields])
+    msg.set(49, "EXEC").set(56, "BANZAI").set(34, str(seq)).set(52, "20251202-12:00:00")
+    return encode(msg)
+
+
+def open_log(tmp_path: Path, screen: io.StringIO | None = None, **extra: object
+             ) -> tuple[MessageLog, Clock]:
+    clock = Clock()
+    log = MessageLog(MessageLogSettings.model_validate({"path": str(tmp_path), **extra}),
+                     clock=clock, screen=screen)
+    log.start()
+    return log, clock
+
+
+@given(st.binary(max_size=200))
+def test_wire_text_is_one_printable_line_that_reads_back(data: bytes) -> None:
+    text = wire_text(data)
+    assert all(0x20 <= ord(ch) <= 0x7e for ch in text)
+    assert wire_bytes(text) == data
+
+
+def test_wire_text_writes_soh_as_bar_and_escapes_a_bar_in_a_value() -> None:
+    assert wire_text(b"8=FIX.4.4\x0158=a|b\\c\r\n\x01") == "8=FIX.4.4|58=a\\x7cb\\\\c\\x0d\\x0a|"
+
+
+def test_file_prefix_is_quickfix_naming_and_a_safe_file_name() -> None:
+    assert file_prefix("FIX.4.4", "EXEC", "BANZAI") == "FIX.4.4-EXEC-BANZAI"
+    assert file_prefix("FIX.4.4", "A", "B", "q", "S") == "FIX.4.4-A_S-B-q"
+    assert file_prefix("FIX.4.4", "../x", "B/C") == "FIX.4.4-.._x-B_C"
+
+
+def test_times_format_and_parse() -> None:
+    assert format_time(T0 + 123_456_789) == "20251202-12:00:00.123456"
+    assert format_time(T0 + 123_456_789, "millis") == "20251202-12:00:00.123"
+    assert format_time(T0, "seconds") == "20251202-12:00:00"
+    assert parse_time("20251202-12:00:00.123456") == T0 + 123_456_000
+    assert parse_time("2025-12-02T12:00:00Z") == T0
+    assert parse_time("2025-12-02T13:00:00+01:00") == T0
+    assert parse_time("2025-12-02") == T0 - 12 * 3600 * 10**9
+
+
+def test_messages_and_events_go_to_quickfix_named_files(tmp_path: Path) -> None:
+    log, _ = open_log(tmp_path)
+    s = log.session(settings())
+    s.incoming(frame("A", (98, "0"), (108, "30"), (554, "secret")), False)
+    s.logged_on()
+    s.event("logged on")
+    s.outgoing([frame("D", (11, "o1")), frame("0")])
+    log.close()
+    messages = (tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text().splitlines()
+    events = (tmp_path / "FIX.4.4-EXEC-BANZAI.event.current.log").read_text().splitlines()
+    assert [line.split(" ")[1] for line in messages] == ["IN", "OUT", "OUT"]
+    assert "554=***|" in messages[0] and "secret" not in messages[0]
+    assert events == ["20251202-12:00:00.000000 logged on"]
+    entries = [entry_from_line(line, "p", "messages") for line in messages]
+    assert [e.msg_type for e in entries if e] == ["A", "D", "0"]
+
+
+def test_frames_before_the_logon_is_accepted_are_never_written(tmp_path: Path) -> None:
+    log, _ = open_log(tmp_path)
+    s = log.session(settings())
+    for _ in range(HELD_FRAMES + 3):
+        s.incoming(frame("A", (58, "evil\r\nline")), False)
+    s.disconnected("")
+    log.close()
+    assert not (tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").exists()
+    events = (tmp_path / "FIX.4.4-EXEC-BANZAI.event.current.log").read_text()
+    assert f"{HELD_FRAMES + 3} message(s) received before a Logon was accepted" in events
+    assert "evil" not in events
+
+
+def test_held_frames_come_first_once_logged_on(tmp_path: Path) -> None:
+    log, _ = open_log(tmp_path)
+    s = log.session(settings())
+    s.incoming(frame("A", seq=1), False)
+    s.incoming(frame("D", seq=2), True)  # the session is on before the driver says so
+    log.close()
+    text = (tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text()
+    assert text.index("|35=A|") < text.index("|35=D|")
+
+
+def test_json_lines(tmp_path: Path) -> None:
+    log, _ = open_log(tmp_path, format="json")
+    s = log.session(settings())
+    s.outgoing([frame("D", (11, "o1"), seq=7)])
+    s.event("disconnecting: bye\nforged")
+    log.close()
+    line = json.loads((tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text())
+    assert line["direction"] == "out" and line["msgType"] == "D" and line["seqNum"] == 7
+    assert line["session"] == "FIX.4.4:EXEC->BANZAI"
+    assert line["time"] == "2025-12-02T12:00:00.000000Z"
+    event = (tmp_path / "FIX.4.4-EXEC-BANZAI.event.current.log").read_text()
+    assert event.count("\n") == 1 and "bye\\\\nforged" in event
+
+
+def test_rotation_by_size_keeps_the_configured_backups(tmp_path: Path) -> None:
+    log, clock = open_log(tmp_path, maxBytes=4096, backups=2)
+    s = log.session(settings())
+    for n in range(200):
+        clock.now = T0 + n * 10**9
+        s.outgoing([frame("D", (11, f"order-{n:04}"), seq=n + 1)])
+    log.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    rotated = [n for n in names if ".messages." in n and "current" not in n]
+    assert len(rotated) == 2
+    assert all((tmp_path / n).stat().st_size <= 4096 for n in names)
+    found = list(log_files([tmp_path]))
+    assert found[-1][0].name.endswith("messages.current.log")  # oldest first, current last
+    last = (tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text()
+    assert "order-0199" in last
+
+
+def test_rotation_by_day(tmp_path: Path) -> None:
+    log, clock = open_log(tmp_path, rotateDaily=True)
+    s = log.session(settings())
+    s.outgoing([frame("D", (11, "day1"))])
+    clock.now = T0 + DAY
+    s.outgoing([frame("D", (11, "day2"))])
+    log.close()
+    rotated = [p for p in tmp_path.iterdir() if p.name.startswith("FIX.4.4-EXEC-BANZAI.messages.2")]
+    assert len(rotated) == 1 and "day1" in rotated[0].read_text()
+    assert "day2" in (tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text()
+
+
+def test_screen_log_shows_only_what_is_asked(tmp_path: Path) -> None:
+    screen = io.StringIO()
+    log = MessageLog(MessageLogSettings.model_validate(
+        {"screen": {"incoming": True, "events": True}}), clock=Clock(), screen=screen)
+    log.start()
+    s = log.session(settings())
+    s.incoming(frame("D", (11, "in")), True)
+    s.incoming(frame("0"), True)
+    s.outgoing([frame("8", (11, "out"))])
+    s.event("logged on")
+    log.close()
+    shown = screen.getvalue().splitlines()
+    assert len(shown) == 2
+    assert shown[0].startswith("<20251202-12:00:00.000, FIX.4.4:EXEC->BANZAI, incoming> (8=")
+    assert shown[1].endswith("event> (logged on)")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_writer_that_falls_behind_drops_and_says_so(tmp_path: Path) -> None:
+    log = MessageLog(MessageLogSettings.model_validate({"path": str(tmp_path), "maxQueued": 100}),
+                     clock=Clock())
+    s = log.session(settings())  # not started: nothing is written yet
+    for _ in range(150):
+        s.outgoing([frame("D")])
+    assert log.dropped == 50 and log.backlog == 100
+    log.start()
+    log.close()
+    assert len((tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text().splitlines()
+               ) == 100
+
+
+@pytest.mark.parametrize("line", ["", "garbage", "2025 IN x", '{"time": 1}'])
+def test_lines_that_are_not_entries(line: str) -> None:
+    assert entry_from_line(line, "p", "messages") is None
