@@ -61,6 +61,7 @@ SIMPLE_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     "RefreshOnLogon": (("refreshOnLogon",), "bool"),
     "EnableNextExpectedMsgSeqNum": (("enableNextExpectedMsgSeqNum",), "bool"),
     "ResendRequestChunkSize": (("resendRequestChunkSize",), "int"),
+    "MaxMessagesInResendRequest": (("resendRequestChunkSize",), "int"),
     "SendRedundantResendRequests": (("sendRedundantResendRequests",), "bool"),
     "PersistMessages": (("persistMessages",), "bool"),
     "TestRequestDelayMultiplier": (("testRequestDelayMultiplier",), "float"),
@@ -145,63 +146,147 @@ COMPOSITE_KEYS = (
     "PostgreSQLStorePassword",
     "PostgreSQLStoreHost",
     "PostgreSQLStorePort",
+    "MySQLStoreDatabase",
+    "MySQLStoreUser",
+    "MySQLStorePassword",
+    "MySQLStoreHost",
+    "MySQLStorePort",
 )
 
-#: Keys known from QuickFIX that have no equivalent here, with the reason.
-UNSUPPORTED_KEYS: dict[str, str] = {
-    "FileLogPath": "the engine logs to stdout (see logging); no file log",
-    "FileLogBackupPath": "the engine logs to stdout; no file log",
-    "FileIncludeMilliseconds": "the engine logs to stdout; no file log",
-    "FileIncludeTimeStampForMessages": "the engine logs to stdout; no file log",
-    "FileLogHeartbeats": "the engine logs to stdout; no file log",
-    "ScreenLogShowIncoming": "the engine logs to stdout (see logging)",
-    "ScreenLogShowOutgoing": "the engine logs to stdout (see logging)",
-    "ScreenLogShowEvents": "the engine logs to stdout (see logging)",
-    "ScreenLogShowHeartBeats": "the engine logs to stdout (see logging)",
-    "ScreenIncludeMilliseconds": "the engine logs to stdout (see logging)",
+#: Keys of the message and event logs (QuickFIX's FileLog and ScreenLog),
+#: engine-wide here: ``messageLog``.  Key -> (path under messageLog, kind).
+LOG_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "FileLogPath": (("path",), "str"),
+    "FileLogBackupPath": (("backupPath",), "str"),
+    "FileLogHeartbeats": (("heartbeats",), "bool"),
+    "FileIncludeMilliseconds": (("timestampPrecision",), "millis"),
+    "ScreenLogShowIncoming": (("screen", "incoming"), "bool"),
+    "ScreenLogShowOutgoing": (("screen", "outgoing"), "bool"),
+    "ScreenLogShowEvents": (("screen", "events"), "bool"),
+    "ScreenLogShowHeartBeats": (("screen", "heartbeats"), "bool"),
+}
+
+#: Keys known from QuickFIX that change nothing this engine does (tuning of
+#: another implementation, or what this engine always does): a warning,
+#: an error in strict mode.
+IGNORED_KEYS: dict[str, str] = {
+    "FileIncludeTimeStampForMessages": "message log lines always start with their time",
+    "ScreenIncludeMilliseconds": "screen log times always have milliseconds",
+    "LogMessageWhenRejected": "rejected messages are always in the message log",
     "FileStoreSync": "the store syncs every write",
     "FileStoreMaxCachedMsgs": "no message cache setting",
     "JdbcDriver": "the store URL chooses the driver",
-    "JdbcDataSourceName": "use a store URL",
-    "JdbcStoreMessagesTableName": "table names are fixed",
-    "JdbcStoreSessionsTableName": "table names are fixed",
-    "SocketKeyStore": "Java key stores are not read; use SSLCertificate/SSLPrivateKey (PEM)",
-    "SocketKeyStorePassword": "Java key stores are not read",
-    "SocketTrustStore": "Java trust stores are not read; use SSLCACertificate (PEM)",
-    "SocketTrustStorePassword": "Java trust stores are not read",
-    "KeyStoreType": "Java key stores are not read",
-    "TrustStoreType": "Java trust stores are not read",
-    "CertificateRevocationListPath": "use CertificateRevocationListFile (one PEM file)",
-    "SocketConnectProtocol": "only TCP",
-    "SocketAcceptProtocol": "only TCP",
+    "JdbcConnectionTestQuery": "the store checks its connections itself",
+    "JdbcMaxActiveConnection": "the store sizes its connection pool itself",
+    "JdbcMinIdleConnection": "the store sizes its connection pool itself",
+    "JdbcMaxIdleTime": "the store sizes its connection pool itself",
+    "JdbcMaxConnectionLifeTime": "the store sizes its connection pool itself",
+    "JdbcSessionIdDefaultPropertyValue": "session ids are stored whole",
+    "MySQLStoreUseConnectionPool": "the store sizes its connection pool itself",
+    "PostgreSQLStoreUseConnectionPool": "the store sizes its connection pool itself",
     "SocketReuseAddress": "the listener always reuses the address",
     "SocketSendBufferSize": "operating system default",
     "SocketReceiveBufferSize": "operating system default",
-    "SocketTrafficClass": "not supported",
-    "SocketLinger": "not supported",
-    "SocketSynchronousWrites": "writes are asynchronous",
-    "SocketSynchronousWriteTimeout": "writes are asynchronous",
-    "ContinueInitializationOnError": "configuration errors always stop the engine",
-    "ForceResendWhenCorruptedStore": "not supported",
-    "RejectInvalidMessage": "invalid messages are always rejected",
-    "RejectMessageOnUnhandledException": "not supported",
-    "RequiresOrigSendingTime": "not configurable",
-    "ValidateSequenceNumbers": "sequence numbers are always checked",
-    "ValidateIncomingMessage": "use UseDataDictionary",
-    "DisconnectOnError": "not configurable",
-    "ResetOnError": "not configurable",
-    "ClosedResendInterval": "not supported",
-    "LogonTag": "use Username/Password (or the to_admin callback)",
-    "LogMessageWhenRejected": "not configurable",
-    "MaxMessagesInResendRequest": "use ResendRequestChunkSize",
-    "DisableHeartBeatCheck": "not supported",
-    "HttpAcceptPort": "not supported",
-    "SocketLocalHost": "not supported",
-    "SocketLocalPort": "not supported",
+    "SocketTrafficClass": "operating system default",
+    "SocketLinger": "operating system default",
+    "SocketOobInline": "no out-of-band data in FIX",
+    "SocketSynchronousWrites": "writes are asynchronous and bounded",
+    "SocketSynchronousWriteTimeout": "writes are asynchronous and bounded",
+    "MaxScheduledWriteRequests": "writes are bounded by the engine",
+    "KeyManagerFactoryAlgorithm": "OpenSSL, PEM files",
+    "TrustManagerFactoryAlgorithm": "OpenSSL, PEM files",
+    "UseSNI": "an initiator always sends SNI (SNIHostName, or the host it connects to)",
+    "EndpointIdentificationAlgorithm": "host names are checked when SSLValidateCertificates=Y",
+    "PreserveMessageFieldsOrder": "fields are always kept in the order received",
+    "FirstFieldInGroupIsDelimiter": "groups are read with the dictionary's first field",
+    "SLF4JLogEventCategory": "no SLF4J: see messageLog and logging",
+    "SLF4JLogIncomingMessageCategory": "no SLF4J: see messageLog and logging",
+    "SLF4JLogOutgoingMessageCategory": "no SLF4J: see messageLog and logging",
+    "SLF4JLogPrependSessionID": "no SLF4J: see messageLog and logging",
+    "SLF4JLogHeartbeats": "no SLF4J: use FileLogHeartbeats",
 }
+
+#: Keys known from QuickFIX whose other values change behaviour this engine
+#: does not have: key -> (the values that describe what it does, or None
+#: when no value does, and why).  Any other value is an error.
+REFUSED_KEYS: dict[str, tuple[frozenset[str] | None, str]] = {
+    "ValidateSequenceNumbers": (frozenset({"y"}), "sequence numbers are always checked"),
+    "RejectInvalidMessage": (frozenset({"y"}), "invalid messages are always rejected"),
+    "RequiresOrigSendingTime": (
+        frozenset({"y"}), "a PossDupFlag=Y message without OrigSendingTime is rejected"),
+    "ValidateIncomingMessage": (
+        frozenset({"y"}), "use UseDataDictionary=N to receive messages unvalidated"),
+    "ValidateChecksum": (frozenset({"y"}), "checksums are always checked"),
+    "ValidateLengthAndChecksum": (frozenset({"y"}), "BodyLength and CheckSum are always checked"),
+    "RejectGarbledMessage": (frozenset({"n"}), "garbled messages are dropped, as FIX says"),
+    "DisconnectOnError": (frozenset({"n"}), "a rejected message is answered with a Reject"),
+    "ResetOnError": (frozenset({"n"}), "sequence numbers are reset only as configured"),
+    "ForceResendWhenCorruptedStore": (frozenset({"n"}), "not supported"),
+    "RejectMessageOnUnhandledException": (
+        frozenset({"n"}), "an exception in from_app is logged and the message counts as handled "
+        "(raise BusinessReject or the reject exceptions to reject it)"),
+    "DisableHeartBeatCheck": (frozenset({"n"}), "the heartbeat check is always on"),
+    "ContinueInitializationOnError": (
+        frozenset({"n"}), "configuration errors always stop the engine"),
+    "EnableLastMsgSeqNumProcessed": (frozenset({"n"}), "LastMsgSeqNumProcessed(369) is not sent"),
+    "SendLogoutBeforeDisconnectFromTimeout": (frozenset({"n"}), "not supported"),
+    "ClosedResendInterval": (frozenset({"n"}), "not supported"),
+    "SocketConnectProtocol": (frozenset({"tcp"}), "only TCP"),
+    "SocketAcceptProtocol": (frozenset({"tcp"}), "only TCP"),
+    "LogonTag": (None, "use Username/Password (or the to_admin callback)"),
+    "SocketLocalHost": (None, "the source address of a connection is not configurable"),
+    "SocketLocalPort": (None, "the source port of a connection is not configurable"),
+    "SocketConnectSourceHost": (None, "the source address of a connection is not configurable"),
+    "SocketConnectSourcePort": (None, "the source port of a connection is not configurable"),
+    "ProxyType": (None, "no proxy support"),
+    "ProxyVersion": (None, "no proxy support"),
+    "ProxyHost": (None, "no proxy support"),
+    "ProxyPort": (None, "no proxy support"),
+    "ProxyUser": (None, "no proxy support"),
+    "ProxyPassword": (None, "no proxy support"),
+    "ProxyDomain": (None, "no proxy support"),
+    "ProxyWorkstation": (None, "no proxy support"),
+    "SocketKeyStore": (
+        None, "Java key stores are not read; use SSLCertificate/SSLPrivateKey (PEM)"),
+    "SocketKeyStorePassword": (None, "Java key stores are not read"),
+    "SocketTrustStore": (None, "Java trust stores are not read; use SSLCACertificate (PEM)"),
+    "SocketTrustStorePassword": (None, "Java trust stores are not read"),
+    "KeyStoreType": (None, "Java key stores are not read"),
+    "TrustStoreType": (None, "Java trust stores are not read"),
+    "CertificateRevocationListPath": (
+        None, "use CertificateRevocationListFile (one PEM file)"),
+    "CertificateRevocationListDirectory": (
+        None, "use CertificateRevocationListFile (one PEM file)"),
+    "CertificationAuthoritiesDirectory": (None, "use CertificationAuthoritiesFile (PEM)"),
+    "JdbcDataSourceName": (None, "use JdbcURL"),
+    "JdbcStoreMessagesTableName": (None, "table names are fixed"),
+    "JdbcStoreSessionsTableName": (None, "table names are fixed"),
+    "JdbcLogHeartBeats": (None, "no database log: FileLogPath"),
+    "JdbcLogIncomingTable": (None, "no database log: FileLogPath"),
+    "JdbcLogOutgoingTable": (None, "no database log: FileLogPath"),
+    "JdbcLogEventTable": (None, "no database log: FileLogPath"),
+    "MySQLLogDatabase": (None, "no database log: FileLogPath"),
+    "PostgreSQLLogDatabase": (None, "no database log: FileLogPath"),
+    "OdbcLogConnectionString": (None, "no database log: FileLogPath"),
+    "OdbcStoreConnectionString": (None, "no ODBC store: a store URL"),
+    "SleepycatDatabaseDir": (None, "no Berkeley DB store: a store URL"),
+    "HttpAcceptPort": (None, "no HTTP admin page (see metrics)"),
+}
+
+#: Every known key that has no setting of its own, with the reason.
+UNSUPPORTED_KEYS: dict[str, str] = {
+    **IGNORED_KEYS, **{key: reason for key, (_, reason) in REFUSED_KEYS.items()}}
 
 KNOWN_SIMPLE = {key.lower(): key for key in SIMPLE_KEYS}
 KNOWN_UNSUPPORTED = {key.lower(): key for key in UNSUPPORTED_KEYS}
+KNOWN_IGNORED = {key.lower(): key for key in IGNORED_KEYS}
+KNOWN_REFUSED = {key.lower(): key for key in REFUSED_KEYS}
+KNOWN_LOG = {key.lower(): key for key in LOG_KEYS}
+#: Every key this engine knows, lowercased -> as spelled ("did you mean").
+ALL_KEYS = {
+    **KNOWN_SIMPLE, **KNOWN_UNSUPPORTED, **KNOWN_LOG,
+    **{key.lower(): key for key in COMPOSITE_KEYS if "<" not in key},
+}
 COMPOSITE = {key.lower() for key in COMPOSITE_KEYS if "<" not in key}
 FAILOVER_KEY = re.compile(r"^socketconnect(host|port)(\d+)$")
 

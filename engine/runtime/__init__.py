@@ -148,6 +148,7 @@ class Engine:
         driver.store_failure = self.config.store_failure
         if self.message_log is not None:
             driver.message_log = self.message_log.session(settings)
+            driver.message_log.event(f"session created: {settings.session_id}")
         await driver.start()
         self.drivers[settings.session_id] = driver
         if settings.role is Role.ACCEPTOR and settings.accept_port is not None and not dynamic:

@@ -200,3 +200,42 @@ def test_a_writer_that_falls_behind_drops_and_says_so(tmp_path: Path) -> None:
 @pytest.mark.parametrize("line", ["", "garbage", "2025 IN x", '{"time": 1}'])
 def test_lines_that_are_not_entries(line: str) -> None:
     assert entry_from_line(line, "p", "messages") is None
+
+
+def write_two_sessions(tmp_path: Path) -> None:
+    log, clock = open_log(tmp_path)
+    exec_side = log.session(settings())
+    other = log.session(SessionSettings.model_validate({
+        "role": "initiator", "beginString": "FIX.4.2", "senderCompId": "EXEC",
+        "targetCompId": "OTHER", "connect": [{"host": "h", "port": 1}]}))
+    exec_side.incoming(frame("D", (11, "a"), seq=1), True)
+    clock.now += 10**9
+    other.outgoing([frame("8", (11, "b"), seq=1)])
+    clock.now += 10**9
+    exec_side.outgoing([frame("8", (11, "a"), seq=1)])
+    exec_side.event("logged out: bye")
+    log.close()
+
+
+def test_fixplus_log_merges_files_in_time_order_and_filters(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyfixmsg_plus.engine.cli.main import main  # noqa: PLC0415
+
+    write_two_sessions(tmp_path)
+    assert main(["log", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:3] for line in out] == [
+        ["FIX.4.4-EXEC-BANZAI", "in"], ["FIX.4.2-EXEC-OTHER", "out"],
+        ["FIX.4.4-EXEC-BANZAI", "out"]]
+    assert main(["log", str(tmp_path), "--session", "FIX.4.4:EXEC->BANZAI", "-d", "out"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "|35=8|" in out[0] and "BANZAI" in out[0]
+    assert main(["log", str(tmp_path), "-t", "D"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert main(["log", str(tmp_path), "--since", "20251202-12:00:01",
+                 "--until", "2025-12-02T12:00:02Z"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "OTHER" in out[0]
+    assert main(["log", str(tmp_path), "--events"]) == 0
+    assert capsys.readouterr().out.strip().endswith("event logged out: bye")
+    assert main(["log", str(tmp_path / "missing")]) == 2
