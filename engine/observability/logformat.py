@@ -40,7 +40,7 @@ __all__ = [
 
 Direction = Literal["in", "out", "event"]
 
-_PLAIN: Final = re.compile(r"[\x20-\x5b\x5d-\x7b\x7d\x7e]*")
+_PRINTABLE: Final = re.compile(r"[\x20-\x7e]*")
 _ESCAPE: Final = re.compile(r"[^\x20-\x5b\x5d-\x7b\x7d\x7e]")
 _UNESCAPE: Final = re.compile(r"\\(\\|x[0-9a-fA-F]{2})|\|")
 _MSG_TYPE: Final = re.compile(rb"\x0135=([^\x01]{1,8})\x01")
@@ -60,8 +60,11 @@ def _escape(match: re.Match[str]) -> str:
 def wire_text(data: bytes) -> str:
     """The wire form of a message as one line of printable ASCII (see above)."""
     text = data.decode("latin-1")
-    if _PLAIN.fullmatch(text) is not None:
-        return text
+    if "|" not in text and "\\" not in text:
+        # The usual message: printable ASCII and SOH only.
+        plain = text.replace("\x01", "|")
+        if _PRINTABLE.fullmatch(plain) is not None:
+            return plain
     return _ESCAPE.sub(_escape, text)
 
 
@@ -90,10 +93,18 @@ def seq_num_of(data: bytes) -> int | None:
 _TIME_FORMATS: Final = {"seconds": 0, "millis": 3, "micros": 6}
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def format_time(now_ns: int, precision: str = "micros") -> str:
     """``YYYYMMDD-HH:MM:SS[.fff[fff]]`` in UTC, as QuickFIX writes log times."""
     seconds, ns = divmod(now_ns, 1_000_000_000)
-    text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+    cached = _last_second[0]
+    if cached[0] == seconds:
+        text = cached[1]
+    else:
+        text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%d-%H:%M:%S")
+        _last_second[0] = (seconds, text)
     digits = _TIME_FORMATS[precision]
     return f"{text}.{ns // 10 ** (9 - digits):0{digits}d}" if digits else text
 

@@ -48,6 +48,9 @@ HELD_BYTES: Final = 65_536
 
 _IN, _OUT, _EVENT = 0, 1, 2
 _HEARTBEATS: Final = frozenset({"0", "1"})
+#: Seconds the writer lets entries gather after the first of a batch: one
+#: wake-up and one flush per file for many entries, instead of one each.
+BATCH_DELAY: Final = 0.01
 _DAY_NS: Final = 86_400 * 10**9
 
 _Item = tuple[int, "SessionLog", int, bytes | str] | None
@@ -56,7 +59,7 @@ _Item = tuple[int, "SessionLog", int, bytes | str] | None
 class SessionLog:
     """What one session's driver calls (from the event loop's thread)."""
 
-    __slots__ = ("_held", "_held_bytes", "_log", "key", "prefix", "session_id")
+    __slots__ = ("_held", "_held_bytes", "_log", "_not_held", "key", "prefix", "session_id")
 
     def __init__(self, owner: MessageLog, session_id: str, prefix: str) -> None:
         self._log = owner
@@ -65,19 +68,20 @@ class SessionLog:
         self.key = prefix
         self._held: list[tuple[int, bytes]] = []
         self._held_bytes = 0
+        self._not_held = 0  # frames before the Logon beyond the bounds: counted only
 
     def incoming(self, frame: bytes, trusted: bool) -> None:
         """A frame read; ``trusted`` when the session is logged on."""
         owner = self._log
         if trusted:
-            if self._held:
+            if self._held or self._not_held:
                 self.logged_on()
             owner.put(_IN, self, frame)
         elif len(self._held) < HELD_FRAMES and self._held_bytes + len(frame) <= HELD_BYTES:
             self._held.append((owner.clock(), frame))
             self._held_bytes += len(frame)
         else:
-            self._held.append((0, b""))  # counted, not kept
+            self._not_held += 1
 
     def outgoing(self, frames: list[bytes]) -> None:
         owner = self._log
@@ -89,18 +93,22 @@ class SessionLog:
 
     def logged_on(self) -> None:
         """The Logon was accepted: the frames held so far are written."""
+        if self._not_held:
+            self.event(f"{self._not_held} message(s) received before the Logon not logged "
+                       "(more than the log holds back)")
         for when, frame in self._held:
-            if frame:
-                self._log.put(_IN, self, frame, when)
+            self._log.put(_IN, self, frame, when)
         self._held.clear()
         self._held_bytes = 0
+        self._not_held = 0
 
     def disconnected(self, reason: str) -> None:
-        if self._held:
-            self.event(f"{len(self._held)} message(s) received before a Logon was accepted: "
-                       "not logged")
+        count = len(self._held) + self._not_held
+        if count:
+            self.event(f"{count} message(s) received before a Logon was accepted: not logged")
             self._held.clear()
             self._held_bytes = 0
+            self._not_held = 0
         self.event(f"disconnected: {reason}" if reason else "disconnected")
 
 
@@ -125,6 +133,8 @@ class MessageLog:
         self.backup_folder = _resolve(settings.backup_path, base) or self.folder
         self._screen = screen
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._put = self._queue.put
+        self._max_queued = settings.max_queued
         self._submitted = 0  # written by the loop's thread only
         self._written = 0  # written by the writer thread only
         self.dropped = 0
@@ -143,11 +153,11 @@ class MessageLog:
 
     def put(self, kind: int, session: SessionLog, payload: bytes | str,
             when: int | None = None) -> None:
-        if self._submitted - self._written >= self.settings.max_queued:
+        if self._submitted - self._written >= self._max_queued:
             self.dropped += 1
             return
         self._submitted += 1
-        self._queue.put((kind, session, self.clock() if when is None else when, payload))
+        self._put((kind, session, self.clock() if when is None else when, payload))
 
     def start(self) -> None:
         for folder in {self.folder, self.backup_folder} - {None}:
@@ -176,6 +186,8 @@ class MessageLog:
         try:
             while True:
                 item = get()
+                if item is not None:
+                    time.sleep(BATCH_DELAY)
                 batch = [item]
                 while len(batch) < 4096:
                     try:
