@@ -212,6 +212,9 @@ class MessageLog:
         settings = self.settings
         touched: set[tuple[str, int]] = set()
         screen = settings.screen
+        # The MsgType is looked for only when something depends on it.
+        typed = settings.format == "json" or not settings.heartbeats or (
+            (screen.incoming or screen.outgoing) and not screen.heartbeats)
         if self.dropped != self._reported_drops:
             lost = self.dropped - self._reported_drops
             self._reported_drops = self.dropped
@@ -231,7 +234,7 @@ class MessageLog:
                                f"({text})")
                 continue
             assert isinstance(payload, bytes)
-            msg_type = msg_type_of(payload)
+            msg_type = msg_type_of(payload) if typed else ""
             heartbeat = msg_type in _HEARTBEATS
             data = mask_credentials(payload)
             if self.folder is not None and (settings.heartbeats or not heartbeat):

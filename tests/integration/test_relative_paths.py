@@ -11,6 +11,8 @@ from pyfixmsg_plus.engine.application import LoggingApplication
 from pyfixmsg_plus.engine.config import load_config
 from pyfixmsg_plus.engine.runtime import Engine, local_store_url
 
+from tests.integration.conftest import FastBackoff, wait_until
+
 pytestmark = pytest.mark.integration
 
 
@@ -36,9 +38,14 @@ async def test_store_and_logs_beside_the_settings_file(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     config = load_config(folder / "banzai.cfg", environ={})
-    engine = Engine(config, LoggingApplication(), dictionary_base=folder)
+    engine = Engine(config, LoggingApplication(), dictionary_base=folder,
+                    backoff=lambda _s: FastBackoff())
     await engine.start()
+    stats = engine.driver("FIX.4.4:BANZAI->EXEC").session.stats
+    await wait_until(lambda: stats.reconnect_attempts >= 2, 5, "a second connection attempt")
     await engine.stop(0.1)
     assert (folder / "data" / "store" / "fixplus.db").is_file()
-    assert (folder / "data" / "log" / "FIX.4.4-BANZAI-EXEC.event.current.log").is_file()
+    events = (folder / "data" / "log" / "FIX.4.4-BANZAI-EXEC.event.current.log").read_text()
+    assert "session created: FIX.4.4:BANZAI->EXEC" in events
+    assert "cannot connect to 127.0.0.1:1: " in events
     assert os.listdir(elsewhere) == []

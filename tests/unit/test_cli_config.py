@@ -112,7 +112,7 @@ def test_validation_left_off_is_a_warning() -> None:
     fixt = base + "BeginString=FIXT.1.1\nDefaultApplVerID=9\nDataDictionary=FIX50SP2.xml\n"
     result = parse_cfg(fixt, source="a.cfg", environ={})
     assert {w.key for w in result.warnings} == {"UseDataDictionary", "DataDictionary"}
-    with pytest.raises(ConfigError, match="a.cfg:10: DataDictionary: not used by a FIXT.1.1"):
+    with pytest.raises(ConfigError, match=r"a\.cfg:10: DataDictionary: not used by a FIXT\.1\.1"):
         parse_cfg(fixt, source="a.cfg", environ={}, strict=True)
 
 

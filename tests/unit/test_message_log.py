@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pyfixmsg_plus.engine.cli.main import main
 from pyfixmsg_plus.engine.codec import Message, encode
 from pyfixmsg_plus.engine.config import MessageLogSettings, SessionSettings
 from pyfixmsg_plus.engine.observability.logformat import (
@@ -219,8 +220,6 @@ def write_two_sessions(tmp_path: Path) -> None:
 
 def test_fixplus_log_merges_files_in_time_order_and_filters(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pyfixmsg_plus.engine.cli.main import main  # noqa: PLC0415
-
     write_two_sessions(tmp_path)
     assert main(["log", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
