@@ -288,8 +288,7 @@ class MessageLog:
                 self._rotate(file.path, session.prefix, which, when)
                 file = self._open(session.prefix, which, day)
             self._files[key] = file
-        file.stream.write(line)
-        file.stream.write("\n")
+        file.stream.write(line + "\n")
         file.size += size
         touched.add(key)
 
