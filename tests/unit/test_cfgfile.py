@@ -524,10 +524,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_migration_guide_lists_every_key() -> None:
-    from pyfixmsg_plus.engine.config.cfgkeys import COMPOSITE_KEYS
+    from pyfixmsg_plus.engine.config.cfgkeys import COMPOSITE_KEYS, LOG_KEYS
 
     guide = (DOCS / "migrating-from-quickfix.md").read_text()
-    for key in [*SIMPLE_KEYS, *UNSUPPORTED_KEYS, *COMPOSITE_KEYS]:
+    for key in [*SIMPLE_KEYS, *UNSUPPORTED_KEYS, *COMPOSITE_KEYS, *LOG_KEYS]:
         name = key.replace("<n>", "").replace(".<suffix>", "")
         assert f"`{name}" in guide, key
 
