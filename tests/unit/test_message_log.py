@@ -238,3 +238,39 @@ def test_fixplus_log_merges_files_in_time_order_and_filters(
     assert main(["log", str(tmp_path), "--events"]) == 0
     assert capsys.readouterr().out.strip().endswith("event logged out: bye")
     assert main(["log", str(tmp_path / "missing")]) == 2
+
+
+def test_rotated_files_older_than_retention_are_deleted(tmp_path: Path) -> None:
+    import os
+
+    old = tmp_path / "FIX.4.4-EXEC-BANZAI.messages.20251101-000000.log"
+    recent = tmp_path / "FIX.4.4-EXEC-BANZAI.messages.20251201-000000.log"
+    other = tmp_path / "FIX.4.4-EXEC-OTHER.messages.20251101-000000.log"
+    for path, age_days in ((old, 31), (recent, 1), (other, 31)):
+        path.write_text("x\n")
+        when = (T0 - age_days * DAY) // 10**9
+        os.utime(path, (when, when))
+    clock = Clock()
+    log = MessageLog(MessageLogSettings.model_validate({"path": str(tmp_path), "maxBytes": 4096}),
+                     clock=clock, max_age_days=7)
+    log.start()
+    s = log.session(settings())
+    for n in range(60):  # enough for one rotation
+        s.outgoing([frame("D", (11, f"order-{n:04}"))])
+    log.close()
+    assert not old.exists()
+    assert recent.exists()
+    assert other.exists()  # another session's files are that session's business
+
+
+def test_fixplus_log_reads_json_logs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log, _ = open_log(tmp_path, format="json")
+    s = log.session(settings())
+    s.incoming(frame("D", (11, "j1")), True)
+    s.outgoing([frame("8", (11, "j1"))])
+    log.close()
+    assert main(["log", str(tmp_path), "-d", "out"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("20251202-12:00:00.000000 FIX.4.4:EXEC->BANZAI out ")
+    assert "|35=8|" in out[0]
