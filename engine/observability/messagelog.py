@@ -83,6 +83,13 @@ class SessionLog:
         else:
             self._not_held += 1
 
+    def garbled(self, reason: str, trusted: bool) -> None:
+        """A garbled frame: an event once logged on, else only counted."""
+        if trusted:
+            self.event(f"garbled message: {reason}")
+        else:
+            self._not_held += 1
+
     def outgoing(self, frames: list[bytes]) -> None:
         owner = self._log
         for frame in frames:

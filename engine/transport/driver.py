@@ -578,7 +578,7 @@ class SessionDriver:
         before = session.round_trips
         if self.message_log is not None:
             if isinstance(frame, Garbled):
-                self.message_log.event(f"garbled message: {frame.reason}")
+                self.message_log.garbled(frame.reason, session.logged_on)
             else:
                 self.message_log.incoming(frame, session.logged_on)
         if isinstance(frame, Garbled):

@@ -14,6 +14,9 @@ class MessageObserver(Protocol):
     def outgoing(self, frames: list[bytes]) -> None:
         """Messages written to the connection, in order."""
 
+    def garbled(self, reason: str, trusted: bool) -> None:
+        """A frame that could not be read (``reason``: engine text)."""
+
     def event(self, text: str) -> None:
         """A session event, as one line of engine text."""
 

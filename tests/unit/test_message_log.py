@@ -274,3 +274,16 @@ def test_fixplus_log_reads_json_logs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert len(out) == 1
     assert out[0].startswith("20251202-12:00:00.000000 FIX.4.4:EXEC->BANZAI out ")
     assert "|35=8|" in out[0]
+
+
+def test_garbled_frames_are_events_once_logged_on_and_counted_before(tmp_path: Path) -> None:
+    log, _ = open_log(tmp_path)
+    s = log.session(settings())
+    s.garbled("CheckSum(10) is wrong", False)
+    s.disconnected("")
+    s.garbled("CheckSum(10) is wrong", True)
+    log.close()
+    events = (tmp_path / "FIX.4.4-EXEC-BANZAI.event.current.log").read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in events] == [
+        "1 message(s) received before a Logon was accepted: not logged", "disconnected",
+        "garbled message: CheckSum(10) is wrong"]
