@@ -287,3 +287,16 @@ def test_garbled_frames_are_events_once_logged_on_and_counted_before(tmp_path: P
     assert [line.split(" ", 1)[1] for line in events] == [
         "1 message(s) received before a Logon was accepted: not logged", "disconnected",
         "garbled message: CheckSum(10) is wrong"]
+
+
+def test_the_log_lines_in_the_docs_are_what_the_log_reads_back() -> None:
+    from pyfixmsg_plus.engine.codec import Framer, Garbled
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "logs.md").read_text()
+    lines = [line for line in docs.splitlines() if " IN  8=" in line or " OUT 8=" in line]
+    assert len(lines) >= 2
+    for line in lines:
+        entry = entry_from_line(line, "doc", "messages")
+        assert entry is not None, line
+        frames = Framer().feed_and_drain(entry.data)
+        assert len(frames) == 1 and not isinstance(frames[0], Garbled), line
