@@ -68,6 +68,18 @@ def wire_text(data: bytes) -> str:
     return _ESCAPE.sub(_escape, text)
 
 
+_PRINTABLE_BYTES: Final = re.compile(rb"[\x20-\x7e]*")
+
+
+def wire_line(data: bytes) -> bytes:
+    """:func:`wire_text` as ASCII bytes, without decoding the usual message."""
+    if b"|" not in data and b"\\" not in data:
+        plain = data.replace(b"\x01", b"|")
+        if _PRINTABLE_BYTES.fullmatch(plain) is not None:
+            return plain
+    return _ESCAPE.sub(_escape, data.decode("latin-1")).encode("ascii")
+
+
 def _unescape(match: re.Match[str]) -> str:
     group = match.group(1)
     if group is None:
@@ -90,7 +102,6 @@ def seq_num_of(data: bytes) -> int | None:
     return int(match.group(1)) if match else None
 
 
-_TIME_FORMATS: Final = {"seconds": 0, "millis": 3, "micros": 6}
 
 
 _last_second: list[tuple[int, str]] = [(-1, "")]
@@ -105,8 +116,13 @@ def format_time(now_ns: int, precision: str = "micros") -> str:
     else:
         text = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%d-%H:%M:%S")
         _last_second[0] = (seconds, text)
-    digits = _TIME_FORMATS[precision]
-    return f"{text}.{ns // 10 ** (9 - digits):0{digits}d}" if digits else text
+    if precision == "micros":
+        return f"{text}.{ns // 1000:06d}"
+    if precision == "millis":
+        return f"{text}.{ns // 1_000_000:03d}"
+    if precision == "seconds":
+        return text
+    raise ValueError(precision)
 
 
 def iso_time(now_ns: int) -> str:

@@ -31,11 +31,19 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, TextIO
+from typing import BinaryIO, Final, TextIO
 
 from ..codec.credentials import mask_credentials
 from ..config import MessageLogSettings, SessionSettings
-from .logformat import file_prefix, format_time, iso_time, msg_type_of, seq_num_of, wire_text
+from .logformat import (
+    file_prefix,
+    format_time,
+    iso_time,
+    msg_type_of,
+    seq_num_of,
+    wire_line,
+    wire_text,
+)
 from .logs import one_line
 
 __all__ = ["HELD_BYTES", "HELD_FRAMES", "MessageLog", "SessionLog"]
@@ -122,7 +130,7 @@ class SessionLog:
 @dataclasses.dataclass
 class _File:
     path: Path
-    stream: TextIO
+    stream: BinaryIO
     size: int
     day: int  #: days since the epoch (UTC) of the first line
 
@@ -243,7 +251,7 @@ class MessageLog:
             assert isinstance(payload, bytes)
             msg_type = msg_type_of(payload) if typed else ""
             heartbeat = msg_type in _HEARTBEATS
-            data = mask_credentials(payload)
+            data = _masked(payload)
             if self.folder is not None and (settings.heartbeats or not heartbeat):
                 line = self._message_line(session, kind, when, data, msg_type)
                 self._line(session, 0, when, line, touched)
@@ -261,23 +269,25 @@ class MessageLog:
         print(line, file=self._screen or sys.stdout)
 
     def _message_line(self, session: SessionLog, kind: int, when: int, data: bytes,
-                      msg_type: str) -> str:
+                      msg_type: str) -> bytes:
         if self.settings.format == "json":
             return json.dumps({
                 "time": iso_time(when), "session": session.session_id,
                 "direction": "in" if kind == _IN else "out", "msgType": wire_text(
                     msg_type.encode("latin-1")), "seqNum": seq_num_of(data),
-                "message": wire_text(data)})
-        return (f"{format_time(when, self.settings.timestamp_precision)} "
-                f"{'IN ' if kind == _IN else 'OUT'} {wire_text(data)}")
+                "message": wire_text(data)}).encode("ascii")
+        head = (f"{format_time(when, self.settings.timestamp_precision)} "
+                f"{'IN ' if kind == _IN else 'OUT'} ")
+        return head.encode("ascii") + wire_line(data)
 
-    def _event_line(self, session: SessionLog, when: int, text: str) -> str:
+    def _event_line(self, session: SessionLog, when: int, text: str) -> bytes:
         if self.settings.format == "json":
             return json.dumps({"time": iso_time(when), "session": session.session_id,
-                               "event": text}, ensure_ascii=True)
-        return f"{format_time(when, self.settings.timestamp_precision)} {text}"
+                               "event": text}, ensure_ascii=True).encode("ascii")
+        line = f"{format_time(when, self.settings.timestamp_precision)} {text}"
+        return line.encode("ascii", "backslashreplace")
 
-    def _line(self, session: SessionLog, which: int, when: int, line: str,
+    def _line(self, session: SessionLog, which: int, when: int, line: bytes,
               touched: set[tuple[str, int]]) -> None:
         key = (session.key, which)
         file = self._files.get(key)
@@ -295,7 +305,7 @@ class MessageLog:
                 self._rotate(file.path, session.prefix, which, when)
                 file = self._open(session.prefix, which, day)
             self._files[key] = file
-        file.stream.write(line + "\n")
+        file.stream.write(line + b"\n")
         file.size += size
         touched.add(key)
 
@@ -309,7 +319,7 @@ class MessageLog:
         assert self.folder is not None
         path = self.folder / f"{prefix}.{'messages' if which == 0 else 'event'}.current.log"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        stream = os.fdopen(fd, "a", encoding="ascii", buffering=1 << 16)
+        stream = os.fdopen(fd, "ab", buffering=1 << 16)
         stat = os.fstat(fd)
         first_day = int(stat.st_mtime_ns // _DAY_NS) if stat.st_size else day
         return _File(path, stream, stat.st_size, first_day)
@@ -337,6 +347,15 @@ class MessageLog:
             doomed.update(p for p in rotated if p.stat().st_mtime_ns < cutoff)
         for path in doomed:
             path.unlink(missing_ok=True)
+
+
+def _masked(data: bytes) -> bytes:
+    """``data`` with its credentials masked; the usual message (none of the
+    tags, not a Logon) is passed by plain substring tests."""
+    if (b"554=" in data or b"925=" in data or b"1402=" in data or b"1404=" in data
+            or b"35=A\x01" in data):
+        return mask_credentials(data)
+    return data
 
 
 def _resolve(path: str | None, base: Path | None) -> Path | None:

@@ -20,6 +20,7 @@ from pyfixmsg_plus.engine.observability.logformat import (
     log_files,
     parse_time,
     wire_bytes,
+    wire_line,
     wire_text,
 )
 from pyfixmsg_plus.engine.observability.messagelog import HELD_FRAMES, MessageLog
@@ -300,3 +301,20 @@ def test_the_log_lines_in_the_docs_are_what_the_log_reads_back() -> None:
         assert entry is not None, line
         frames = Framer().feed_and_drain(entry.data)
         assert len(frames) == 1 and not isinstance(frames[0], Garbled), line
+
+
+@given(st.binary(max_size=200))
+def test_wire_line_is_wire_text_in_bytes(data: bytes) -> None:
+    assert wire_line(data) == wire_text(data).encode("ascii")
+
+
+def test_credentials_are_masked_in_every_message_type(tmp_path: Path) -> None:
+    log, _ = open_log(tmp_path)
+    s = log.session(settings())
+    s.outgoing([frame("BE", (923, "1"), (553, "user"), (554, "pw-one"), (925, "pw-two")),
+                b"8=FIX.4.4\x019=20\x0135=BE\x010554=pw-three\x0110=000\x01",
+                frame("A", (98, "0"), (108, "30"), (95, "6"), (96, "token1"))])
+    log.close()
+    text = (tmp_path / "FIX.4.4-EXEC-BANZAI.messages.current.log").read_text()
+    assert not any(secret in text for secret in ("pw-one", "pw-two", "pw-three", "token1"))
+    assert text.count("***") == 4
