@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -56,6 +57,7 @@ HELD_BYTES: Final = 65_536
 
 _IN, _OUT, _EVENT = 0, 1, 2
 _HEARTBEATS: Final = frozenset({"0", "1"})
+_PRINTABLE: Final = re.compile(rb"[\x20-\x7e]*")
 #: Seconds the writer lets entries gather after the first of a batch: one
 #: wake-up and one flush per file for many entries, instead of one each.
 BATCH_DELAY: Final = 0.01
@@ -227,6 +229,8 @@ class MessageLog:
         settings = self.settings
         touched: set[tuple[str, int]] = set()
         screen = settings.screen
+        files = self._files
+        rotating = settings.max_bytes is not None or settings.rotate_daily
         # The MsgType is looked for only when something depends on it.
         typed = settings.format == "json" or not settings.heartbeats or (
             (screen.incoming or screen.outgoing) and not screen.heartbeats)
@@ -254,7 +258,13 @@ class MessageLog:
             data = _masked(payload)
             if self.folder is not None and (settings.heartbeats or not heartbeat):
                 line = self._message_line(session, kind, when, data, msg_type)
-                self._line(session, 0, when, line, touched)
+                file = None if rotating else files.get((session.key, 0))
+                if file is None:
+                    self._line(session, 0, when, line, touched)
+                else:  # the usual case: an open file, no rotation to check
+                    file.stream.write(line + b"\n")
+                    file.size += len(line) + 1
+                    touched.add((session.key, 0))
             show = screen.incoming if kind == _IN else screen.outgoing
             if show and (screen.heartbeats or not heartbeat):
                 direction = "incoming" if kind == _IN else "outgoing"
@@ -276,9 +286,14 @@ class MessageLog:
                 "direction": "in" if kind == _IN else "out", "msgType": wire_text(
                     msg_type.encode("latin-1")), "seqNum": seq_num_of(data),
                 "message": wire_text(data)}).encode("ascii")
-        head = (f"{format_time(when, self.settings.timestamp_precision)} "
-                f"{'IN ' if kind == _IN else 'OUT'} ")
-        return head.encode("ascii") + wire_line(data)
+        if b"|" in data or b"\\" in data:
+            body = wire_line(data)
+        else:
+            body = data.replace(b"\x01", b"|")
+            if _PRINTABLE.fullmatch(body) is None:
+                body = wire_line(data)
+        stamp = format_time(when, self.settings.timestamp_precision).encode("ascii")
+        return b"%b %b %b" % (stamp, b"IN " if kind == _IN else b"OUT", body)
 
     def _event_line(self, session: SessionLog, when: int, text: str) -> bytes:
         if self.settings.format == "json":
