@@ -25,8 +25,10 @@ from ..scripttest import main as script_main
 from ..scripttest.acceptance import AcceptanceApplication, acceptance_config
 from ..transport.auth import hash_password
 from ..transport.eventloop import loop_factory
+from .config import add_parser as add_config_parser
 from .decode import add_parser as add_decode_parser
 from .demo import run_demo
+from .log import add_parser as add_log_parser
 from .store import add_parser as add_store_parser
 
 
@@ -116,7 +118,7 @@ def _takes_settings(cls: type) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the configured sessions until SIGINT/SIGTERM, then log out cleanly."""
-    config = load_config(args.config)
+    config = load_config(args.config, strict=args.strict)
     setup_logging(config.logging, args.log_level)
     app = _load_app(args.app)
 
@@ -194,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", required=True, help="YAML or QuickFIX .cfg file")
     p.add_argument("--app", help="module:ClassName of your Application (default: log messages)")
     p.add_argument("--log-level", default=None)
+    p.add_argument("--strict", action="store_true",
+                   help="a .cfg file's unknown and ignored keys are errors")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="acceptor and initiator on SQLite exchanging orders")
@@ -232,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_auth_hash_password)
 
     add_store_parser(sub)
+    add_config_parser(sub)
+    add_log_parser(sub)
     return parser
 
 

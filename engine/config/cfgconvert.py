@@ -12,6 +12,7 @@ from typing import Any
 from .base import Loc
 from .cfgkeys import (
     FAILOVER_KEY,
+    LOG_KEYS,
     SIMPLE_KEYS,
     CfgWarning,
     Setting,
@@ -91,7 +92,16 @@ class SessionConverter:
         return value
 
 
-def convert_session(s: SessionConverter, stores: list[tuple[str, str]]) -> bool:
+@dataclasses.dataclass
+class LogChoice:
+    """The messageLog settings one session's keys give, and where each came from."""
+
+    data: dict[str, Any]
+    locations: dict[Loc, str]
+
+
+def convert_session(s: SessionConverter, stores: list[tuple[str, str]],
+                    logs: list[LogChoice] | None = None) -> bool:
     """Fill ``s.data``; returns whether the session is an acceptor template."""
     role = None
     connection = s.get("ConnectionType")
@@ -121,6 +131,9 @@ def convert_session(s: SessionConverter, stores: list[tuple[str, str]]) -> bool:
     _app_dictionaries(s)
     _tls(s, role)
     _store(s, stores)
+    _dictionary_warnings(s)
+    if logs is not None:
+        _message_log(s, logs)
     template = s.get("AcceptorTemplate")
     is_template = template is not None and bool(s.convert(template, "bool"))
     if is_template and role != "acceptor" and template is not None:
@@ -345,6 +358,18 @@ def _store(s: SessionConverter, stores: list[tuple[str, str]]) -> None:
             password = s.settings.get("jdbcpassword")
             stores.append((f"postgresql://{_userinfo(user, password)}{match[2]}", s.where(jdbc)))
         return
+    mysql_db = s.get("MySQLStoreDatabase")
+    for key in ("MySQLStoreUser", "MySQLStorePassword", "MySQLStoreHost", "MySQLStorePort"):
+        s.get(key)
+    if mysql_db is not None and pg_db is None:
+        user = s.settings.get("mysqlstoreuser")
+        password = s.settings.get("mysqlstorepassword")
+        host = s.settings.get("mysqlstorehost")
+        port = s.settings.get("mysqlstoreport")
+        netloc = (host.value if host else "localhost") + (f":{port.value}" if port else "")
+        stores.append((f"mysql://{_userinfo(user, password)}{netloc}/{mysql_db.value}",
+                       s.where(mysql_db)))
+        return
     if pg_db is not None:
         user = s.settings.get("postgresqlstoreuser")
         password = s.settings.get("postgresqlstorepassword")
@@ -365,6 +390,60 @@ def _store(s: SessionConverter, stores: list[tuple[str, str]]) -> None:
                 "store files there are not read, sequence numbers start afresh",
                 "note",
             )
+
+
+def _message_log(s: SessionConverter, logs: list[LogChoice]) -> None:
+    choice = LogChoice({}, {})
+    for key, (path, kind) in LOG_KEYS.items():
+        setting = s.get(key)
+        if setting is None:
+            continue
+        if kind == "millis":
+            flag = s.convert(setting, "bool")
+            value: Any = None if flag is None else "millis" if flag else "seconds"
+        else:
+            value = s.convert(setting, kind)
+        if value is None:
+            continue
+        node = choice.data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+        choice.locations[("messageLog", *path)] = s.where(setting)
+    screen = choice.data.get("screen")
+    if screen is not None:
+        # QuickFIX's screen log shows incoming, outgoing and events unless told not to.
+        for part in ("incoming", "outgoing", "events"):
+            screen.setdefault(part, True)
+    if choice.data:
+        logs.append(choice)
+
+
+def _dictionary_warnings(s: SessionConverter) -> None:
+    """UseDataDictionary=Y that leaves no validator, and a DataDictionary a
+    FIXT.1.1 session does not use: validation would be silently off."""
+    use = s.settings.get("usedatadictionary")
+    if use is None:
+        return
+    try:
+        if not parse_bool(use.value):
+            return
+    except ValueError:
+        return
+    begin = s.settings.get("beginstring")
+    validation = s.data.get("validation", {})
+    if begin is not None and begin.value.strip() == "FIXT.1.1":
+        given = s.settings.get("datadictionary")
+        if given is not None:
+            s.warn(given, "not used by a FIXT.1.1 session: give TransportDataDictionary and "
+                   "AppDataDictionary", "unsupported")
+        if not validation.get("transportDataDictionary") or not validation.get(
+                "appDataDictionary"):
+            s.warn(use, "Y, but TransportDataDictionary or AppDataDictionary is missing: "
+                   "messages would not be validated", "unsupported")
+    elif not validation.get("dataDictionary"):
+        s.warn(use, "Y, but no DataDictionary: messages would not be validated",
+               "unsupported")
 
 
 def _userinfo(user: Setting | None, password: Setting | None) -> str:

@@ -18,7 +18,9 @@ options, Java key stores, …) are always warnings.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import difflib
 import logging
 import os
 from collections.abc import Mapping
@@ -26,16 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from .base import InvalidConfigError, Loc
-from .cfgconvert import SessionConverter, convert_session
+from .cfgconvert import LogChoice, SessionConverter, convert_session
 from .cfgkeys import (
+    ALL_KEYS,
     COMPOSITE,
     FAILOVER_KEY,
+    IGNORED_KEYS,
+    KNOWN_IGNORED,
+    KNOWN_REFUSED,
     KNOWN_SIMPLE,
-    KNOWN_UNSUPPORTED,
-    UNSUPPORTED_KEYS,
+    REFUSED_KEYS,
     CfgWarning,
     Section,
     Setting,
+    parse_bool,
 )
 from .engine import EngineConfig
 from .pipeline import parse_config
@@ -58,6 +64,10 @@ _log = logging.getLogger(__name__)
 class CfgResult:
     config: EngineConfig
     warnings: list[CfgWarning]
+    #: The plain data converted (what ``fixplus config convert`` writes).
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Where each setting came from: ``file:line (Key)`` by its path.
+    locations: dict[Loc, str] = dataclasses.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------
@@ -114,6 +124,7 @@ def cfg_to_mapping(
     templates: list[dict[str, Any]] = []
     locations: dict[Loc, str] = {}
     stores: list[tuple[str, str]] = []
+    logs: list[LogChoice] = []
     reported: set[int] = set()  # lines of [DEFAULT] keys already warned about
     session_sections = [s for s in sections if s.name == "SESSION"]
     if not session_sections:
@@ -121,7 +132,7 @@ def cfg_to_mapping(
     for section in session_sections:
         merged = {**defaults.settings, **section.settings}
         session = SessionConverter(source, section.line, merged, problems, [])
-        template = convert_session(session, stores)
+        template = convert_session(session, stores, logs)
         for key, setting in merged.items():
             if key in session.used or FAILOVER_KEY.match(key):
                 continue
@@ -147,13 +158,25 @@ def cfg_to_mapping(
             locations[(*base, *path)] = where
     if strict:
         problems.extend(
-            f"{w.file}:{w.line}: {w.key}: unknown key (strict mode)"
+            f"{w.file}:{w.line}: {w.key}: {w.message} (strict mode)"
             for w in warnings
-            if w.kind == "unknown"
+            if w.kind in ("unknown", "unsupported")
         )
     if problems:
         raise InvalidConfigError(source, list(dict.fromkeys(problems)))
     data: dict[str, Any] = {"sessions": sessions}
+    if logs:
+        data["messageLog"] = logs[0].data
+        locations.update(logs[0].locations)
+        first_where = next(iter(logs[0].locations.values()))
+        for choice in logs[1:]:
+            if choice.data != logs[0].data:
+                where = next(iter(choice.locations.values()))
+                warnings.append(CfgWarning(
+                    source, _line_of(where), where.split("(")[-1].rstrip(")"),
+                    f"one message log serves every session; using the settings from "
+                    f"{first_where}", "note"))
+                break
     if templates:
         data["dynamicSessions"] = templates
     if stores:
@@ -165,7 +188,7 @@ def cfg_to_mapping(
                 warnings.append(
                     CfgWarning(
                         source,
-                        int(other_where.split(":")[-1].split(" ")[0]),
+                        _line_of(other_where),
                         "store",
                         f"one store serves every session; using {url} (from {where}), not {other}",
                         "note",
@@ -175,21 +198,47 @@ def cfg_to_mapping(
     return data, locations, warnings
 
 
+def _line_of(where: str) -> int:
+    """The line number of a ``file:line (Key)`` location."""
+    return int(where.rsplit(" (", 1)[0].rsplit(":", 1)[-1])
+
+
+def _normal(value: str) -> str:
+    try:
+        return "y" if parse_bool(value) else "n"
+    except ValueError:
+        return value.strip().lower()
+
+
+def did_you_mean(key: str) -> str | None:
+    """The known key closest to ``key`` (a typo), if one is close enough."""
+    close = difflib.get_close_matches(key.lower(), list(ALL_KEYS), n=1, cutoff=0.8)
+    return ALL_KEYS[close[0]] if close else None
+
+
 def _report_unused(session: SessionConverter, setting: Setting, key: str) -> None:
-    if key in KNOWN_UNSUPPORTED:
-        session.warn(
-            setting, f"not supported: {UNSUPPORTED_KEYS[KNOWN_UNSUPPORTED[key]]}", "unsupported"
-        )
+    if key in KNOWN_REFUSED:
+        accepted, reason = REFUSED_KEYS[KNOWN_REFUSED[key]]
+        if accepted is not None and _normal(setting.value) in accepted:
+            session.warn(setting, f"{setting.value}: what this engine does ({reason})", "note")
+        else:
+            session.fail(setting, f"not implemented, refused (it would change behaviour): "
+                         f"{reason}")
+    elif key in KNOWN_IGNORED:
+        session.warn(setting, f"ignored: {IGNORED_KEYS[KNOWN_IGNORED[key]]}", "unsupported")
     elif key in KNOWN_SIMPLE or key in COMPOSITE:
         pass  # a key for the other role (e.g. SocketAcceptPort on an initiator)
     else:
-        session.warn(setting, "unknown key: kept for the application in settings.custom",
+        guess = did_you_mean(key)
+        hint = f" (did you mean {guess}?)" if guess else ""
+        session.warn(setting, f"unknown key: kept for the application in settings.custom{hint}",
                      "unknown")
 
 
 def _is_custom(key: str) -> bool:
     """A key the engine does not know: kept for the application."""
-    return not (key in KNOWN_UNSUPPORTED or key in KNOWN_SIMPLE or key in COMPOSITE)
+    return not (key in KNOWN_IGNORED or key in KNOWN_REFUSED or key in KNOWN_SIMPLE
+                or key in COMPOSITE)
 
 
 # ---------------------------------------------------------------------------
@@ -202,8 +251,10 @@ def parse_cfg(
     source: str = "<cfg>",
     environ: Mapping[str, str] | None = None,
     strict: bool = False,
+    resolve_secrets: bool = True,
 ) -> CfgResult:
-    """Convert settings file text; ``environ`` as for :func:`.config.parse_config`."""
+    """Convert settings file text; ``environ`` and ``resolve_secrets`` as for
+    :func:`.config.parse_config`."""
     sections = parse_sections(text, source)
     data, locations, warnings = cfg_to_mapping(sections, source, strict=strict)
 
@@ -214,8 +265,10 @@ def parse_cfg(
                 return where
         return None
 
-    config = parse_config(data, source=source, environ=environ, locate=locate)
-    return CfgResult(config, warnings)
+    snapshot = copy.deepcopy(data)
+    config = parse_config(data, source=source, environ=environ, locate=locate,
+                          resolve_secrets=resolve_secrets)
+    return CfgResult(config, warnings, snapshot, locations)
 
 
 def load_cfg(

@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from .base import ConfigModel
 from .dynamic import DynamicSessionTemplate
 from .keys import canonical_keys, lookup_field, merge_defaults, unknown_key_hint
-from .observability import LoggingSettings, MetricsSettings, TracingSettings
+from .observability import (
+    LoggingSettings,
+    MessageLogSettings,
+    MetricsSettings,
+    TracingSettings,
+)
 from .session import Role, SessionSettings
 from .store import RetentionSettings, StoreFailureSettings, StoreUrl
 from .transport import AcceptorLimits
@@ -39,6 +44,8 @@ class EngineConfig(ConfigModel):
     sessions: list[SessionSettings] = Field(default_factory=list)
     dynamic_sessions: list[DynamicSessionTemplate] = Field(default_factory=list)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    #: Per-session message and event logs, screen log (docs/logs.md).
+    message_log: MessageLogSettings = Field(default_factory=MessageLogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     #: Seconds a graceful stop waits for Logouts to be answered.

@@ -99,3 +99,48 @@ class TracingSettings(ConfigModel):
     service_name: str = "pyfixmsg-plus"
     #: Fraction of traces kept (0 to 1).
     sample_ratio: float = Field(default=1.0, ge=0, le=1)
+
+
+class ScreenLogSettings(ConfigModel):
+    """The screen log (QuickFIX's ScreenLog): message and event lines on
+    standard output, each kind switched on by itself."""
+
+    incoming: bool = False
+    outgoing: bool = False
+    events: bool = False
+    #: Heartbeats and TestRequests are shown too (ScreenLogShowHeartBeats).
+    heartbeats: bool = False
+
+
+class MessageLogSettings(ConfigModel):
+    """Per-session message and event logs, as QuickFIX's FileLog writes them
+    (docs/logs.md).  Files are written by a thread of their own, off the
+    path of the messages."""
+
+    #: Folder of the log files (FileLogPath); None: no file log.  A relative
+    #: folder is taken from the configuration file's folder.
+    path: str | None = Field(default=None, min_length=1)
+    #: Folder rotated files are moved to (FileLogBackupPath); default: ``path``.
+    backup_path: str | None = Field(default=None, min_length=1)
+    #: ``text``: QuickFIX-like lines; ``json``: one JSON object a line.
+    format: Literal["text", "json"] = "text"
+    #: Heartbeats and TestRequests are logged (FileLogHeartbeats).
+    heartbeats: bool = True
+    #: Sub-second digits of the timestamps (FileIncludeMilliseconds: millis or seconds).
+    timestamp_precision: Literal["seconds", "millis", "micros"] = "micros"
+    #: Rotate a file when it would grow beyond this many bytes (None: never).
+    max_bytes: int | None = Field(default=None, ge=4096)
+    #: Rotate every file at midnight UTC.
+    rotate_daily: bool = False
+    #: Rotated files kept per session and kind (older ones are deleted);
+    #: ``retention.maxAgeDays`` also deletes rotated files older than that.
+    backups: int = Field(default=30, ge=0, le=100_000)
+    #: Entries waiting for the writer thread at most; beyond, entries are
+    #: dropped and counted (an event says how many).
+    max_queued: int = Field(default=100_000, ge=100, le=10_000_000)
+    screen: ScreenLogSettings = Field(default_factory=ScreenLogSettings)
+
+    @property
+    def enabled(self) -> bool:
+        s = self.screen
+        return self.path is not None or s.incoming or s.outgoing or s.events

@@ -26,6 +26,7 @@ from ..dictionary import DataDictionary, SessionDictionaries, Validator, load
 from ..errors import ConfigError
 from ..observability.health import StoreHealth
 from ..observability.httpserver import HealthServer, new_registry
+from ..observability.messagelog import MessageLog
 from ..observability.metrics import EngineCollector
 from ..observability.tracing import build_tracer
 from ..session import Session
@@ -49,6 +50,23 @@ def _dictionary_path(path: str, base: Path | None) -> str:
     if not p.is_absolute() and base is not None:
         p = base / p
     return str(p)
+
+
+def local_store_url(url: str, base: Path | None) -> str:
+    """A ``sqlite:///`` URL with its relative path taken from ``base`` (the
+    configuration file's folder), and the file's folder created (as QuickFIX
+    creates FileStorePath).  Other URLs are returned as they are."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path_text, sep, query = url[len(prefix):].partition("?")
+    if path_text in ("", ":memory:"):
+        return url
+    path = Path(path_text)
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return f"{prefix}{path}{sep}{query}"
 
 
 def build_validator(settings: SessionSettings, base: Path | None = None) -> SessionValidator | None:
@@ -95,7 +113,10 @@ class Engine:
     ) -> None:
         self.config = config
         self._app = app
+        #: The folder relative paths are taken from (dictionaries, the SQLite
+        #: store, message logs): the configuration file's; None: the working directory.
         self._dictionary_base = dictionary_base
+        self.message_log: MessageLog | None = None
         self._clock = clock
         self._backoff = backoff
         self.store: MessageStore | None = None
@@ -125,6 +146,9 @@ class Engine:
         driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock,
                                tracer=self._tracer, max_message_size=settings.max_message_size)
         driver.store_failure = self.config.store_failure
+        if self.message_log is not None:
+            driver.message_log = self.message_log.session(settings)
+            driver.message_log.event(f"session created: {settings.session_id}")
         await driver.start()
         self.drivers[settings.session_id] = driver
         if settings.role is Role.ACCEPTOR and settings.accept_port is not None and not dynamic:
@@ -148,7 +172,11 @@ class Engine:
             raise ConfigError(f"no session {session_id!r}") from None
 
     async def start(self) -> None:
-        self.store = await open_store(self.config.store)
+        if self.config.message_log.enabled:
+            self.message_log = MessageLog(self.config.message_log, self._dictionary_base,
+                                          max_age_days=self.config.retention.max_age_days)
+            self.message_log.start()
+        self.store = await open_store(local_store_url(self.config.store, self._dictionary_base))
         self.retention = RetentionTask(
             self.store, self.config.retention,
             lambda: [SessionKey(sid) for sid in self.drivers])
@@ -297,6 +325,8 @@ class Engine:
             await self.health.stop()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()
+        if self.message_log is not None:
+            await asyncio.to_thread(self.message_log.close)
 
     async def wait_logged_on(self, session_id: str, timeout: float = 10.0) -> None:
         driver = self.driver(session_id)

@@ -33,6 +33,7 @@ from ..codec.values import parse_seq_num
 from ..errors import GarbledMessageError
 from ..session import Session
 from .delivery import Deliverer, Deliveries
+from .observer import MessageObserver
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -63,6 +64,7 @@ class Connection:
         max_message_size: int,
         span_attributes: Callable[[Message, int | None], dict[str, str | int]],
         tracer: Tracer | None,
+        message_log: MessageObserver | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -75,6 +77,7 @@ class Connection:
         self._framer = Framer(max_message_size)
         self._span_attributes = span_attributes
         self._tracer = tracer
+        self._message_log = message_log
         self._open = True
 
     async def serve(self, data: bytes) -> None:
@@ -123,6 +126,11 @@ class Connection:
         """One frame into the session (decoded, counted, traced)."""
         session = self.session
         now = self._clock()
+        if self._message_log is not None:
+            if isinstance(frame, Garbled):
+                self._message_log.garbled(frame.reason, session.logged_on)
+            else:
+                self._message_log.incoming(frame, session.logged_on)
         if isinstance(frame, Garbled):
             session.receive_garbled(frame.reason, now)
             return

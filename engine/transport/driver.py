@@ -64,6 +64,7 @@ from .connection import Connection
 from .delivery import Deliverer, Deliveries
 from .flush import WRITE_HIGH_WATER, Flusher
 from .levels import operational_level
+from .observer import MessageObserver
 from .stored import read_stored, resendable
 
 if TYPE_CHECKING:
@@ -104,6 +105,8 @@ class SessionDriver:
         # to_app sees the whole header only when the application looks at it.
         self._header_for_to_app = type(app).to_app is not Application.to_app
         self.on_state_change: Callable[[SessionDriver], None] | None = None
+        #: The session's message log (docs/logs.md), set by the runtime.
+        self.message_log: MessageObserver | None = None
         self._flusher = Flusher(
             store, session.stats, store_failure or StoreFailureSettings(), self.session_id,
             write=self._write, release=self._release, on_durable_target=self._durable_target,
@@ -360,7 +363,7 @@ class SessionDriver:
             reader, writer, self.session, clock=self.clock, pump=self._pump,
             deliveries=self._deliveries, deliverer=self._deliverer, resume=self._resume,
             max_message_size=self.max_message_size, span_attributes=self._span_attributes,
-            tracer=self.tracer)
+            tracer=self.tracer, message_log=self.message_log)
         self._closed.clear()
         try:
             self.session.connected(self.clock())
@@ -373,15 +376,19 @@ class SessionDriver:
                 await self._drain()
             self._close(conn)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, frames: list[bytes]) -> None:
         if self._conn is not None:
-            self._conn.write(data)
+            if self.message_log is not None:
+                self.message_log.outgoing(frames)
+            self._conn.write(b"".join(frames) if len(frames) > 1 else frames[0])
 
     def _close(self, conn: Connection) -> None:
         if self._conn is conn:
             self._conn = None
         conn.close()
         self._closed.set()
+        if self.message_log is not None:
+            self.message_log.disconnected("")
 
     # ------------------------------------------------------------------
     # the pump: the one place effects are carried out
@@ -488,21 +495,30 @@ class SessionDriver:
 
     def _on_logged_on(self, effect: fx.LoggedOn) -> None:
         log.info("%s: logged on", self.session_id)
+        if self.message_log is not None:
+            self.message_log.logged_on()
+            self.message_log.event("logged on")
         self._flusher.open.releases.append(("logon", None))
 
     def _on_logged_out(self, effect: fx.LoggedOut) -> None:
         log.log(operational_level(effect.reason), "%s: logged out: %s", self.session_id,
                 effect.reason)
+        if self.message_log is not None:
+            self.message_log.event(f"logged out: {effect.reason}")
         self._flusher.open.releases.append(("logout", effect.reason))
 
     def _on_log(self, effect: fx.Log) -> None:
         log.log(logging.WARNING if effect.level == "warning" else logging.INFO,
                 "%s: %s", self.session_id, effect.text)
+        if self.message_log is not None:
+            self.message_log.event(effect.text)
 
     async def _on_disconnect(self, effect: fx.Disconnect) -> None:
         await self._settle()
         log.log(operational_level(effect.reason), "%s: disconnecting: %s", self.session_id,
                 effect.reason)
+        if self.message_log is not None:
+            self.message_log.event(f"disconnecting: {effect.reason}")
         if self._conn is not None:
             self._close(self._conn)
 

@@ -86,7 +86,7 @@ class Flusher:
         policy: StoreFailureSettings,
         session_id: str,
         *,
-        write: Callable[[bytes], None],
+        write: Callable[[list[bytes]], None],
         release: Callable[[list[tuple[str, Any]]], None],
         on_durable_target: Callable[[int], None],
         on_abort: Callable[[str, Exception], None],
@@ -231,8 +231,7 @@ class Flusher:
             if fut is not None and not fut.done():
                 fut.set_result(seq)
         if batch.writes:
-            writes = batch.writes
-            self._write(b"".join(writes) if len(writes) > 1 else writes[0])
+            self._write(batch.writes)
         if batch.releases:
             self._release(batch.releases)
 

@@ -109,12 +109,17 @@ class Initiator:
                     else:
                         log.warning("%s: cannot connect to %s:%d: %s", driver.session_id,
                                     endpoint.host, endpoint.port, error_reason(exc))
+                    if driver.message_log is not None:
+                        driver.message_log.event(f"cannot connect to {endpoint.host}:"
+                                                 f"{endpoint.port}: {error_reason(exc)}")
                     session.connect_failed(driver.clock())
                     self._next += 1
                     continue
                 tune_socket(writer, settings.tcp_nodelay, settings.tcp_keepalive)
                 self.connections += 1
                 log.info("%s: connected to %s:%d", driver.session_id, endpoint.host, endpoint.port)
+                if driver.message_log is not None:
+                    driver.message_log.event(f"connected to {endpoint.host}:{endpoint.port}")
                 reached_logon = False
 
                 def watch(d: SessionDriver) -> None:

@@ -54,7 +54,7 @@ with QuickFIX's FileStore.
 
 Usage: python tests/benchmarks/w2_roundtrip.py [--engine ours|quickfix|both]
     [--store memory,durable] [--orders N --window W] [--repeat 3]
-    [--max-seconds 8] [--uvloop | --busy-poll-us 0,200] [--profile DIR]
+    [--max-seconds 8] [--uvloop | --busy-poll-us 0,200] [--profile DIR] [--message-log]
 
 ``--busy-poll-us`` runs our engine with the event loop polling its sockets
 for that long before sleeping (``busyPollUs``, docs/performance.md); a list
@@ -105,7 +105,16 @@ RUN_TIMEOUT = 300.0
 # =============================================================================
 
 
+def _message_log(store: str, workdir: Path, role: str) -> dict[str, Any]:
+    """``messageLog`` of a ``<store>+log`` variant (--message-log): a file
+    message log of every message, heartbeats included."""
+    if not store.endswith("+log"):
+        return {}
+    return {"messageLog": {"path": str(workdir / f"log-{role}")}}
+
+
 def _our_store_url(store: str, workdir: Path, role: str) -> str:
+    store = store.removesuffix("+log")
     if store == "memory":
         return "memory://"
     if store == "sqlite":
@@ -192,6 +201,7 @@ def ours_acceptor(store: str, workdir: Path, use_uvloop: bool, busy_poll_us: int
         cfg = EngineConfig.model_validate({
             "store": _our_store_url(store, workdir, "broker"),
             "sessions": [_our_session("acceptor", acceptPort=0, acceptHost="127.0.0.1")],
+            **_message_log(store, workdir, "broker"),
         })
         engine = Engine(cfg, Broker())
         await engine.start()
@@ -260,6 +270,7 @@ def ours_initiator(port: int, store: str, workdir: Path, orders: int, window: in
             "store": _our_store_url(store, workdir, "client"),
             "sessions": [_our_session("initiator",
                                       connect=[{"host": "127.0.0.1", "port": port}])],
+            **_message_log(store, workdir, "client"),
         })
         engine = Engine(cfg, app)
         await engine.start()
@@ -605,7 +616,7 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
     for ours in results:
         if ours["engine"] != OURS or ours["orders_per_s"] is None:
             continue
-        qf_store = "memory" if ours["store"] == "memory" else "file"
+        qf_store = "memory" if ours["store"].removesuffix("+log") == "memory" else "file"
         for qf in results:
             if (qf["engine"] == QF and qf["store"] == qf_store and qf["orders"] == ours["orders"]
                     and qf["window"] == ours["window"] and qf["orders_per_s"] is not None):
@@ -622,7 +633,7 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"workload": "W2", "ratios": "pyfixmsg_plus/quickfix", "pairs": pairs}
 
 
-def _stores(spec: str, engine: str) -> list[str]:
+def _stores(spec: str, engine: str, message_log: bool = False) -> list[str]:
     out: list[str] = []
     for name in spec.split(","):
         name = name.strip()
@@ -636,6 +647,8 @@ def _stores(spec: str, engine: str) -> list[str]:
             picked = [name]
         else:
             picked = []
+        if message_log and engine == OURS:
+            picked = [v for p in picked for v in (p, f"{p}+log")]
         out += [p for p in picked if p not in out]
     return out
 
@@ -660,6 +673,9 @@ def main() -> int:
                     help="our engine's busyPollUs (docs/performance.md); a comma list runs "
                          "ours once per value, interleaved with the other engines "
                          "(e.g. 0,200); children: one value")
+    ap.add_argument("--message-log", action="store_true",
+                    help="also run ours with a file message log (store name <store>+log), "
+                         "interleaved with the runs without it")
     ap.add_argument("--tmpdir", default=None, help="where durable stores are written")
     ap.add_argument("--profile", default=None,
                     help="parent: run ours once under cProfile and write acceptor.prof and "
@@ -707,7 +723,7 @@ def main() -> int:
     # QuickFIX counterpart: memory with memory, durable with file.
     groups: list[list[tuple[str, str, int]]] = []
     for spec in args.store.split(","):
-        group = [(e, s, bp) for e in engines for s in _stores(spec, e)
+        group = [(e, s, bp) for e in engines for s in _stores(spec, e, args.message_log)
                  for bp in (polls if e == OURS else [0])]
         if group:
             groups.append(group)

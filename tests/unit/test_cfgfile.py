@@ -153,11 +153,12 @@ def test_quickfixj_initiator_file() -> None:
     assert fixt.appl_ver_id_code == "9"
     assert fixt.validation.transport_data_dictionary == "FIXT11.xml"
     assert fixt.validation.app_data_dictionary == ["FIX50SP2.xml", "FIX44.xml"]
-    assert {(w.key, w.kind) for w in result.warnings} == {
-        ("FileStorePath", "note"),
-        ("FileLogPath", "unsupported"),
-        ("ScreenLogShowHeartBeats", "unsupported"),
-    }
+    assert {(w.key, w.kind) for w in result.warnings} == {("FileStorePath", "note")}
+    log = result.config.message_log
+    assert log.path == "target/data/banzai/log"
+    # A screen log key: QuickFIX's screen log shows messages and events unless told not to.
+    assert (log.screen.incoming, log.screen.outgoing, log.screen.events,
+            log.screen.heartbeats) == (True, True, True, True)
     assert all(w.file == "banzai.cfg" for w in result.warnings)
 
 
@@ -378,7 +379,7 @@ def test_unknown_keys_are_warnings_unless_strict(
         SocketConnectHost=h
         SocketConnectPort=1
         OtherCustomKey=2
-        FileLogPath=log
+        FileStoreSync=Y
         [SESSION]
         BeginString=FIX.4.2
         SenderCompID=A
@@ -394,7 +395,7 @@ def test_unknown_keys_are_warnings_unless_strict(
     assert [str(w) for w in result.warnings] == [
         f"{path}:3: MyCustomKey: unknown key: kept for the application in settings.custom",
         f"{path}:10: OtherCustomKey: unknown key: kept for the application in settings.custom",
-        f"{path}:11: FileLogPath: not supported: the engine logs to stdout (see logging); no file log",
+        f"{path}:11: FileStoreSync: ignored: the store syncs every write",
     ]
     assert f"{path}:3: MyCustomKey: unknown key: kept for the application in settings.custom" in caplog.messages
     first, second = result.config.sessions
@@ -403,8 +404,9 @@ def test_unknown_keys_are_warnings_unless_strict(
     with pytest.raises(ConfigError) as exc:
         load_cfg(path, environ={}, strict=True)
     assert str(exc.value).splitlines() == [
-        f"{path}:3: MyCustomKey: unknown key (strict mode)",
-        f"{path}:10: OtherCustomKey: unknown key (strict mode)",
+        f"{path}:3: MyCustomKey: unknown key: kept for the application in settings.custom (strict mode)",
+        f"{path}:10: OtherCustomKey: unknown key: kept for the application in settings.custom (strict mode)",
+        f"{path}:11: FileStoreSync: ignored: the store syncs every write (strict mode)",
     ]
 
 
@@ -471,12 +473,15 @@ def test_quickfixj_tls_keys() -> None:
     SSLValidateCertificates=N
     SocketKeyStore=keystore.jks
     """
-    result = cfg(text)
+    with pytest.raises(ConfigError, match=r"app.cfg:13: SocketKeyStore: not implemented, refused "
+                       r"\(it would change behaviour\): Java key stores are not read"):
+        cfg(text)
+    result = cfg(text.replace("    SocketKeyStore=keystore.jks\n", ""))
     tls = result.config.sessions[0].tls
     assert tls.enabled and tls.min_version == "TLSv1.3"
     assert tls.server_name == "fix.example.com"
     assert not tls.verify
-    assert [(w.key, w.kind) for w in result.warnings] == [("SocketKeyStore", "unsupported")]
+    assert result.warnings == []
 
 
 def test_jdbc_store_url_and_milliseconds_flag() -> None:
@@ -522,10 +527,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_migration_guide_lists_every_key() -> None:
-    from pyfixmsg_plus.engine.config.cfgkeys import COMPOSITE_KEYS
+    from pyfixmsg_plus.engine.config.cfgkeys import COMPOSITE_KEYS, LOG_KEYS
 
     guide = (DOCS / "migrating-from-quickfix.md").read_text()
-    for key in [*SIMPLE_KEYS, *UNSUPPORTED_KEYS, *COMPOSITE_KEYS]:
+    for key in [*SIMPLE_KEYS, *UNSUPPORTED_KEYS, *COMPOSITE_KEYS, *LOG_KEYS]:
         name = key.replace("<n>", "").replace(".<suffix>", "")
         assert f"`{name}" in guide, key
 

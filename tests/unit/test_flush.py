@@ -57,7 +57,7 @@ def flusher(store: Any, written: list[bytes], released: list[Any],
             aborts: list[str] | None = None) -> Flusher:
     policy = StoreFailureSettings(retry_initial_delay=0.001, retry_max_delay=0.001)
     return Flusher(store, SessionStats(), policy, "test",
-                   write=written.append, release=released.extend,
+                   write=written.extend, release=released.extend,
                    on_durable_target=lambda _: None,
                    on_abort=lambda reason, _: (aborts if aborts is not None else []).append(
                        reason))
