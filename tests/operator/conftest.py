@@ -112,13 +112,13 @@ def crds_installed(kube_env: tuple[str, str, list[str]]) -> None:
 @pytest.fixture(scope="module")
 def kube(kube_env: tuple[str, str, list[str]], crds_installed: None,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    """A fresh namespace with the operator watching it (resync every 2 s)."""
+    """A fresh namespace with the operator watching it."""
     kubeconfig, kubectl, _ = kube_env
     namespace = f"fixplus-it-{uuid.uuid4().hex[:8]}"
     k = Kube(kubeconfig, kubectl, namespace)
     k.run("create", "namespace", namespace, namespaced=False)
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "FIXPLUS_RESYNC_SECONDS": "2"}
+    env = {**os.environ, "KUBECONFIG": kubeconfig}
     with log.open("w") as out:
         proc = subprocess.Popen([str(OPERATOR), "--namespace", namespace], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
