@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_when(lost: threading.Event) -> None:
+    lost.wait()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
@@ -59,9 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         threading.Thread(target=elector.keep, args=(stop, lost), daemon=True,
                          name="lease").start()
+        # A lost Lease stops kopf as SIGTERM does (a stop flag would keep a
+        # thread of kopf's waiting on it after a SIGTERM).
+        threading.Thread(target=_stop_when, args=(lost,), daemon=True, name="stopper").start()
     try:
         kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
-                 liveness_endpoint=args.liveness, stop_flag=stop)
+                 liveness_endpoint=args.liveness)
     finally:
         if elector is not None and not lost.is_set():
             stop.set()

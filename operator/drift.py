@@ -23,6 +23,8 @@ Key = tuple[str, str, str, str]  # apiVersion, kind, namespace, name
 
 _lock = threading.Lock()
 _applied: dict[Key, Obj] = {}
+#: The resourceVersion each apply returned.
+_versions: dict[Key, str] = {}
 
 
 def key_of(obj: Obj) -> Key:
@@ -30,14 +32,27 @@ def key_of(obj: Obj) -> Key:
     return (obj["apiVersion"], obj["kind"], meta.get("namespace") or "", meta["name"])
 
 
-def remember(obj: Obj) -> None:
+def remember(obj: Obj, version: str | None = None) -> None:
     with _lock:
         _applied[key_of(obj)] = obj
+        if version is not None:
+            _versions[key_of(obj)] = version
+
+
+def unchanged(obj: Obj, version: str | None) -> bool:
+    """Whether applying ``obj`` again would change nothing: it is what was
+    applied last, and the object still has the version that apply returned
+    (``version``: what the cache holds now)."""
+    key = key_of(obj)
+    with _lock:
+        return version is not None and _versions.get(key) == version and \
+            _applied.get(key) == obj
 
 
 def forget(api_version: str, kind: str, namespace: str, name: str) -> None:
     with _lock:
         _applied.pop((api_version, kind, namespace, name), None)
+        _versions.pop((api_version, kind, namespace, name), None)
 
 
 def forget_owner(namespace: str, owner_name: str, owner_kind: str) -> None:
@@ -47,6 +62,7 @@ def forget_owner(namespace: str, owner_name: str, owner_kind: str) -> None:
                     (o["metadata"].get("labels") or {}).get(OWNER_NAME) == owner_name and
                     (o["metadata"].get("labels") or {}).get(OWNER_KIND) == owner_kind]:
             del _applied[key]
+            _versions.pop(key, None)
 
 
 def previous(obj: Obj) -> Obj | None:
@@ -56,6 +72,8 @@ def previous(obj: Obj) -> Obj | None:
 
 
 def _subset(want: Any, have: Any) -> bool:
+    if have is None and want in ({}, [], None):
+        return True  # the API server drops empty maps and lists
     if isinstance(want, dict):
         if not isinstance(have, dict):
             return False

@@ -66,7 +66,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # our own events say what changed
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    settings.execution.max_workers = 4
+    # Reconciles wait on the API server, not on the CPU: enough threads (and
+    # as many pooled connections, operator/k8s.py) for a first pass over a
+    # thousand resources to overlap its requests.
+    settings.execution.max_workers = k8s.POOL_SIZE
     # Only the operator's own objects are watched (the API server filters).
     for api_version, _kind, plural in WATCHED_OWNED:
         group = api_version.rpartition("/")[0]
@@ -111,7 +114,7 @@ def run(kind: str, body: Mapping[str, Any], indexes: Mapping[str, Any],
         return
     with _lock(kind, meta["namespace"], meta["name"]):
         result = RECONCILERS[kind](body, POLICY, CachedReads(indexes))
-        for type_, reason, message in result.events:
+        for type_, reason, message in _grouped(result.events):
             kopf.event(cast(kopf.Body, body), type=type_, reason=reason, message=message)
         current = dict(body.get("status") or {})
         if not any(current.get(k) != v for k, v in result.status.items()):
@@ -126,6 +129,15 @@ def run(kind: str, body: Mapping[str, Any], indexes: Mapping[str, Any],
         except k8s.KubeError as exc:
             if exc.status != 404:
                 raise
+
+
+def _grouped(events: list[reconcile.Event]) -> list[reconcile.Event]:
+    """One event per type and reason ("created ConfigMap a; created Deployment
+    b; ..."): a first reconcile posts one event, not one per object."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for type_, reason, message in events:
+        merged.setdefault((type_, reason), []).append(message)
+    return [(t, r, "; ".join(m)[:1000]) for (t, r), m in merged.items()]
 
 
 def _again(kind: str, namespace: str, name: str, indexes: Mapping[str, Any],

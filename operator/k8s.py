@@ -61,6 +61,8 @@ class KubeError(Exception):
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+#: Connections kept to the API server (and the handler threads using them).
+POOL_SIZE = 16
 
 
 def client() -> Any:
@@ -72,7 +74,9 @@ def client() -> Any:
                 loader.load_incluster_config()
             except loader.ConfigException:
                 loader.load_kube_config()
-            _clients["api"] = kubernetes.client.ApiClient()
+            configuration: Any = kubernetes.client.Configuration.get_default_copy()
+            configuration.connection_pool_maxsize = POOL_SIZE
+            _clients["api"] = kubernetes.client.ApiClient(configuration)
         return _clients["api"]
 
 

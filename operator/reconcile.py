@@ -170,6 +170,8 @@ def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any],
     for obj in objects:
         api_version, kind, name = _key(obj)
         before = reads.resource_version(api_version, kind, owner.namespace, name)
+        if kind != "Deployment" and drift.unchanged(obj, before):
+            continue  # applied as it is, and untouched since: nothing to send
         if kind == "Deployment" and "replicas" not in obj["spec"] and before is not None:
             last = drift.previous(obj)
             if last is None or "replicas" in last["spec"]:
@@ -178,7 +180,7 @@ def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any],
             after = k8s.apply(obj)
         except k8s.KubeError as exc:
             raise Problem("ApplyFailed", f"{kind} {name}: {exc}") from None
-        drift.remember(obj)
+        drift.remember(obj, after["metadata"].get("resourceVersion"))
         if kind == "Deployment":
             deployment = after
         if before is None:

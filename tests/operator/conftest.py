@@ -134,3 +134,15 @@ def kube(kube_env: tuple[str, str, list[str]], crds_installed: None,
         text = log.read_text()
         if "Traceback" in text:
             print(f"operator log ({log}):\n{text[-5000:]}")
+
+
+@pytest.fixture()
+def kube_bare(kube_env: tuple[str, str, list[str]], crds_installed: None) -> Iterator[Kube]:
+    """A fresh namespace and no operator (the test starts its own)."""
+    kubeconfig, kubectl, _ = kube_env
+    k = Kube(kubeconfig, kubectl, f"fixplus-it-{uuid.uuid4().hex[:8]}")
+    k.run("create", "namespace", k.namespace, namespaced=False)
+    try:
+        yield k
+    finally:
+        k.run("delete", "namespace", k.namespace, "--wait=false", check=False, namespaced=False)
