@@ -189,13 +189,24 @@ def _dependents(kind: str, body: Mapping[str, Any], indexes: Mapping[str, Any]) 
         _again("FixCluster", namespace, cluster, indexes, f"FixSession {name} changed")
 
 
-@kopf.on.delete(GROUP, VERSION, "fixsessions", optional=True)
-def _session_gone(body: kopf.Body, namespace: str | None, name: str, **kwargs: Any) -> None:
+@kopf.on.event(GROUP, VERSION, "fixsessions", id="watch-deletions")
+def _session_gone(type: str, body: kopf.Body, namespace: str | None, name: str,
+                  **kwargs: Any) -> None:
+    """A deleted FixSession (no finalizer: kopf's deletion handlers would not
+    see it) leaves the FixCluster that served it."""
+    if type != "DELETED":
+        return
     namespace = namespace or ""
     drift.forget_owner(namespace, name, "FixSession")
     cluster = (body.get("spec") or {}).get("clusterRef")
     if cluster:
         _again("FixCluster", namespace, cluster, kwargs, f"FixSession {name} was deleted")
+
+
+@kopf.on.event(GROUP, VERSION, "fixclusters", id="watch-deletions")
+def _cluster_gone(type: str, namespace: str | None, name: str, **_: Any) -> None:
+    if type == "DELETED":
+        drift.forget_owner(namespace or "", name, "FixCluster")
 
 
 for _kind in RECONCILERS:

@@ -94,7 +94,10 @@ class CountingProxy:
             response = web.StreamResponse(status=upstream.status, headers={
                 k: val for k, val in upstream.headers.items() if k.lower() not in _HOP})
             await response.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
-            await response.write_eof()
+            try:
+                async for chunk in upstream.content.iter_any():
+                    await response.write(chunk)
+                await response.write_eof()
+            except (ConnectionError, aiohttp.ClientError):
+                pass  # the client went away (a watch it stopped)
             return response

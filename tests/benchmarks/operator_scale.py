@@ -191,7 +191,8 @@ def main() -> int:
         out["drift_corrected_s"] = round(time.monotonic() - t0, 2)
 
         t0 = time.monotonic()
-        k.run("delete", "fixsessions", "--all", "-n", ns, "--wait=false")
+        # one deletecollection request (kubectl delete --all deletes one by one)
+        k.run("delete", "--raw", f"{GROUP}/namespaces/{ns}/fixsessions")
         while k.run("get", "fixsessions", "-n", ns, "-o", "name").strip():
             if time.monotonic() - t0 > args.timeout:
                 raise RuntimeError("FixSessions not deleted")

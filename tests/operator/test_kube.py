@@ -192,6 +192,13 @@ def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -
     assert fix_port["name"] == "tcp-fix" and fix_port["appProtocol"] == "tcp"
     assert fix_port["port"] == 9443
     assert svc["spec"]["ports"][1]["name"] == "http-metrics"
+    # reachable from outside, keeping the client's address; published before logon
+    assert svc["spec"]["type"] == "NodePort" and fix_port["nodePort"] >= 30000
+    assert svc["spec"]["externalTrafficPolicy"] == "Local"
+    assert svc["spec"]["publishNotReadyAddresses"] is True
+    # its SQLite store is declared ephemeral: not Degraded
+    assert condition(kube.get("fixsession", "client-gateway"), "Degraded")["status"] \
+        == "False"  # type: ignore[index]
     gw_config = yaml.safe_load(kube.get("configmap", "fixs-client-gateway-config")
                                ["data"]["engine.yaml"])  # type: ignore[index]
     tls = gw_config["sessions"][0]["tls"]
@@ -300,6 +307,16 @@ def test_missing_store_is_a_condition_until_it_appears(kube: Kube) -> None:
              "metadata": {"name": "not-yet"}, "spec": {"type": "sqlite"}}
     kube.run("apply", "-f", "-", stdin=json.dumps(store))
     wait_for("late-store reconciled", lambda: _reconciled(kube, "fixsession", "late-store"))
+    # reconciled, and warned: SQLite on an emptyDir does not survive a new pod
+    degraded = wait_for("EphemeralStore", lambda: (
+        (c := condition(kube.get("fixsession", "late-store"), "Degraded"))
+        and c["reason"] == "EphemeralStore" and c))
+    assert degraded["status"] == "True" and "claimName" in degraded["message"]
+    store["spec"] = {"type": "sqlite", "sqlite": {"ephemeral": True}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(store))
+    wait_for("declared ephemeral: not Degraded", lambda: (
+        (c := condition(kube.get("fixsession", "late-store"), "Degraded"))
+        and c["status"] == "False"))
 
 
 def test_a_session_selected_by_a_cluster_runs_in_the_cluster_only(kube: Kube) -> None:
@@ -456,3 +473,36 @@ def test_resources_carry_no_finalizer_and_go_without_the_operator(kube: Kube) ->
         kube.run("delete", "fixsession", name, "--wait=false")
     for name in names:
         wait_for(f"{name} gone", lambda n=name: kube.get("fixsession", n) is None, timeout=10)
+
+
+def test_replicas_are_kept_when_autoscaling_is_switched_on(kube: Kube) -> None:
+    """Server-side apply would drop the replica count the operator no longer
+    sets (and the Deployment would fall to 1): the operator hands it over."""
+    store = {"apiVersion": "fixplus.io/v1alpha1", "kind": "MessageStore",
+             "metadata": {"name": "pool-redis"},
+             "spec": {"type": "redis", "redis": {"host": "redis.example"},
+                      "credentials": {"vault": {"role": "fix", "path": "secret/data/r"}}}}
+    cluster = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixCluster",
+               "metadata": {"name": "pool"},
+               "spec": {"storeRef": "pool-redis", "minReplicas": 3, "maxReplicas": 6,
+                        "autoscaling": {"enabled": False},
+                        "sessions": [{"role": "acceptor", "beginString": "FIX.4.4",
+                                      "senderCompId": "POOL", "targetCompId": "P1",
+                                      **NO_AUTH}]}}
+    kube.run("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                   "items": [store, cluster]}))
+    wait_for("pool reconciled", lambda: _reconciled(kube, "fixcluster", "pool"))
+    dep = kube.get("deployment", "fixc-pool")
+    assert dep and dep["spec"]["replicas"] == 3
+    kube.run("patch", "fixcluster", "pool", "--type=merge",
+             "-p", '{"spec": {"autoscaling": {"enabled": true}}}')
+    wait_for("the HPA", lambda: kube.get("horizontalpodautoscaler", "fixc-pool"))
+    wait_for("pool reconciled again", lambda: (
+        (o := _reconciled(kube, "fixcluster", "pool"))
+        and o["status"]["observedGeneration"] == o["metadata"]["generation"]))
+    dep = kube.get("deployment", "fixc-pool")
+    assert dep is not None
+    assert dep["spec"]["replicas"] == 3
+    managers = {m["manager"]: m for m in dep["metadata"]["managedFields"]}
+    assert "f:replicas" in managers["fixplus-operator-replicas-handover"]["fieldsV1"]["f:spec"]
+    assert "f:replicas" not in managers["fixplus-operator"]["fieldsV1"]["f:spec"]
