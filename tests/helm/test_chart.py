@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 import yaml
 from pyfixmsg_plus.operator import k8s
+from pyfixmsg_plus.operator.models import FixSessionSpec, MessageStoreSpec
 from pyfixmsg_plus.operator.reads import WATCHED_OWNED
+from pyfixmsg_plus.operator.render import (
+    Owner,
+    SessionContext,
+    ephemeral_store,
+    render_fix_session,
+)
+from pyfixmsg_plus.operator.render.config import StoreInput
 
 from tests.helm.conftest import CHART, PROMETHEUS_RULE_API, Helm, docs, find
 from tests.helm.values import value_sets, write
@@ -179,6 +187,37 @@ def test_examples(helm: Helm, tmp_path: Path) -> None:
                                                      "passwordSecretRef": ref}
     assert by_role["initiator"]["logon"] == {"username": "EXAMPLE-CLIENT",
                                              "passwordSecretRef": ref}
+    assert store["spec"]["sqlite"] == {"ephemeral": True}  # not Degraded: meant
+
+
+def test_the_example_pair_passes_its_network_policies(helm: Helm, tmp_path: Path) -> None:
+    """Rendered by the operator as it would be: the acceptor's NetworkPolicy
+    lets the initiator's pod in on the FIX port, and the initiator's lets it
+    out to that port; neither session is Degraded for its store."""
+    objects = render(helm, tmp_path, "examples")
+    (store_body,) = find(objects, "MessageStore")
+    store = StoreInput(store_body["metadata"]["name"],
+                       MessageStoreSpec.model_validate(store_body["spec"]))
+    assert ephemeral_store(store) is None
+    rendered: dict[str, dict[str, dict[str, Any]]] = {}
+    for body in find(objects, "FixSession"):
+        meta = body["metadata"]
+        owner = Owner("fixplus.io/v1alpha1", "FixSession", meta["name"], meta["namespace"],
+                      "uid", 1)
+        spec = FixSessionSpec.model_validate(body["spec"])
+        out = render_fix_session(SessionContext(owner, spec, store, frozenset()))
+        rendered[spec.role.value] = {o["kind"]: o for o in out.objects}
+    acceptor, initiator = rendered["acceptor"], rendered["initiator"]
+    pod_labels = initiator["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    port = acceptor["Service"]["spec"]["ports"][0]["port"]
+    allowed = [rule for rule in acceptor["NetworkPolicy"]["spec"]["ingress"]
+               if {"protocol": "TCP", "port": port} in rule["ports"]]
+    assert any(all(pod_labels.get(k) == v
+                   for k, v in peer["podSelector"]["matchLabels"].items())
+               for rule in allowed for peer in rule["from"] if "podSelector" in peer)
+    egress = initiator["NetworkPolicy"]["spec"]["egress"]
+    assert any({"protocol": "TCP", "port": port} in rule["ports"] and "to" not in rule
+               for rule in egress)
 
 
 def test_engine_image_and_secret_rules_reach_the_operator(helm: Helm, tmp_path: Path) -> None:
