@@ -31,7 +31,15 @@ import kopf
 from . import drift, k8s, reconcile, status
 from .models import API_VERSION, GROUP, VERSION
 from .policy import Policy
-from .reads import RESOURCE_PLURALS, WATCHED_OWNED, CachedReads, index_name, secret_info
+from .reads import (
+    RESOURCE_PLURALS,
+    WATCHED_OWNED,
+    CachedReads,
+    first,
+    index_name,
+    secret_info,
+    snapshot,
+)
 from .render.common import MANAGER, OWNER_KIND, OWNER_NAME
 
 log = logging.getLogger("pyfixmsg_plus.operator")
@@ -143,8 +151,8 @@ def _grouped(events: list[reconcile.Event]) -> list[reconcile.Event]:
 def _again(kind: str, namespace: str, name: str, indexes: Mapping[str, Any],
            why: str) -> None:
     """Reconcile a resource from the cache (a watch saw something it uses change)."""
-    index = indexes.get(index_name(RESOURCE_PLURALS[kind])) or {}
-    for body in index.get((namespace, name)) or ():
+    body = first(indexes.get(index_name(RESOURCE_PLURALS[kind])), (namespace, name))
+    if body is not None:
         log.info("reconciling %s %s/%s: %s", kind, namespace, name, why)
         run(kind, body, indexes)
 
@@ -168,7 +176,7 @@ def _register(kind: str) -> None:
 
 def _resources(indexes: Mapping[str, Any], kind: str,
                namespace: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for (ns, name), store in (indexes.get(index_name(RESOURCE_PLURALS[kind])) or {}).items():
+    for (ns, name), store in snapshot(indexes.get(index_name(RESOURCE_PLURALS[kind]))):
         if ns == namespace:
             for body in store:
                 yield name, body
@@ -249,17 +257,28 @@ def _owned_event(type: str, body: kopf.Body, namespace: str | None, name: str,
     kind, owner = labels.get(OWNER_KIND), labels.get(OWNER_NAME)
     if type is None or kind not in RESOURCE_PLURALS or not owner:
         return
-    index = kwargs.get(index_name(RESOURCE_PLURALS[kind])) or {}
-    owners = list(index.get((namespace, owner)) or ())
-    if not owners or owners[0]["metadata"].get("deletionTimestamp"):
+    cached = first(kwargs.get(index_name(RESOURCE_PLURALS[kind])), (namespace, owner))
+    if cached is None or cached["metadata"].get("deletionTimestamp"):
         return
     obj = dict(body)
     if type == "DELETED":
-        _again(kind, namespace, owner, kwargs, f"{body['kind']} {name} was deleted")
+        # Mostly the garbage collector following a deleted owner, which the
+        # cache may not know of yet: ask before re-creating anything.
+        live = k8s.get(API_VERSION, kind, namespace, owner)
+        if live is None or live["metadata"].get("deletionTimestamp") or \
+                live["metadata"].get("uid") not in _owner_uids(body):
+            return
+        log.info("reconciling %s %s/%s: %s %s was deleted", kind, namespace, owner,
+                 body["kind"], name)
+        run(kind, live, kwargs)
     elif drift.drifted(obj):
         _again(kind, namespace, owner, kwargs, f"{body['kind']} {name} was changed")
     elif body["kind"] == "Deployment":
-        _refresh_ready(kind, owners[0], obj)
+        _refresh_ready(kind, cached, obj)
+
+
+def _owner_uids(body: Mapping[str, Any]) -> set[str]:
+    return {str(r.get("uid")) for r in body["metadata"].get("ownerReferences") or ()}
 
 
 def _refresh_ready(kind: str, owner: Mapping[str, Any], deployment: Mapping[str, Any]) -> None:

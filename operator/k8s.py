@@ -75,7 +75,7 @@ def client() -> Any:
             except loader.ConfigException:
                 loader.load_kube_config()
             configuration: Any = kubernetes.client.Configuration.get_default_copy()
-            configuration.connection_pool_maxsize = POOL_SIZE
+            configuration.connection_pool_maxsize = POOL_SIZE + 4  # + lease, events
             _clients["api"] = kubernetes.client.ApiClient(configuration)
         return _clients["api"]
 

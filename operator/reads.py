@@ -113,14 +113,30 @@ class _CrdCache:
 CRDS = _CrdCache()
 
 
-def _first(index: Any, key: Any) -> Any:
+def snapshot(index: Any) -> list[tuple[Any, list[Any]]]:
+    """The (key, values) of a kopf index, copied: handlers run in threads
+    while kopf updates its indexes in its event loop, and iterating a dict
+    that changes raises; a copy is retried until it was taken whole."""
+    if not index:
+        return []
+    for _ in range(100):
+        try:
+            return [(key, list(store)) for key, store in list(index.items())]
+        except RuntimeError:  # changed during iteration
+            continue
+    return [(key, list(store)) for key, store in list(index.items())]
+
+
+def first(index: Any, key: Any) -> Any:
     """The value an index holds for ``key`` (kopf keeps a store per key), or None."""
     if index is None:
         return None
-    store = index.get(key)
-    if store is None:
-        return None
-    return next(iter(store), None)
+    for _ in range(100):
+        try:
+            return next(iter(list(index.get(key) or ())), None)
+        except RuntimeError:  # changed during iteration
+            continue
+    return None
 
 
 class CachedReads:
@@ -133,13 +149,12 @@ class CachedReads:
         return self.indexes.get(index_name(plural))
 
     def resource(self, kind: str, namespace: str, name: str) -> Obj | None:
-        found = _first(self._index(RESOURCE_PLURALS[kind]), (namespace, name))
+        found = first(self._index(RESOURCE_PLURALS[kind]), (namespace, name))
         return None if found is None else dict(found)
 
     def fix_sessions(self, namespace: str, labels: Mapping[str, str]) -> list[Obj]:
-        index = self._index("fixsessions") or {}
         out: list[Obj] = []
-        for (ns, _name), store in index.items():
+        for (ns, _name), store in snapshot(self._index("fixsessions")):
             if ns != namespace:
                 continue
             for body in store:
@@ -149,7 +164,7 @@ class CachedReads:
         return out
 
     def secret_keys(self, namespace: str, name: str) -> SecretInfo | None:
-        found = _first(self._index("secrets"), (namespace, name))
+        found = first(self._index("secrets"), (namespace, name))
         return None if found is None else (frozenset(found[0]), dict(found[1]))
 
     def crd_exists(self, name: str) -> bool:
@@ -160,5 +175,5 @@ class CachedReads:
         plural = _WATCHED.get((api_version, kind))
         if plural is None:
             return LiveReads().resource_version(api_version, kind, namespace, name)
-        found = _first(self._index(plural), (namespace, name))
+        found = first(self._index(plural), (namespace, name))
         return None if found is None else str(found)
