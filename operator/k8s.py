@@ -43,7 +43,12 @@ PLURALS: dict[tuple[str, str], str] = {
     ("fixplus.io/v1alpha1", "FixCluster"): "fixclusters",
     ("fixplus.io/v1alpha1", "MessageStore"): "messagestores",
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): "customresourcedefinitions",
+    ("coordination.k8s.io/v1", "Lease"): "leases",
 }
+
+#: The field manager that keeps a Deployment's replica count when the
+#: operator stops setting it (autoscaling switched on).
+HANDOVER = f"{MANAGER}-replicas-handover"
 
 
 class KubeError(Exception):
@@ -56,6 +61,8 @@ class KubeError(Exception):
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+#: Connections kept to the API server (and the handler threads using them).
+POOL_SIZE = 16
 
 
 def client() -> Any:
@@ -67,7 +74,9 @@ def client() -> Any:
                 loader.load_incluster_config()
             except loader.ConfigException:
                 loader.load_kube_config()
-            _clients["api"] = kubernetes.client.ApiClient()
+            configuration: Any = kubernetes.client.Configuration.get_default_copy()
+            configuration.connection_pool_maxsize = POOL_SIZE + 4  # + lease, events
+            _clients["api"] = kubernetes.client.ApiClient(configuration)
         return _clients["api"]
 
 
@@ -130,6 +139,51 @@ def apply(obj: Obj) -> Obj:
     return _call("PATCH", url, body=obj,
                  query=[("fieldManager", MANAGER), ("force", "true")],
                  content_type="application/apply-patch+yaml")
+
+
+def merge_patch(api_version: str, kind: str, namespace: str | None, name: str, body: Obj,
+                subresource: str | None = None) -> Obj:
+    url = path(api_version, kind, namespace, name) + (f"/{subresource}" if subresource else "")
+    return _call("PATCH", url, body=body, content_type="application/merge-patch+json")
+
+
+def replace(obj: Obj) -> Obj:
+    """PUT ``obj`` (with its resourceVersion: refused with 409 if it changed)."""
+    meta = obj["metadata"]
+    return _call("PUT", path(obj["apiVersion"], obj["kind"], meta.get("namespace"),
+                             meta["name"]), body=obj)
+
+
+def create(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    return _call("POST", path(obj["apiVersion"], obj["kind"], meta.get("namespace")), body=obj)
+
+
+def _owns_replicas(deployment: Obj, manager: str) -> bool:
+    for entry in deployment["metadata"].get("managedFields") or ():
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            fields = entry.get("fieldsV1") or {}
+            return "f:replicas" in (fields.get("f:spec") or {})
+    return False
+
+
+def hand_over_replicas(namespace: str, name: str) -> bool:
+    """Before the operator applies a Deployment without ``spec.replicas``
+    (an HPA now sets it), let a second field manager take the field over at
+    its current value: otherwise server-side apply would remove the field
+    the operator owned, and the count would fall back to 1.  Only when the
+    operator still owns the field; True when it handed it over."""
+    deployment = get("apps/v1", "Deployment", namespace, name)
+    if deployment is None or not _owns_replicas(deployment, MANAGER):
+        return False
+    replicas = (deployment.get("spec") or {}).get("replicas", 1)
+    _call("PATCH", path("apps/v1", "Deployment", namespace, name),
+          body={"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"replicas": replicas}},
+          query=[("fieldManager", HANDOVER), ("force", "true")],
+          content_type="application/apply-patch+yaml")
+    return True
 
 
 def delete(api_version: str, kind: str, namespace: str | None, name: str) -> bool:

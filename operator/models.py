@@ -279,6 +279,9 @@ class NetworkPolicySpec(CrdModel):
     metrics_namespace_selector: dict[str, str] = Field(
         default_factory=dict, description="namespaces (by labels) allowed to scrape metrics"
     )
+    counterparty_pods: dict[str, str] = Field(
+        default_factory=dict, description="pods of the namespace (by labels) that are "
+        "counterparties, besides counterpartyCidrs (e.g. fixplus.io/owner-name: <FixSession>)")
 
 
 class TcpKeepalive(CrdModel):
@@ -301,6 +304,18 @@ class IstioSpec(CrdModel):
     tcp_keepalive: TcpKeepalive = Field(default_factory=TcpKeepalive)
 
 
+class ServiceSpec(CrdModel):
+    """How counterparties reach an acceptor.  NodePort and LoadBalancer reach it
+    from outside the cluster, with ``externalTrafficPolicy: Local`` so that the
+    pod (and its NetworkPolicy) sees the counterparty's own address."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    node_port: int | None = Field(default=None, ge=1, le=65535,
+                                  description="NodePort/LoadBalancer: a fixed node port")
+    annotations: dict[str, str] = Field(default_factory=dict,
+                                        description="e.g. a cloud load balancer's settings")
+
+
 class Disruption(CrdModel):
     """The PodDisruptionBudget: how many pods a voluntary disruption may take."""
 
@@ -320,6 +335,7 @@ class PodSettings(CrdModel):
     metrics: Metrics = Field(default_factory=Metrics)
     network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)
     istio: IstioSpec = Field(default_factory=IstioSpec)
+    service: ServiceSpec = Field(default_factory=ServiceSpec)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     busy_poll_us: int = Field(
         default=0, ge=0, le=MAX_BUSY_POLL_US,
@@ -502,11 +518,13 @@ class MongoDBConnection(CrdModel):
 
 
 class SqliteStorage(CrdModel):
-    """SQLite in the pod: not shared, lost with an emptyDir; for tests and demos."""
+    """SQLite in the pod: not shared; lost with an emptyDir (tests and demos)."""
 
     claim_name: DnsName | None = Field(
-        default=None, description="a PersistentVolumeClaim (default: an emptyDir)"
-    )
+        default=None, description="a PersistentVolumeClaim (default: an emptyDir)")
+    ephemeral: bool = Field(
+        default=False, description="true: an emptyDir is meant (sequence numbers restart at 1 "
+        "with every new pod); otherwise a session on it is Degraded (EphemeralStore)")
 
 
 class StoreSecretRef(CrdModel):

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pyfixmsg_plus.engine.config import Role
 
-from . import k8s, policy, status
+from . import drift, k8s, policy, status
 from .models import (
     API_VERSION,
     FixClusterSpec,
@@ -34,6 +34,7 @@ from .models import (
     known_fields,
 )
 from .policy import Policy
+from .reads import LiveReads, Reads
 from .render import (
     ClusterContext,
     Obj,
@@ -41,6 +42,7 @@ from .render import (
     Rendered,
     RenderError,
     SessionContext,
+    ephemeral_store,
     render_fix_cluster,
     render_fix_session,
 )
@@ -99,9 +101,9 @@ def _no_references(body: Mapping[str, Any]) -> None:
 
 
 def _secret(namespace: str, name: str, needed: set[str], what: str,
-            rules: Policy) -> frozenset[str]:
+            rules: Policy, reads: Reads) -> frozenset[str]:
     """The keys of a Secret the resource may reference (checked before any is read)."""
-    found = k8s.secret_keys(namespace, name)
+    found = reads.secret_keys(namespace, name)
     if found is None:
         raise Problem("SecretNotFound", f"{what}: Secret {name!r} does not exist in "
                       f"namespace {namespace!r}")
@@ -117,16 +119,16 @@ def _secret(namespace: str, name: str, needed: set[str], what: str,
 
 
 def _check_store_credentials(namespace: str, store: str, creds: StoreCredentials | None,
-                             rules: Policy) -> None:
+                             rules: Policy, reads: Reads) -> None:
     if creds is None or creds.secret_ref is None:
         return
     ref = creds.secret_ref
     needed = {ref.password_key} | ({ref.username_key} if ref.username_key else set())
-    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials", rules)
+    _secret(namespace, ref.name, needed, f"MessageStore {store!r} credentials", rules, reads)
 
 
-def _store(namespace: str, name: str, rules: Policy) -> StoreInput:
-    body = k8s.get(API_VERSION, "MessageStore", namespace, name)
+def _store(namespace: str, name: str, rules: Policy, reads: Reads) -> StoreInput:
+    body = reads.resource("MessageStore", namespace, name)
     if body is None:
         raise Problem("StoreNotFound",
                       f"MessageStore {name!r} does not exist in namespace {namespace!r}")
@@ -134,12 +136,12 @@ def _store(namespace: str, name: str, rules: Policy) -> StoreInput:
         spec = _spec(MessageStoreSpec, body)
     except ValidationError as exc:
         raise Problem("InvalidStore", f"MessageStore {name!r}: {_describe(exc)}") from None
-    _check_store_credentials(namespace, name, spec.credentials, rules)
+    _check_store_credentials(namespace, name, spec.credentials, rules, reads)
     return StoreInput(name, spec)
 
 
 def _session_secrets(namespace: str, fields: SessionFields, what: str,
-                     rules: Policy) -> frozenset[str]:
+                     rules: Policy, reads: Reads) -> frozenset[str]:
     """Check the Logon and authentication Secrets; return the keys of the TLS Secret."""
     logon, auth = fields.logon, fields.authentication
     refs = [(logon.password_secret_ref if logon else None, "logon password")]
@@ -148,31 +150,42 @@ def _session_secrets(namespace: str, fields: SessionFields, what: str,
                  (auth.password_hash_secret_ref, "authentication password hash")]
     for ref, purpose in refs:
         if ref is not None:
-            _secret(namespace, ref.name, {ref.key}, f"{what} {purpose}", rules)
+            _secret(namespace, ref.name, {ref.key}, f"{what} {purpose}", rules, reads)
     if fields.tls is None:
         return frozenset()
-    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS", rules)
+    return _secret(namespace, fields.tls.secret_name, set(), f"{what} TLS", rules, reads)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     return (obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
 
 
-def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any]) -> list[Event]:
-    """Apply every object; delete what was owned before and is not rendered now."""
+def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any],
+              reads: Reads) -> tuple[list[Event], Obj | None]:
+    """Apply every object; delete what was owned before and is not rendered now.
+    Returns the events and the Deployment as the API server answered the apply."""
     spec_changed = old_status.get("observedGeneration") != owner.generation
     events: list[Event] = []
+    deployment: Obj | None = None
     for obj in objects:
         api_version, kind, name = _key(obj)
-        before = k8s.get(api_version, kind, owner.namespace, name)
+        before = reads.resource_version(api_version, kind, owner.namespace, name)
+        if kind != "Deployment" and drift.unchanged(obj, before):
+            continue  # applied as it is, and untouched since: nothing to send
+        if kind == "Deployment" and "replicas" not in obj["spec"] and before is not None:
+            last = drift.previous(obj)
+            if last is None or "replicas" in last["spec"]:
+                k8s.hand_over_replicas(owner.namespace, name)
         try:
             after = k8s.apply(obj)
         except k8s.KubeError as exc:
             raise Problem("ApplyFailed", f"{kind} {name}: {exc}") from None
+        drift.remember(obj, after["metadata"].get("resourceVersion"))
+        if kind == "Deployment":
+            deployment = after
         if before is None:
             events.append(("Normal", "Created", f"created {kind} {name}"))
-        elif before["metadata"].get("resourceVersion") != after["metadata"].get(
-                "resourceVersion"):
+        elif before != after["metadata"].get("resourceVersion"):
             if spec_changed:
                 events.append(("Normal", "Updated", f"updated {kind} {name}"))
             else:
@@ -183,18 +196,19 @@ def apply_all(owner: Owner, objects: list[Obj], old_status: Mapping[str, Any]) -
         key = (old.get("apiVersion"), old.get("kind"), old.get("name"))
         if key in rendered or (key[0], key[1]) not in k8s.PLURALS:
             continue
+        drift.forget(key[0], key[1], owner.namespace, key[2])
         if k8s.delete(key[0], key[1], owner.namespace, key[2]):
             events.append(("Normal", "Deleted", f"deleted {key[1]} {key[2]} (no longer needed)"))
-    return events
+    return events, deployment
 
 
 def _finish(owner: Owner, body: Mapping[str, Any], rendered: Rendered,
-            ready: Callable[[Mapping[str, Any] | None], status.Cond]) -> Result:
-    """Apply, then judge readiness from the Deployment as it is now."""
+            ready: Callable[[Mapping[str, Any] | None], status.Cond], reads: Reads,
+            degraded: status.Cond | None = None) -> Result:
+    """Apply, then judge readiness from the Deployment as the apply returned it."""
     old = body.get("status") or {}
-    events = apply_all(owner, rendered.objects, old)
-    deployment = k8s.get("apps/v1", "Deployment", owner.namespace, owner.child_name)
-    conditions = status.reconciled(ready(deployment))
+    events, deployment = apply_all(owner, rendered.objects, old, reads)
+    conditions = status.reconciled(ready(deployment), degraded)
     return Result(
         status={
             "observedGeneration": owner.generation,
@@ -265,7 +279,7 @@ def _selects(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
 
 
 def _joined_cluster(namespace: str, name: str, labels: Mapping[str, str],
-                    spec: FixSessionSpec) -> str | None:
+                    spec: FixSessionSpec, reads: Reads) -> str | None:
     """The FixCluster that serves this session: both sides must say so."""
     cluster = spec.cluster_ref
     if cluster is None:
@@ -273,7 +287,7 @@ def _joined_cluster(namespace: str, name: str, labels: Mapping[str, str],
     if spec.role is not Role.ACCEPTOR:
         raise Problem("NotAcceptedByCluster", f"spec.clusterRef {cluster!r}: a FixCluster "
                       "serves acceptor sessions only")
-    body = k8s.get(API_VERSION, "FixCluster", namespace, cluster)
+    body = reads.resource("FixCluster", namespace, cluster)
     if body is None:
         raise Problem("ClusterNotFound", f"spec.clusterRef: FixCluster {cluster!r} does not "
                       f"exist in namespace {namespace!r}")
@@ -291,24 +305,29 @@ def _joined_cluster(namespace: str, name: str, labels: Mapping[str, str],
     return cluster
 
 
-def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
+def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None,
+                          reads: Reads | None = None) -> Result:
     owner = owner_of(body)
     rules = rules or Policy.from_env()
+    reads = reads or LiveReads()
     try:
         _no_references(body)
         try:
             spec = _spec(FixSessionSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        store = _store(owner.namespace, spec.store_ref, rules) if spec.store_ref else None
-        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}", rules)
+        store = _store(owner.namespace, spec.store_ref, rules, reads) if spec.store_ref \
+            else None
+        tls_keys = _session_secrets(owner.namespace, spec, f"FixSession {owner.name!r}", rules,
+                                    reads)
         cluster = _joined_cluster(owner.namespace, owner.name,
-                                  body["metadata"].get("labels") or {}, spec)
+                                  body["metadata"].get("labels") or {}, spec, reads)
         if cluster is not None:
             # A session is live in one pod at a time: the cluster's pods serve it.
             spec = spec.model_copy(update={"paused": True})
         ctx = SessionContext(owner, spec, store, tls_keys,
-                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD), policy=rules)
+                             service_monitor=reads.crd_exists(SERVICE_MONITOR_CRD),
+                             policy=rules)
         try:
             rendered = render_fix_session(ctx)
         except RenderError as exc:
@@ -319,9 +338,12 @@ def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None) 
             if cluster is not None:
                 return status.Cond(status.READY, "False", "ServedByFixCluster",
                                    f"FixCluster {cluster!r} serves this session")
-            return status.deployment_ready(deployment, paused)
+            return status.deployment_ready(deployment, paused, logon=spec.metrics.enabled)
 
-        return _finish(owner, body, rendered, ready)
+        lost = ephemeral_store(store) if cluster is None else None
+        degraded = None if lost is None else status.Cond(status.DEGRADED, "True",
+                                                         "EphemeralStore", lost)
+        return _finish(owner, body, rendered, ready, reads, degraded)
     except Problem as problem:
         return _failed(owner, body, problem)
 
@@ -329,8 +351,8 @@ def reconcile_fix_session(body: Mapping[str, Any], rules: Policy | None = None) 
 Selected = tuple[str, SessionFields, frozenset[str]]
 
 
-def _joining_sessions(owner: Owner, spec: FixClusterSpec,
-                      rules: Policy) -> tuple[list[Selected], list[str]]:
+def _joining_sessions(owner: Owner, spec: FixClusterSpec, rules: Policy,
+                      reads: Reads) -> tuple[list[Selected], list[str]]:
     """The FixSessions that asked to join and that the selector accepts,
     and why each one that did so cannot be served (it is left out; its own
     status says why, and the other sessions of the pool keep being served)."""
@@ -338,8 +360,7 @@ def _joining_sessions(owner: Owner, spec: FixClusterSpec,
     skipped: list[str] = []
     if spec.session_selector is None or not spec.session_selector.match_labels:
         return selected, skipped
-    selector = ",".join(f"{k}={v}" for k, v in sorted(spec.session_selector.match_labels.items()))
-    for item in k8s.list_objects(API_VERSION, "FixSession", owner.namespace, selector):
+    for item in reads.fix_sessions(owner.namespace, spec.session_selector.match_labels):
         name = item["metadata"]["name"]
         if (item.get("spec") or {}).get("clusterRef") != owner.name:
             continue  # the session did not ask to join this cluster
@@ -355,7 +376,7 @@ def _joining_sessions(owner: Owner, spec: FixClusterSpec,
                 raise Problem("NotAcceptedByCluster", "is an initiator")
             if fields.authentication is None:
                 raise Problem("AuthenticationMissing", "has no authentication")
-            keys = _session_secrets(owner.namespace, fields, what, rules)
+            keys = _session_secrets(owner.namespace, fields, what, rules, reads)
         except Problem as problem:
             skipped.append(f"{what} is not served: {problem.message}")
             continue
@@ -363,28 +384,32 @@ def _joining_sessions(owner: Owner, spec: FixClusterSpec,
     return sorted(selected, key=lambda s: s[0]), skipped
 
 
-def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
+def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None,
+                          reads: Reads | None = None) -> Result:
     owner = owner_of(body)
     rules = rules or Policy.from_env()
+    reads = reads or LiveReads()
     try:
         _no_references(body)
         try:
             spec = _spec(FixClusterSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        store = _store(owner.namespace, spec.store_ref, rules)
-        selected, skipped = _joining_sessions(owner, spec, rules)
-        inline = tuple(_session_secrets(owner.namespace, s, f"spec.sessions[{i}]", rules)
+        store = _store(owner.namespace, spec.store_ref, rules, reads)
+        selected, skipped = _joining_sessions(owner, spec, rules, reads)
+        inline = tuple(_session_secrets(owner.namespace, s, f"spec.sessions[{i}]", rules, reads)
                        for i, s in enumerate(spec.sessions))
         ctx = ClusterContext(owner, spec, store, tuple(selected), inline,
-                             service_monitor=k8s.crd_exists(SERVICE_MONITOR_CRD), policy=rules)
+                             service_monitor=reads.crd_exists(SERVICE_MONITOR_CRD),
+                             policy=rules)
         try:
             rendered = render_fix_cluster(ctx)
         except RenderError as exc:
             raise Problem(exc.reason, str(exc)) from None
         paused = spec.paused
         old = body.get("status") or {}
-        result = _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused))
+        result = _finish(owner, body, rendered, lambda d: status.deployment_ready(d, paused),
+                         reads)
         if old.get("sessionIds") != rendered.session_ids or \
                 old.get("observedGeneration") != owner.generation:
             result.events += [("Warning", "SessionNotServed", m) for m in skipped]
@@ -393,17 +418,19 @@ def reconcile_fix_cluster(body: Mapping[str, Any], rules: Policy | None = None) 
         return _failed(owner, body, problem)
 
 
-def reconcile_message_store(body: Mapping[str, Any], rules: Policy | None = None) -> Result:
+def reconcile_message_store(body: Mapping[str, Any], rules: Policy | None = None,
+                            reads: Reads | None = None) -> Result:
     """A MessageStore owns nothing; its status says whether its references resolve."""
     owner = owner_of(body)
     rules = rules or Policy.from_env()
+    reads = reads or LiveReads()
     try:
         _no_references(body)
         try:
             spec = _spec(MessageStoreSpec, body)
         except ValidationError as exc:
             raise Problem("InvalidSpec", _describe(exc)) from None
-        _check_store_credentials(owner.namespace, owner.name, spec.credentials, rules)
+        _check_store_credentials(owner.namespace, owner.name, spec.credentials, rules, reads)
     except Problem as problem:
         return _failed(owner, body, problem)
     old = body.get("status") or {}

@@ -54,12 +54,13 @@ def merge(old: Sequence[Mapping[str, Any]] | None, new: Iterable[Cond], generati
     return out
 
 
-def reconciled(ready: Cond) -> list[Cond]:
-    """Everything applied; readiness as observed."""
+def reconciled(ready: Cond, degraded: Cond | None = None) -> list[Cond]:
+    """Everything applied; readiness as observed; ``degraded`` a warning that
+    holds although everything is applied (an ephemeral store)."""
     return [
         Cond(RECONCILED, "True", "Applied", "all owned objects are applied"),
         ready,
-        Cond(DEGRADED, "False", "Applied"),
+        degraded or Cond(DEGRADED, "False", "Applied"),
     ]
 
 
@@ -72,8 +73,12 @@ def failed(reason: str, message: str) -> list[Cond]:
     ]
 
 
-def deployment_ready(deployment: Mapping[str, Any] | None, paused: bool) -> Cond:
-    """Ready from the Deployment's status (pods run only where a kubelet does)."""
+def deployment_ready(deployment: Mapping[str, Any] | None, paused: bool,
+                     logon: bool = False) -> Cond:
+    """Ready from the Deployment's status (pods run only where a kubelet does).
+
+    ``logon``: the pod's readiness probe is the engine's ``/readyz?logon=1``,
+    so an available pod is one whose FIX session is logged on."""
     if paused:
         return Cond(READY, "False", "Paused", "spec.paused is true: no pods run")
     if deployment is None:
@@ -81,6 +86,12 @@ def deployment_ready(deployment: Mapping[str, Any] | None, paused: bool) -> Cond
     status = deployment.get("status") or {}
     wanted = (deployment.get("spec") or {}).get("replicas", 1)
     available = status.get("availableReplicas") or 0
+    if logon:
+        if available >= 1:
+            return Cond(READY, "True", "LoggedOn", "the FIX session is logged on (the engine's "
+                        "/readyz?logon=1 answers ready)")
+        return Cond(READY, "False", "NotLoggedOn", "the FIX session is not logged on (or its "
+                    "pod is not running)")
     if available >= max(1, wanted or 0):
         return Cond(READY, "True", "PodsAvailable", f"{available} pod(s) available")
     return Cond(READY, "False", "PodsNotAvailable",

@@ -7,7 +7,10 @@
   and says how late the loop's own heartbeat task ran: a loop blocked by
   user code for longer than ``max_loop_lag`` seconds answers 503;
 * ``GET /readyz``: readiness, from state the engine already holds (see
-  :mod:`.health`); 503 with the reasons when not ready.
+  :mod:`.health`); 503 with the reasons when not ready.  With the query
+  ``?logon=1`` the configured sessions must also be logged on (the
+  operator's FixSession pods use it: their pod is Ready when the FIX session
+  is).
 
 The probes need no token: they say only "alive" or "ready" and why not, in
 words that name no session, counterparty or secret.
@@ -218,6 +221,7 @@ class HealthServer:
         registry: CollectorRegistry,
         ready: ReadyCheck,
         *,
+        logon: ReadyCheck | None = None,
         max_loop_lag: float = 5.0,
         tick: float = 0.5,
         cert_check: float = 5.0,
@@ -225,6 +229,7 @@ class HealthServer:
         self.settings = settings
         self.registry = registry
         self.ready = ready
+        self.logon = logon
         self.max_loop_lag = max_loop_lag
         self.tick = tick
         self.cert_check = cert_check
@@ -359,6 +364,8 @@ class HealthServer:
                                 text=f"{'ok' if ok else 'unhealthy'}: {text}\n")
         if path == "/readyz":
             problems = self.ready()
+            if self.logon is not None and request.query.get("logon") in ("1", "true"):
+                problems = problems + self.logon()
             body = json.dumps({"ready": not problems, "problems": problems}) + "\n"
             return web.Response(status=200 if not problems else 503, text=body,
                                 content_type="application/json")

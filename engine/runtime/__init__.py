@@ -212,7 +212,7 @@ class Engine:
         if m.enabled:
             registry = new_registry()
             registry.register(EngineCollector(lambda: list(self.drivers.values())))
-            self.health = HealthServer(m, registry, self.readiness)
+            self.health = HealthServer(m, registry, self.readiness, logon=self.logon_problems)
             await self.health.start()
             self.store_health.start()
         register_sessions(self)
@@ -224,6 +224,13 @@ class Engine:
                 await app.on_engine_start()
             except Exception:
                 log.exception("on_engine_start failed")
+
+    def logon_problems(self) -> list[str]:
+        """How many configured sessions are not logged on (none named: the
+        probe answers anyone who reaches the port)."""
+        configured = [self.drivers.get(s.session_id) for s in self.config.sessions]
+        waiting = sum(1 for d in configured if d is None or not d.logged_on)
+        return [f"{waiting} of {len(configured)} session(s) not logged on"] if waiting else []
 
     def readiness(self) -> list[str]:
         """Why the engine is not ready (empty when it is): the store opened,

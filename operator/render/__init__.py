@@ -82,6 +82,21 @@ def _sqlite_claim(store: cfg.StoreInput | None) -> str | None:
     return None
 
 
+def ephemeral_store(store: cfg.StoreInput | None) -> str | None:
+    """Why a session's sequence numbers would not survive its pod (None: they do)."""
+    if store is None:
+        return ("no spec.storeRef: the session keeps its state in SQLite on an emptyDir, "
+                "which a new pod (any configuration change) starts empty; reference a "
+                "MessageStore (postgresql, redis, mysql, mongodb, or sqlite with a claimName)")
+    sqlite = store.spec.sqlite
+    if store.spec.type is StoreType.SQLITE and not (sqlite and (sqlite.claim_name or
+                                                                sqlite.ephemeral)):
+        return (f"MessageStore {store.name!r} is SQLite on an emptyDir, which a new pod "
+                "starts empty: give it a claimName, or set sqlite.ephemeral: true if that "
+                "is meant")
+    return None
+
+
 def _image(policy: Policy, pod: PodSettings) -> str:
     try:
         return policy.image(pod.image)
@@ -103,12 +118,12 @@ def render_fix_session(ctx: SessionContext) -> Rendered:
     pod = workload.PodInput(config_hash=config_hash, fix_port=fix_port, wiring=wiring,
                             image=image, image_pull_policy=ctx.policy.default_pull_policy,
                             layout=ctx.layout, sqlite_claim=_sqlite_claim(ctx.store),
-                            logout_timeout=spec.logout_timeout)
+                            logout_timeout=spec.logout_timeout, logon_ready=True)
     objects: list[Obj | None] = [
         config_map,
         workload.service_account(owner),
         workload.deployment(owner, spec, pod, replicas=0 if spec.paused else 1, rolling=False),
-        workload.service(owner, spec, fix_port),
+        workload.service(owner, spec, fix_port, logon_ready=True),
         network.network_policy(owner, spec.network_policy, spec.istio, network.NetworkInput(
             fix_port=fix_port,
             counterparty_ports=tuple(e.port for e in spec.connect),

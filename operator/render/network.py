@@ -34,7 +34,9 @@ def network_policy(owner: Owner, spec: NetworkPolicySpec, istio: IstioSpec,
                    inp: NetworkInput) -> Obj | None:
     if not spec.enabled:
         return None
-    cidrs = [{"ipBlock": {"cidr": c}} for c in spec.counterparty_cidrs]
+    cidrs: list[dict[str, Any]] = [{"ipBlock": {"cidr": c}} for c in spec.counterparty_cidrs]
+    if spec.counterparty_pods:
+        cidrs.append({"podSelector": {"matchLabels": dict(spec.counterparty_pods)}})
     ingress: list[dict[str, Any]] = []
     if inp.fix_port is not None and cidrs:
         ingress.append({"from": cidrs, "ports": [{"protocol": "TCP", "port": inp.fix_port}]})

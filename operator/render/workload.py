@@ -35,6 +35,8 @@ class PodInput:
     sqlite_claim: str | None = None
     logout_timeout: float = 2.0
     extra_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The pod is Ready only while its FIX session is logged on (a FixSession).
+    logon_ready: bool = False
 
 
 def service_account(owner: Owner) -> Obj:
@@ -46,26 +48,37 @@ def service_account(owner: Owner) -> Obj:
     }
 
 
-def _probes(pod: PodSettings, fix_port: int | None) -> dict[str, Any]:
+def _probes(pod: PodSettings, fix_port: int | None, logon_ready: bool) -> dict[str, Any]:
     """The engine's HTTP endpoint (on the metrics port) answers ``/healthz``
     (the event loop runs) and ``/readyz`` (acceptor ports listening, store
-    not failing) without a token, over HTTPS when the metrics have TLS (the
-    kubelet does not verify the certificate).  Without it, an acceptor's FIX
-    port stands in."""
+    not failing; with ``?logon=1`` the FIX session logged on too) without a
+    token, over HTTPS when the metrics have TLS (the kubelet does not verify
+    the certificate).  Without it, an acceptor's FIX port stands in.
+
+    Liveness restarts a pod, which for FIX is a logout and a failover: it
+    fails only after a minute without an answer (six probes 10 s apart, each
+    allowed 10 s), so a busy event loop or a slow node does not kill a pod;
+    the engine's own ``/healthz`` already tolerates 5 s of loop lag.
+    Readiness is separate and quick (it only takes the pod out of the
+    Service's ready endpoints and says whether the session is logged on)."""
     if pod.metrics.enabled:
         scheme = {"scheme": "HTTPS"} if pod.metrics.tls is not None else {}
         live: dict[str, Any] = {"httpGet": {"path": "/healthz", "port": METRICS_PORT_NAME,
                                             **scheme}}
-        ready: dict[str, Any] = {"httpGet": {"path": "/readyz", "port": METRICS_PORT_NAME,
-                                             **scheme}}
+        ready: dict[str, Any] = {"httpGet": {
+            "path": "/readyz?logon=1" if logon_ready else "/readyz", "port": METRICS_PORT_NAME,
+            **scheme}}
     elif fix_port is not None:
         live = ready = {"tcpSocket": {"port": FIX_PORT_NAME}}
     else:
         return {}
     return {
-        "startupProbe": {**live, "periodSeconds": 2, "failureThreshold": 30},
-        "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 2},
-        "livenessProbe": {**live, "periodSeconds": 10, "failureThreshold": 3},
+        "startupProbe": {**live, "periodSeconds": 2, "timeoutSeconds": 5,
+                         "failureThreshold": 60},
+        "readinessProbe": {**ready, "periodSeconds": 5, "timeoutSeconds": 5,
+                           "failureThreshold": 2},
+        "livenessProbe": {**live, "periodSeconds": 10, "timeoutSeconds": 10,
+                          "failureThreshold": 6},
     }
 
 
@@ -135,7 +148,7 @@ def pod_template(owner: Owner, pod: PodSettings, inp: PodInput) -> Obj:
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        **_probes(pod, inp.fix_port),
+        **_probes(pod, inp.fix_port, inp.logon_ready),
     }
     return {
         "metadata": {"labels": meta(owner)["labels"], "annotations": annotations},
@@ -176,24 +189,45 @@ def deployment(owner: Owner, pod: PodSettings, inp: PodInput, *,
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(owner), "spec": spec}
 
 
-def service(owner: Owner, pod: PodSettings, fix_port: int | None) -> Obj | None:
-    """The FIX port (``tcp-fix``, appProtocol tcp) and the metrics port."""
+def service(owner: Owner, pod: PodSettings, fix_port: int | None, *,
+            logon_ready: bool = False) -> Obj | None:
+    """The FIX port (``tcp-fix``, appProtocol tcp) and the metrics port.
+
+    ``spec.service.type`` NodePort or LoadBalancer reaches an acceptor from
+    outside the cluster; ``externalTrafficPolicy: Local`` keeps the
+    counterparty's address (no SNAT to a node's), which the NetworkPolicy's
+    counterpartyCidrs and the engine's source-address checks need.  A pod
+    that is Ready only once logged on is published before it is ready:
+    the counterparty's connection is what logs it on."""
     ports: list[dict[str, Any]] = []
+    svc = pod.service
     if fix_port is not None:
-        ports.append({"name": FIX_PORT_NAME, "port": fix_port, "targetPort": FIX_PORT_NAME,
-                      "protocol": "TCP", "appProtocol": "tcp"})
+        fix: dict[str, Any] = {"name": FIX_PORT_NAME, "port": fix_port,
+                               "targetPort": FIX_PORT_NAME, "protocol": "TCP",
+                               "appProtocol": "tcp"}
+        if svc.node_port is not None and svc.type != "ClusterIP":
+            fix["nodePort"] = svc.node_port
+        ports.append(fix)
     if pod.metrics.enabled:
         ports.append({"name": METRICS_PORT_NAME, "port": pod.metrics.port,
                       "targetPort": METRICS_PORT_NAME, "protocol": "TCP", "appProtocol": "http"})
     if not ports:
         return None
+    spec: dict[str, Any] = {
+        "type": svc.type if fix_port is not None else "ClusterIP",
+        "selector": selector_labels(owner), "ports": ports,
+        # a reconnecting counterparty should find the pod that holds its session
+        "sessionAffinity": "ClientIP",
+    }
+    if spec["type"] != "ClusterIP":
+        spec["externalTrafficPolicy"] = "Local"
+    if logon_ready and fix_port is not None:
+        spec["publishNotReadyAddresses"] = True
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta(owner),
-        "spec": {"type": "ClusterIP", "selector": selector_labels(owner), "ports": ports,
-                 # a reconnecting counterparty should find the pod that holds its session
-                 "sessionAffinity": "ClientIP"},
+        "metadata": meta(owner, annotations=dict(svc.annotations) or None),
+        "spec": spec,
     }
 
 

@@ -10,6 +10,15 @@ from typing import Any
 import pytest
 import yaml
 from pyfixmsg_plus.operator import k8s
+from pyfixmsg_plus.operator.models import FixSessionSpec, MessageStoreSpec
+from pyfixmsg_plus.operator.reads import WATCHED_OWNED
+from pyfixmsg_plus.operator.render import (
+    Owner,
+    SessionContext,
+    ephemeral_store,
+    render_fix_session,
+)
+from pyfixmsg_plus.operator.render.config import StoreInput
 
 from tests.helm.conftest import CHART, PROMETHEUS_RULE_API, Helm, docs, find
 from tests.helm.values import value_sets, write
@@ -26,13 +35,12 @@ def render(helm: Helm, tmp_path: Path, name: str) -> list[dict[str, Any]]:
 
 def test_chart_crds_are_the_generated_crds() -> None:
     generated = sorted(p.name for p in (REPO / "crds").glob("*.yaml"))
-    copied = sorted(p.name for p in (CHART / "files" / "crds").glob("*.yaml"))
+    copied = sorted(p.name for p in (CHART / "crds").glob("*.yaml"))
     assert copied == generated
     for name in generated:
-        assert (CHART / "files" / "crds" / name).read_text() == \
-            (REPO / "crds" / name).read_text(), (
-            f"charts/pyfixmsg-plus/files/crds/{name} differs from crds/{name}: "
-            "cp crds/*.yaml charts/pyfixmsg-plus/files/crds/")
+        assert (CHART / "crds" / name).read_text() == (REPO / "crds" / name).read_text(), (
+            f"charts/pyfixmsg-plus/crds/{name} differs from crds/{name}: run "
+            "`.venv/bin/python -m pyfixmsg_plus.operator.crdgen charts/pyfixmsg-plus/crds`")
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
@@ -48,14 +56,14 @@ def test_lint_strict_is_clean(helm: Helm, tmp_path: Path, name: str) -> None:
 def test_defaults(helm: Helm, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, "defaults")
     kinds = sorted(o["kind"] for o in objects)
+    # the CRDs are in crds/ (helm template leaves them out without --include-crds)
     assert kinds == sorted(["ServiceAccount", "ClusterRole", "ClusterRole", "ClusterRoleBinding",
-                            "ClusterRoleBinding", "Deployment", "CustomResourceDefinition",
-                            "CustomResourceDefinition", "CustomResourceDefinition",
+                            "ClusterRoleBinding", "Role", "RoleBinding", "Deployment",
                             "ConfigMap", "ConfigMap", "ConfigMap"])
 
     (deployment,) = find(objects, "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 1
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == "fixplus-pyfixmsg-plus"
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -63,23 +71,29 @@ def test_defaults(helm: Helm, tmp_path: Path) -> None:
     (container,) = pod["containers"]
     assert container["image"] == "pyfixmsg-plus:0.1.0"
     assert container["command"] == ["fixplus-operator"]
-    assert container["args"] == ["--liveness=http://0.0.0.0:8080/healthz", "--log-level=info"]
+    assert container["args"] == ["--liveness=http://0.0.0.0:8080/healthz", "--log-level=info",
+                                 "--leader-election-namespace=fixplus-system",
+                                 "--leader-election-name=fixplus-pyfixmsg-plus",
+                                 "--lease-seconds=15"]
     sc = container["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]} and sc["runAsUser"] == 10001
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert container["ports"] == [{"name": "health", "containerPort": 8080, "protocol": "TCP"}]
     assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
-    assert {"name": "FIXPLUS_RESYNC_SECONDS", "value": "60"} in container["env"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} \
+        in container["env"]
+    (role,) = find(objects, "Role")
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "verbs": ["get", "create", "update"]}]
 
-    crds = find(objects, "CustomResourceDefinition")
+    crds = docs(helm.template("--include-crds"))
+    crds = find(crds, "CustomResourceDefinition")
     assert sorted(c["metadata"]["name"] for c in crds) == [
         "fixclusters.fixplus.io", "fixsessions.fixplus.io", "messagestores.fixplus.io"]
-    for crd in crds:
-        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
-        assert crd["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    for crd in crds:  # files, not templates: exactly the generated CRDs
         source = yaml.safe_load((REPO / "crds" / f"{crd['metadata']['name']}.yaml").read_text())
-        assert crd["spec"] == source["spec"], "the chart must not change the generated CRD"
+        assert crd == source
 
     dashboards = find(objects, "ConfigMap")
     assert len(dashboards) == 3
@@ -109,14 +123,20 @@ def test_rbac_is_least_privilege(helm: Helm, tmp_path: Path) -> None:
 
     owned = {key: plural for key, plural in k8s.PLURALS.items()
              if group(key[0]) not in ("fixplus.io", "apiextensions.k8s.io")
-             and key[1] not in ("Secret", "Event", "Pod")}
-    for (api_version, _kind), plural in owned.items():
-        # server-side apply creates or patches; pruning deletes; reconcile reads
-        assert grants.pop((group(api_version), plural)) == {"get", "create", "patch", "delete"}
+             and key[1] not in ("Secret", "Event", "Pod", "Lease")}
+    watched = {(a, k) for a, k, _ in WATCHED_OWNED}
+    for (api_version, kind), plural in owned.items():
+        # server-side apply creates or patches; pruning deletes; reconcile reads;
+        # kopf watches what it can rely on existing (not Istio's or Prometheus's)
+        verbs = {"get", "create", "patch", "delete"}
+        if (api_version, kind) in watched:
+            verbs |= {"list", "watch"}
+        assert grants.pop((group(api_version), plural)) == verbs, plural
     for plural in ("fixsessions", "fixclusters", "messagestores"):
         assert grants.pop(("fixplus.io", plural)) == {"get", "list", "watch", "patch"}
         assert grants.pop(("fixplus.io", f"{plural}/status")) == {"get", "patch"}
-    assert grants.pop(("", "secrets")) == {"get"}  # keys checked; never listed
+    # watched for their keys and labels (values are never kept); never written
+    assert grants.pop(("", "secrets")) == {"get", "list", "watch"}
     assert grants.pop(("", "events")) == {"create"}
     assert grants.pop(("apiextensions.k8s.io", "customresourcedefinitions")) == {
         "get", "list", "watch"}
@@ -130,7 +150,7 @@ def test_rbac_is_least_privilege(helm: Helm, tmp_path: Path) -> None:
 def test_namespaced_watch(helm: Helm, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, "namespaced-watch")
     assert not find(objects, "ClusterRoleBinding", "fixplus-pyfixmsg-plus-reconcile")
-    bindings = find(objects, "RoleBinding")
+    bindings = find(objects, "RoleBinding", "fixplus-pyfixmsg-plus-reconcile")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == sorted(WATCHED)
     for b in bindings:
         assert b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
@@ -167,6 +187,37 @@ def test_examples(helm: Helm, tmp_path: Path) -> None:
                                                      "passwordSecretRef": ref}
     assert by_role["initiator"]["logon"] == {"username": "EXAMPLE-CLIENT",
                                              "passwordSecretRef": ref}
+    assert store["spec"]["sqlite"] == {"ephemeral": True}  # not Degraded: meant
+
+
+def test_the_example_pair_passes_its_network_policies(helm: Helm, tmp_path: Path) -> None:
+    """Rendered by the operator as it would be: the acceptor's NetworkPolicy
+    lets the initiator's pod in on the FIX port, and the initiator's lets it
+    out to that port; neither session is Degraded for its store."""
+    objects = render(helm, tmp_path, "examples")
+    (store_body,) = find(objects, "MessageStore")
+    store = StoreInput(store_body["metadata"]["name"],
+                       MessageStoreSpec.model_validate(store_body["spec"]))
+    assert ephemeral_store(store) is None
+    rendered: dict[str, dict[str, dict[str, Any]]] = {}
+    for body in find(objects, "FixSession"):
+        meta = body["metadata"]
+        owner = Owner("fixplus.io/v1alpha1", "FixSession", meta["name"], meta["namespace"],
+                      "uid", 1)
+        spec = FixSessionSpec.model_validate(body["spec"])
+        out = render_fix_session(SessionContext(owner, spec, store, frozenset()))
+        rendered[spec.role.value] = {o["kind"]: o for o in out.objects}
+    acceptor, initiator = rendered["acceptor"], rendered["initiator"]
+    pod_labels = initiator["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    port = acceptor["Service"]["spec"]["ports"][0]["port"]
+    allowed = [rule for rule in acceptor["NetworkPolicy"]["spec"]["ingress"]
+               if {"protocol": "TCP", "port": port} in rule["ports"]]
+    assert any(all(pod_labels.get(k) == v
+                   for k, v in peer["podSelector"]["matchLabels"].items())
+               for rule in allowed for peer in rule["from"] if "podSelector" in peer)
+    egress = initiator["NetworkPolicy"]["spec"]["egress"]
+    assert any({"protocol": "TCP", "port": port} in rule["ports"] and "to" not in rule
+               for rule in egress)
 
 
 def test_engine_image_and_secret_rules_reach_the_operator(helm: Helm, tmp_path: Path) -> None:
@@ -196,16 +247,13 @@ def test_engine_image_and_secret_rules_reach_the_operator(helm: Helm, tmp_path: 
     assert own["FIXPLUS_ALLOWED_SECRETS"] == "trading/pg,risk/*"
 
 
-def test_dashboards_off_and_crds_not_kept(helm: Helm, tmp_path: Path) -> None:
+def test_dashboards_off(helm: Helm, tmp_path: Path) -> None:
     objects = render(helm, tmp_path, "no-dashboards")
     assert not find(objects, "ConfigMap")
-    for crd in find(objects, "CustomResourceDefinition"):
-        assert "annotations" not in crd["metadata"]
     groups = {g for r in find(objects, "ClusterRole") for rule in r["rules"]
               for g in rule["apiGroups"]}
     assert not groups & {"networking.istio.io", "security.istio.io", "monitoring.coreos.com"}
-    objects = docs(helm.template("--set", "crds.install=false"))
-    assert not find(objects, "CustomResourceDefinition")
+    assert not find(docs(helm.template()), "CustomResourceDefinition")
 
 
 def test_prometheus_rule_when_the_api_exists(helm: Helm, tmp_path: Path) -> None:
@@ -230,11 +278,11 @@ def test_prometheus_rule_when_the_api_exists(helm: Helm, tmp_path: Path) -> None
 BAD_VALUES: list[tuple[list[str], list[str]]] = [
     (["--set", "image.pullPolicy=Sometimes"], ["/image/pullPolicy", "Always"]),
     (["--set", "watch.namespaces={Trading_A}"], ["/watch/namespaces/0", "Trading_A"]),
-    (["--set", "operator.replicas=2"], ["replicas"]),
-    (["--set", "operator.resyncSeconds=0"], ["/operator/resyncSeconds"]),
+    (["--set", "operator.replicas=0"], ["/operator/replicas"]),
+    (["--set", "operator.resyncSeconds=60"], ["resyncSeconds"]),
     (["--set", "operator.healthPort=80"], ["/operator/healthPort"]),
     (["--set", "operator.logLevel=verbose"], ["/operator/logLevel", "info"]),
-    (["--set", "crds.install=maybe"], ["/crds/install", "boolean"]),
+    (["--set", "crds.install=true"], ["crds"]),
     (["--set", "dashboards.labelValue=not ok"], ["/dashboards/labelValue"]),
     (["--set", "operator.resources.limits.memory=lots"], ["/operator/resources/limits/memory"]),
     (["--set", "examples.enable=true"], ["enable"]),

@@ -10,9 +10,10 @@ the permissions the chart grants, which proves the RBAC is sufficient (the
 static test in test_chart.py proves it is not more than needed).
 
 The API server is shared with the operator's tests, which apply the same
-CRDs with kubectl: before installing, the CRDs are marked as the release's
-(``meta.helm.sh/*``), which is how a user hands CRDs applied by hand over
-to Helm (docs/helm.md).  ``helm uninstall`` keeps them (crds.keep).
+CRDs with kubectl: the chart's CRDs are in its crds/ folder, which Helm
+creates when missing and otherwise leaves alone, so the release installs
+beside them; ``helm upgrade`` and ``helm uninstall`` never touch them.
+test_fresh_install.py installs on an API server without the CRDs.
 """
 
 from __future__ import annotations
@@ -55,9 +56,8 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) ->
 
 @pytest.fixture(scope="module")
 def fixplus_crds(kube: Kube) -> None:
-    """The CRDs exist (the example resources of a dry run need them)."""
-    if all(kube.get("crd", name) for name in CRDS):
-        return
+    """This tree's CRDs exist (the example resources of a dry run need them;
+    the shared API server may hold another version)."""
     kube.run("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
     kube.run("wait", "--for=condition=established", "--timeout=60s",
              *[f"crd/{name}" for name in CRDS])
@@ -106,16 +106,6 @@ class Release:
         return self.helm.run(*args, self.name, str(chart), "--namespace", self.namespace,
                              "--timeout", "2m").stdout
 
-    def adopt_crds(self) -> None:
-        """Mark CRDs applied before (by kubectl) as this release's."""
-        for name in CRDS:
-            if self.kube.get("crd", name) is None:
-                continue
-            self.kube.run("label", "--overwrite", "crd", name, "app.kubernetes.io/managed-by=Helm")
-            self.kube.run("annotate", "--overwrite", "crd", name,
-                          f"meta.helm.sh/release-name={self.name}",
-                          f"meta.helm.sh/release-namespace={self.namespace}")
-
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self.kube.get(kind, name, namespace)
 
@@ -137,7 +127,8 @@ def release(helm_binary: str, kube: Kube, namespaces: list[str], fixplus_crds: N
         if rel.operator is not None:
             stop_operator(rel)
         helm.run("uninstall", rel.name, "--namespace", rel.namespace, check=False)
-        # Without the operator, a finalizer kopf added would keep these forever.
+        # The operator adds no finalizer; one left by an older operator would
+        # keep these forever without it.
         for ns in (rel.watch_a, rel.watch_b):
             for kind in ("fixsessions", "messagestores"):
                 names = kube.run("get", kind, "-n", ns, "-o", "name", check=False).stdout.split()
@@ -171,7 +162,7 @@ def start_operator(rel: Release) -> None:
     the liveness endpoint), its environment and a token of the chart's
     ServiceAccount."""
     if rel.operator is not None:
-        stop_operator(rel)  # the Recreate strategy: the old one stops first
+        stop_operator(rel)  # it releases its Lease: the new one leads at once
     token = rel.kube.run("create", "token", rel.fullname, "-n", rel.namespace,
                          "--duration=1h").stdout.strip()
     admin = yaml.safe_load(Path(rel.kube.kubeconfig).read_text())
@@ -187,8 +178,7 @@ def start_operator(rel: Release) -> None:
     container = rel.deployment()["spec"]["template"]["spec"]["containers"][0]
     args = [a for a in container["args"] if not a.startswith("--liveness")]
     chart_env = {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
-    env = {**os.environ, **chart_env, "KUBECONFIG": str(kubeconfig),
-           "FIXPLUS_RESYNC_SECONDS": "2"}
+    env = {**os.environ, **chart_env, "KUBECONFIG": str(kubeconfig)}
     rel.operator_log = rel.tmp / f"operator-{time.monotonic_ns()}.log"
     with rel.operator_log.open("w") as out:
         rel.operator = subprocess.Popen([str(OPERATOR), *args], env=env, stdout=out,
@@ -209,13 +199,12 @@ def assert_never_forbidden(rel: Release) -> None:
 
 def test_install(release: Release) -> None:
     rel = release
-    rel.adopt_crds()
     out = rel.helm_run("install", "--set", f"watch.namespaces={{{rel.watch_a},{rel.watch_b}}}",
                        "--set", "examples.enabled=true",
                        "--set", f"image.repository={IMAGE_REPOSITORY}")
     assert "STATUS: deployed" in out
     notes = out[out.index("NOTES:"):]
-    assert "One replica on purpose" in notes
+    assert "runs as 1 pod(s); one leads" in notes
     assert f"Engine pods run {IMAGE_REPOSITORY}:0.1.0." in notes
     assert 'Resources may reference only the Secrets labelled fixplus.io/allow-reference="true".' \
         in notes
@@ -237,11 +226,11 @@ def test_install(release: Release) -> None:
     for board in ("overview", "session", "store"):
         cm = rel.get("configmap", f"{rel.fullname}-fixplus-{board}", rel.namespace)
         assert cm and cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    for name in CRDS:
-        crd = rel.get("crd", name)
-        assert crd is not None
-        assert crd["metadata"]["annotations"]["meta.helm.sh/release-name"] == rel.name
-        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    for name in CRDS:  # there before: left as they were, not taken into the release
+        assert rel.get("crd", name) is not None
+    manifest = rel.helm.run("get", "manifest", rel.name, "--namespace", rel.namespace).stdout
+    assert "kind: CustomResourceDefinition" not in manifest
+    assert rel.get("role", f"{rel.fullname}-leader", rel.namespace)
     for role in ("acceptor", "initiator"):
         assert rel.get("fixsession", f"{rel.fullname}-example-{role}", rel.watch_a)
     if env_value("FIXPLUS_KUBE_GC") == "1":
@@ -265,7 +254,9 @@ def test_service_account_can_do_what_the_operator_does_and_no_more(release: Rele
     assert can("watch", "fixsessions.fixplus.io", a)
     assert can("patch", "fixsessions.fixplus.io/status", a)
     assert can("patch", "deployments.apps", a) and can("delete", "configmaps", a)
-    assert can("create", "events", a) and can("get", "secrets", a)
+    assert can("create", "events", a) and can("watch", "secrets", a)
+    assert can("update", "leases.coordination.k8s.io", rel.namespace)
+    assert not can("update", "leases.coordination.k8s.io", a)
     assert can("watch", "customresourcedefinitions.apiextensions.k8s.io")
     assert can("list", "namespaces") and not can("get", "namespaces")
     # namespaced watch: nothing outside the watched namespaces
@@ -273,7 +264,7 @@ def test_service_account_can_do_what_the_operator_does_and_no_more(release: Rele
     assert not can("patch", "deployments.apps", rel.namespace)
     assert not can("get", "secrets", "default")
     # and never more than the operator uses, even where it works
-    assert not can("list", "secrets", a)
+    assert not can("patch", "secrets", a)
     assert not can("get", "pods", a)
     assert not can("update", "deployments.apps", a)
     assert not can("create", "rolebindings.rbac.authorization.k8s.io", a)
@@ -333,18 +324,18 @@ def test_upgrade_changes_the_deployment_and_the_watched_namespaces(release: Rele
     # the new pod: it reconciles in the namespace still watched, with the
     # permissions left
     start_operator(rel)
-    for what in ("Handler 'on-resume' succeeded", "Timer 'resync' succeeded"):
+    for what in ("leading as", "Handler 'on-resume' succeeded"):
         wait_for(what, lambda w=what: w in rel.operator_log.read_text())
     assert_never_forbidden(rel)
 
 
-def test_upgrade_applies_a_crd_change(release: Release) -> None:
-    """A new chart version whose CRD changed: `helm upgrade` updates the CRD
-    (it would not, were the CRDs in crds/)."""
+def test_upgrade_leaves_the_crds_alone(release: Release) -> None:
+    """A new chart version whose CRD changed: `helm upgrade` does not touch the
+    CRDs (crds/ folder); the upgrade notes say to apply them (docs/helm.md)."""
     rel = release
     chart = rel.tmp / "chart-next" / "pyfixmsg-plus"
     shutil.copytree(CHART, chart)
-    crd_file = chart / "files" / "crds" / "fixsessions.fixplus.io.yaml"
+    crd_file = chart / "crds" / "fixsessions.fixplus.io.yaml"
     crd = yaml.safe_load(crd_file.read_text())
     crd["spec"]["versions"][0].setdefault("additionalPrinterColumns", []).append(
         {"name": "Chart-Upgrade-Test", "type": "string", "jsonPath": ".spec.senderCompId",
@@ -353,32 +344,25 @@ def test_upgrade_applies_a_crd_change(release: Release) -> None:
     meta = yaml.safe_load((chart / "Chart.yaml").read_text())
     meta["version"] = "0.1.1-test"
     (chart / "Chart.yaml").write_text(yaml.safe_dump(meta))
-
-    def columns() -> list[str]:
-        live = rel.get("crd", "fixsessions.fixplus.io")
-        assert live is not None
-        return [c["name"] for c in live["spec"]["versions"][0].get(
-            "additionalPrinterColumns", [])]
-
-    assert "Chart-Upgrade-Test" not in columns()
-    rel.helm_run("upgrade", "--reuse-values", chart=chart)
-    assert "Chart-Upgrade-Test" in columns()
+    before = rel.get("crd", "fixsessions.fixplus.io")
+    assert before is not None
+    out = rel.helm_run("upgrade", "--reuse-values", chart=chart)
+    assert "kubectl apply --server-side -f crds/" in out
+    after = rel.get("crd", "fixsessions.fixplus.io")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert "pyfixmsg-plus-0.1.1-test" in rel.deployment()["metadata"]["labels"]["helm.sh/chart"]
     rel.helm_run("upgrade", "--reuse-values")  # and back
-    assert "Chart-Upgrade-Test" not in columns()
     history = rel.helm.run("history", rel.name, "--namespace", rel.namespace).stdout
     assert len(history.strip().splitlines()) == 1 + 4, history
 
 
 def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> None:
-    """Resources go before the operator does (docs/helm.md, uninstalling): kopf
-    puts a finalizer on each, which only a running operator takes off."""
+    """Resources go with the release's examples (no finalizer holds them)."""
     rel = release
     rel.helm_run("upgrade", "--reuse-values", "--set", "examples.enabled=false")
     for role in ("acceptor", "initiator"):
         name = f"{rel.fullname}-example-{role}"
-        # A deletion that meets a running resync timer waits for the timer to
-        # stop (the operator checks every second, operator/handlers.py).
         wait_for(f"FixSession {name} gone",
                  lambda n=name: rel.get("fixsession", n, rel.watch_a) is None, timeout=60)
         if env_value("FIXPLUS_KUBE_GC") == "1":
@@ -392,8 +376,7 @@ def test_uninstall_removes_the_operator_and_keeps_the_crds(release: Release) -> 
     rel = release
     if rel.operator is not None:
         stop_operator(rel)
-    out = rel.helm.run("uninstall", rel.name, "--namespace", rel.namespace).stdout
-    assert "These resources were kept due to the resource policy" in out
+    rel.helm.run("uninstall", rel.name, "--namespace", rel.namespace)
     assert rel.get("deployment", rel.fullname, rel.namespace) is None
     assert rel.get("serviceaccount", rel.fullname, rel.namespace) is None
     for suffix in ("reconcile", "cluster"):
@@ -413,12 +396,12 @@ def test_cluster_wide_release_grants_every_namespace(helm_binary: str, kube: Kub
                                                      namespaces: list[str],
                                                      tmp_path: Path) -> None:
     """The default (watch every namespace): one ClusterRoleBinding.  The CRDs
-    stay with whoever owns them (crds.install=false), and the operator is not
+    are left out (--skip-crds), and the operator is not
     started: cluster-wide, it would reconcile the other tests' resources."""
     helm = Helm(helm_binary, tmp_path / "helm-home", kubeconfig=kube.kubeconfig)
     name, namespace = f"cw{uuid.uuid4().hex[:6]}", namespaces[0]
     helm.run("install", name, str(CHART), "--namespace", namespace,
-             "--set", "crds.install=false", "--set", "dashboards.enabled=false")
+             "--skip-crds", "--set", "dashboards.enabled=false")
     try:
         who = f"system:serviceaccount:{namespace}:{name}-pyfixmsg-plus"
 
@@ -429,7 +412,8 @@ def test_cluster_wide_release_grants_every_namespace(helm_binary: str, kube: Kub
         assert can("watch", "fixsessions.fixplus.io", "--all-namespaces")
         assert can("patch", "deployments.apps", "-n", namespaces[2])
         assert not can("list", "namespaces")  # kopf does not need them cluster-wide
-        assert not can("list", "secrets", "-n", namespaces[2])
+        assert can("list", "secrets", "-n", namespaces[2])  # watched: keys and labels
+        assert not can("patch", "secrets", "-n", namespaces[2])
         assert kube.get("clusterrolebinding", f"{name}-pyfixmsg-plus-reconcile")
     finally:
         helm.run("uninstall", name, "--namespace", namespace)

@@ -17,7 +17,7 @@ def value_sets(watched: tuple[str, str]) -> dict[str, tuple[dict[str, Any], list
         "namespaced-watch": ({"watch": {"namespaces": list(watched)}}, []),
         "examples": ({"examples": {"enabled": True},
                       "watch": {"namespaces": [watched[0]]}}, []),
-        "no-dashboards": ({"dashboards": {"enabled": False}, "crds": {"keep": False},
+        "no-dashboards": ({"dashboards": {"enabled": False},
                            "rbac": {"istio": False, "serviceMonitors": False}}, []),
         "metrics-auth": ({"watch": {"namespaces": list(watched)},
                           "rbac": {"metricsAuth": {"enabled": True}}}, []),
@@ -27,7 +27,7 @@ def value_sets(watched: tuple[str, str]) -> dict[str, tuple[dict[str, Any], list
                                             "extraLabels": {"team": "trading"}},
                              "image": {"repository": "registry.example:5000/fix/pyfixmsg-plus",
                                        "tag": "0.1.0"},
-                             "operator": {"logLevel": "debug", "resyncSeconds": 30}},
+                             "operator": {"logLevel": "debug", "replicas": 2}},
                             ["--api-versions", PROMETHEUS_RULE_API]),
     }
 

@@ -112,13 +112,13 @@ def crds_installed(kube_env: tuple[str, str, list[str]]) -> None:
 @pytest.fixture(scope="module")
 def kube(kube_env: tuple[str, str, list[str]], crds_installed: None,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    """A fresh namespace with the operator watching it (resync every 2 s)."""
+    """A fresh namespace with the operator watching it."""
     kubeconfig, kubectl, _ = kube_env
     namespace = f"fixplus-it-{uuid.uuid4().hex[:8]}"
     k = Kube(kubeconfig, kubectl, namespace)
     k.run("create", "namespace", namespace, namespaced=False)
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = {**os.environ, "KUBECONFIG": kubeconfig, "FIXPLUS_RESYNC_SECONDS": "2"}
+    env = {**os.environ, "KUBECONFIG": kubeconfig}
     with log.open("w") as out:
         proc = subprocess.Popen([str(OPERATOR), "--namespace", namespace], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
@@ -134,3 +134,15 @@ def kube(kube_env: tuple[str, str, list[str]], crds_installed: None,
         text = log.read_text()
         if "Traceback" in text:
             print(f"operator log ({log}):\n{text[-5000:]}")
+
+
+@pytest.fixture()
+def kube_bare(kube_env: tuple[str, str, list[str]], crds_installed: None) -> Iterator[Kube]:
+    """A fresh namespace and no operator (the test starts its own)."""
+    kubeconfig, kubectl, _ = kube_env
+    k = Kube(kubeconfig, kubectl, f"fixplus-it-{uuid.uuid4().hex[:8]}")
+    k.run("create", "namespace", k.namespace, namespaced=False)
+    try:
+        yield k
+    finally:
+        k.run("delete", "namespace", k.namespace, "--wait=false", check=False, namespaced=False)

@@ -1,7 +1,9 @@
 """The operator against a real kube-apiserver and etcd (tests/env/20-kube.sh).
 
 There is no kubelet and no scheduler: pods are never started, so ``Ready``
-stays False (``PodsNotAvailable``), which the tests assert too.  When the
+stays False (``NotLoggedOn`` for a FixSession, whose pod is ready only when
+its FIX session is logged on; ``PodsNotAvailable`` for a FixCluster), which
+the tests assert too.  When the
 environment also runs kube-controller-manager (``FIXPLUS_KUBE_GC=1``), its
 garbage collector, deployment and replica-set controllers let the tests see
 deletion cascade through owner references and an update roll a new
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -
     st = fs["status"]
     assert st["sessionIds"] == ["FIX.4.4:CLIENT1->BROKER"]
     ready = condition(fs, "Ready")
-    assert ready and ready["status"] == "False" and ready["reason"] == "PodsNotAvailable"
+    assert ready and ready["status"] == "False" and ready["reason"] == "NotLoggedOn"
     assert ready["observedGeneration"] == fs["metadata"]["generation"]
     owned = {(o["kind"], o["name"]) for o in st["owned"]}
     assert owned == {("ConfigMap", "fixs-broker-orders-config"),
@@ -191,6 +192,13 @@ def test_examples_reconcile_to_their_owned_objects(kube: Kube, tmp_path: Path) -
     assert fix_port["name"] == "tcp-fix" and fix_port["appProtocol"] == "tcp"
     assert fix_port["port"] == 9443
     assert svc["spec"]["ports"][1]["name"] == "http-metrics"
+    # reachable from outside, keeping the client's address; published before logon
+    assert svc["spec"]["type"] == "NodePort" and fix_port["nodePort"] >= 30000
+    assert svc["spec"]["externalTrafficPolicy"] == "Local"
+    assert svc["spec"]["publishNotReadyAddresses"] is True
+    # its SQLite store is declared ephemeral: not Degraded
+    assert condition(kube.get("fixsession", "client-gateway"), "Degraded")["status"] \
+        == "False"  # type: ignore[index]
     gw_config = yaml.safe_load(kube.get("configmap", "fixs-client-gateway-config")
                                ["data"]["engine.yaml"])  # type: ignore[index]
     tls = gw_config["sessions"][0]["tls"]
@@ -299,6 +307,16 @@ def test_missing_store_is_a_condition_until_it_appears(kube: Kube) -> None:
              "metadata": {"name": "not-yet"}, "spec": {"type": "sqlite"}}
     kube.run("apply", "-f", "-", stdin=json.dumps(store))
     wait_for("late-store reconciled", lambda: _reconciled(kube, "fixsession", "late-store"))
+    # reconciled, and warned: SQLite on an emptyDir does not survive a new pod
+    degraded = wait_for("EphemeralStore", lambda: (
+        (c := condition(kube.get("fixsession", "late-store"), "Degraded"))
+        and c["reason"] == "EphemeralStore" and c))
+    assert degraded["status"] == "True" and "claimName" in degraded["message"]
+    store["spec"] = {"type": "sqlite", "sqlite": {"ephemeral": True}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(store))
+    wait_for("declared ephemeral: not Degraded", lambda: (
+        (c := condition(kube.get("fixsession", "late-store"), "Degraded"))
+        and c["status"] == "False"))
 
 
 def test_a_session_selected_by_a_cluster_runs_in_the_cluster_only(kube: Kube) -> None:
@@ -430,8 +448,6 @@ def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
         obj = kube.get(kind, name)
         assert obj and obj["metadata"]["ownerReferences"][0]["uid"] == fs["metadata"]["uid"]
     kube.run("delete", "fixsession", "late-store", "--wait=false")
-    # kopf's finalizer (the resync timer needs one) comes off promptly, even
-    # when the deletion meets a running resync (resync every 2 s here).
     wait_for("late-store gone", lambda: kube.get("fixsession", "late-store") is None)
     if env_value("FIXPLUS_KUBE_GC") != "1":
         missing("no kube-controller-manager (FIXPLUS_KUBE_GC=1 from tests/env/20-kube.sh): "
@@ -440,10 +456,9 @@ def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
         wait_for(f"{kind} {name} collected", lambda k=kind, n=name: kube.get(k, n) is None)
 
 
-def test_deletions_meeting_a_running_resync_finish_promptly(kube: Kube) -> None:
-    """kopf holds its finalizer until the resync timer has stopped; with the
-    resync every 2 s, deletions spread over a few seconds meet timers at
-    every phase, and each must still end well inside a minute."""
+def test_resources_carry_no_finalizer_and_go_without_the_operator(kube: Kube) -> None:
+    """Nothing polls, so kopf needs no finalizer: a deletion never waits for
+    the operator, even one that has stopped (no namespace stuck Terminating)."""
     names = [f"churn-{i}" for i in range(10)]
     for i, name in enumerate(names):
         doc = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
@@ -452,10 +467,42 @@ def test_deletions_meeting_a_running_resync_finish_promptly(kube: Kube) -> None:
                         "targetCompId": f"C{i}", "acceptPort": 7100 + i, **NO_AUTH}}
         kube.run("apply", "-f", "-", stdin=json.dumps(doc))
     for name in names:
-        wait_for(f"{name} reconciled", lambda n=name: _reconciled(kube, "fixsession", n))
-    time.sleep(2.5)  # the resync timers are running now
+        body = wait_for(f"{name} reconciled", lambda n=name: _reconciled(kube, "fixsession", n))
+        assert not body["metadata"].get("finalizers"), body["metadata"].get("finalizers")
     for name in names:
         kube.run("delete", "fixsession", name, "--wait=false")
-        time.sleep(0.23)
     for name in names:
-        wait_for(f"{name} gone", lambda n=name: kube.get("fixsession", n) is None, timeout=20)
+        wait_for(f"{name} gone", lambda n=name: kube.get("fixsession", n) is None, timeout=10)
+
+
+def test_replicas_are_kept_when_autoscaling_is_switched_on(kube: Kube) -> None:
+    """Server-side apply would drop the replica count the operator no longer
+    sets (and the Deployment would fall to 1): the operator hands it over."""
+    store = {"apiVersion": "fixplus.io/v1alpha1", "kind": "MessageStore",
+             "metadata": {"name": "pool-redis"},
+             "spec": {"type": "redis", "redis": {"host": "redis.example"},
+                      "credentials": {"vault": {"role": "fix", "path": "secret/data/r"}}}}
+    cluster = {"apiVersion": "fixplus.io/v1alpha1", "kind": "FixCluster",
+               "metadata": {"name": "pool"},
+               "spec": {"storeRef": "pool-redis", "minReplicas": 3, "maxReplicas": 6,
+                        "autoscaling": {"enabled": False},
+                        "sessions": [{"role": "acceptor", "beginString": "FIX.4.4",
+                                      "senderCompId": "POOL", "targetCompId": "P1",
+                                      **NO_AUTH}]}}
+    kube.run("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                   "items": [store, cluster]}))
+    wait_for("pool reconciled", lambda: _reconciled(kube, "fixcluster", "pool"))
+    dep = kube.get("deployment", "fixc-pool")
+    assert dep and dep["spec"]["replicas"] == 3
+    kube.run("patch", "fixcluster", "pool", "--type=merge",
+             "-p", '{"spec": {"autoscaling": {"enabled": true}}}')
+    wait_for("the HPA", lambda: kube.get("horizontalpodautoscaler", "fixc-pool"))
+    wait_for("pool reconciled again", lambda: (
+        (o := _reconciled(kube, "fixcluster", "pool"))
+        and o["status"]["observedGeneration"] == o["metadata"]["generation"]))
+    dep = kube.get("deployment", "fixc-pool")
+    assert dep is not None
+    assert dep["spec"]["replicas"] == 3
+    managers = {m["manager"]: m for m in dep["metadata"]["managedFields"]}
+    assert "f:replicas" in managers["fixplus-operator-replicas-handover"]["fieldsV1"]["f:spec"]
+    assert "f:replicas" not in managers["fixplus-operator"]["fieldsV1"]["f:spec"]

@@ -110,7 +110,7 @@ def test_deployment_one_pod_recreate_secure() -> None:
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
     assert c["resources"] == {"requests": {"cpu": "200m"}, "limits": {"memory": "1Gi"}}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz?logon=1", "port": "http-metrics"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}
     quiet = session({"metrics": {"enabled": False}})["Deployment"]["spec"]["template"]["spec"]
     assert quiet["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": "tcp-fix"}
@@ -122,7 +122,7 @@ def test_initiator_probes_metrics_and_has_no_fix_port() -> None:
     objs = session(base=INITIATOR)
     c = objs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert [p["name"] for p in c["ports"]] == ["http-metrics"]
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz?logon=1", "port": "http-metrics"}
     assert [p["name"] for p in objs["Service"]["spec"]["ports"]] == ["http-metrics"]
     quiet = session({"metrics": {"enabled": False}}, base=INITIATOR)
     assert "Service" not in quiet

@@ -27,3 +27,15 @@ def test_deployment_readiness() -> None:
     up = {"spec": {"replicas": 2}, "status": {"availableReplicas": 2}}
     assert status.deployment_ready(up, paused=False).status == "True"
     assert status.get([{"type": "Ready"}], "Ready") == {"type": "Ready"}
+
+
+def test_a_fix_session_is_ready_when_logged_on() -> None:
+    """A FixSession pod's readiness probe is /readyz?logon=1: an available pod
+    is a logged-on session."""
+    waiting = {"spec": {"replicas": 1}, "status": {"replicas": 1}}
+    cond = status.deployment_ready(waiting, paused=False, logon=True)
+    assert (cond.status, cond.reason) == ("False", "NotLoggedOn")
+    up = {"spec": {"replicas": 1}, "status": {"availableReplicas": 1}}
+    cond = status.deployment_ready(up, paused=False, logon=True)
+    assert (cond.status, cond.reason) == ("True", "LoggedOn")
+    assert status.deployment_ready(up, paused=True, logon=True).reason == "Paused"

@@ -110,3 +110,32 @@ def test_store_health_follows_the_drivers_counters() -> None:
     assert "B->D" not in problems[0]  # the open probe names no session
     drivers[1].store_available = True
     assert health.problems() == []
+
+
+async def test_readyz_logon_waits_for_the_fix_session() -> None:
+    """``/readyz?logon=1`` (a FixSession pod's readiness) is ready only when the
+    configured session is logged on; plain ``/readyz`` does not wait for it."""
+    broker = Engine(_config(), Application())
+    await broker.start()
+    assert broker.health is not None
+    port = next(iter(broker.acceptors.values())).bound_port
+    client: Engine | None = None
+    try:
+        assert (await _ready(broker))[0] == 200
+        answer = await request(broker.health.bound_port, "/readyz?logon=1")
+        assert answer.status == 503
+        assert json.loads(answer.body)["problems"] == ["1 of 1 session(s) not logged on"]
+        client = Engine(EngineConfig.model_validate({
+            "store": "memory://",
+            "sessions": [{"role": "initiator", "beginString": "FIX.4.4", "senderCompId": "C",
+                          "targetCompId": "B",
+                          "connect": [{"host": "127.0.0.1", "port": port}]}],
+        }), Application())
+        await client.start()
+        await broker.wait_logged_on("FIX.4.4:B->C")
+        answer = await request(broker.health.bound_port, "/readyz?logon=1")
+        assert answer.status == 200, answer.body
+    finally:
+        if client is not None:
+            await client.stop()
+        await broker.stop()
