@@ -166,15 +166,19 @@ api_ready() {
     "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1
 }
 alive() { [ -s "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
-stop() {
-  if alive "$1"; then kill "$(cat "$run/$1.pid")" 2>/dev/null || true; sleep 1; fi
+stop() {  # and wait until it has exited (its ports and files are free)
+  if alive "$1"; then
+    kill "$(cat "$run/$1.pid")" 2>/dev/null || true
+    for _ in $(seq 1 100); do alive "$1" || break; sleep 0.1; done
+    alive "$1" && kill -9 "$(cat "$run/$1.pid")" 2>/dev/null && sleep 0.5
+  fi
   rm -f "$run/$1.pid"
 }
 
 # -- start (or reuse) etcd, kube-apiserver, kube-controller-manager -------------
 # A running server is reused when it answers and was started by these binaries
 # with these settings ($run/pin holds both).
-started="$pin $host_ip $(sha256sum "$pki/apiserver.crt" | cut -c1-12) v2"
+started="$pin $host_ip $(sha256sum "$pki/apiserver.crt" | cut -c1-12) v3"
 exec 8>"$state/start.flock"
 flock -w 600 8
 if ! (alive etcd && alive kube-apiserver && api_ready \
@@ -200,7 +204,7 @@ if ! (alive etcd && alive kube-apiserver && api_ready \
     --bind-address 0.0.0.0 --advertise-address "$host_ip" --secure-port "$API_PORT" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --kubelet-client-certificate "$pki/kubelet-client.crt" \
-    --kubelet-client-key "$pki/kubelet-client.key" \
+    --kubelet-client-key "$pki/kubelet-client.key" --kubelet-preferred-address-types InternalIP \
     --token-auth-file "$pki/tokens.csv" --authorization-mode RBAC \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
@@ -221,10 +225,11 @@ fi
 # sets: enough to see deletion cascade and an update roll a new ReplicaSet;
 # for the pods of the node: the `default` ServiceAccount of each namespace,
 # the kube-root-ca.crt ConfigMap (projected into every pod), endpoint
-# slices (kube-proxy routes Services by them), stateful sets and the
-# collection of terminated pods.
+# slices (kube-proxy routes Services by them), stateful sets, the
+# collection of terminated pods and node taints (a Ready node loses its
+# not-ready taint).
 controllers=garbagecollector,namespace,deployment,replicaset,serviceaccount
-controllers=$controllers,root-ca-cert-publisher,endpointslice,statefulset,podgc
+controllers=$controllers,root-ca-cert-publisher,endpointslice,statefulset,podgc,nodelifecycle
 if ! alive kube-controller-manager || [ "$(cat "$run/kcm.controllers" 2>/dev/null)" != "$controllers" ]; then
   stop kube-controller-manager
   echo "$controllers" > "$run/kcm.controllers"
@@ -246,4 +251,6 @@ exec 8>&-
   echo "FIXPLUS_KUBE_BIN=$bin"
   echo "FIXPLUS_KUBE_PKI=$pki"
   echo "FIXPLUS_KUBE_HOST_IP=$host_ip"
+  # a new API server (its etcd starts empty): the node's daemons start again
+  echo "FIXPLUS_KUBE_SERVER_ID=$(cat "$run/kube-apiserver.pid")-$(cat "$run/pin" | sha256sum | cut -c1-8)"
 } >> "$FIXPLUS_ENV_FILE"
