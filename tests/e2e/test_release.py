@@ -102,9 +102,8 @@ def _local(docs: list[dict[str, Any]], cluster: Cluster, postgres: Postgres,
             out.append({"apiVersion": "v1", "kind": "Secret",
                         "metadata": {"name": name,
                                      "labels": {"fixplus.io/allow-reference": "true"}},
-                        "stringData": {"password": password}})
-            spec["credentials"] = {"secretRef": {"name": name, "usernameKey": None,
-                                                 "passwordKey": "password"}}
+                        "stringData": {"username": "default", "password": password}})
+            spec["credentials"] = {"secretRef": {"name": name}}
         sessions = spec.get("sessions", [spec]) if kind in PREFIX else []
         for session in sessions:
             for endpoint in session.get("connect", []):
@@ -141,7 +140,7 @@ def test_every_example_runs_and_its_pods_become_ready(
                          if any(c["type"] == "Ready" and c["status"] == "True"
                                 for c in p["status"].get("conditions", []))]
                 return names if len(names) >= want else None
-            wait_for(f"{want} Ready pod(s) of {child} ({manifest.name})", ready, 240,
+            wait_for(f"{want} Ready pod(s) of {child} ({manifest.name})", ready, 150,
                      describe=lambda child=child: ns.describe(child))  # type: ignore[misc]
     finally:
         for doc in reversed(local):

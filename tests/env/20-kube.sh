@@ -226,10 +226,11 @@ fi
 # for the pods of the node: the `default` ServiceAccount of each namespace,
 # the kube-root-ca.crt ConfigMap (projected into every pod), endpoint
 # slices (kube-proxy routes Services by them), stateful sets, the
-# collection of terminated pods and node taints (a Ready node loses its
-# not-ready taint).
+# collection of terminated pods, node taints (a Ready node loses its
+# not-ready taint) and autoscalers (an HPA keeps at least minReplicas).
 controllers=garbagecollector,namespace,deployment,replicaset,serviceaccount
 controllers=$controllers,root-ca-cert-publisher,endpointslice,statefulset,podgc,nodelifecycle
+controllers=$controllers,horizontalpodautoscaling
 if ! alive kube-controller-manager || [ "$(cat "$run/kcm.controllers" 2>/dev/null)" != "$controllers" ]; then
   stop kube-controller-manager
   echo "$controllers" > "$run/kcm.controllers"

@@ -332,7 +332,14 @@ np_sa="$state/netpol-sa"
 mkdir -p "$np_sa"
 cp "$pki/ca.crt" "$np_sa/ca.crt"; cp "$pki/token" "$np_sa/token"; echo kube-system > "$np_sa/namespace"
 np_args="$np_bin $api_hostport $server_id"
-if ! alive netpol || [ "$(cat "$run/netpol.args" 2>/dev/null)" != "$np_args" ]; then
+# It hands packets to itself with the nftables `queue` expression: a kernel
+# without it (CONFIG_NFT_QUEUE) cannot enforce policies this way.
+netpol=1
+if [ -r /proc/config.gz ] && ! zcat /proc/config.gz | grep -Eq '^CONFIG_NFT_QUEUE=(y|m)'; then
+  netpol=0
+  echo "NetworkPolicy not enforced: this kernel has no nftables queue (CONFIG_NFT_QUEUE)"
+  stop netpol
+elif ! alive netpol || [ "$(cat "$run/netpol.args" 2>/dev/null)" != "$np_args" ]; then
   stop netpol
   echo "$np_args" > "$run/netpol.args"
   sa_dir=/run/secrets/kubernetes.io/serviceaccount
@@ -362,4 +369,5 @@ kubectl get node "$NODE_NAME" -o wide
   echo "FIXPLUS_NODE_HOST_IP=$host_ip"
   echo "FIXPLUS_NODE_POD_CIDR=$POD_CIDR"
   echo "FIXPLUS_NODE_LOGS=$run"
+  echo "FIXPLUS_NODE_NETWORK_POLICY=$netpol"
 } >> "$FIXPLUS_ENV_FILE"
