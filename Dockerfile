@@ -12,9 +12,12 @@ ENV VENV=/opt/fixplus \
     QUICKFIX_VERSION=1.16.0 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+# A base whose Python has no C headers (a Debian base with python3, as the
+# test node builds) gets python3-dev; python:3.11-slim has them.
+# hadolint ignore=DL3008,SC2086
+RUN headers="$(python -c 'import os, sysconfig; print("" if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else "python3-dev")')" \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev $headers \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
