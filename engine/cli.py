@@ -24,6 +24,7 @@ from .errors import ConfigError, FixError
 from .logs import setup_logging
 from .runtime import Engine
 from .scripttest import main as script_main
+from .secrets.resolve import install as install_vault_references
 from .storecli import add_parser as add_store_parser
 from .transport.auth import hash_password
 from .transport.eventloop import loop_factory
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    install_vault_references()
     try:
         result: int = args.func(args)
     except FixError as exc:

@@ -57,6 +57,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .errors import ConfigError
+from .secrets.settings import VaultSettings
 
 BEGIN_STRINGS = ("FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1")
 BeginString = Literal["FIX.4.0", "FIX.4.1", "FIX.4.2", "FIX.4.3", "FIX.4.4", "FIXT.1.1"]
@@ -208,6 +209,8 @@ class TlsSettings(_Model):
     #: Acceptor: a PEM file of certificate revocation lists; client
     #: certificates it revokes are refused in the handshake.
     crl_file: str | None = None
+    #: The passphrase of an encrypted keyFile (a secret setting: takes references).
+    key_password: SecretStr | None = None
     min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
     ciphers: str | None = None
     #: Initiator: the name to verify in the server certificate (default: the host).
@@ -706,6 +709,8 @@ class EngineConfig(_Model):
     busy_poll_us: int = Field(default=0, ge=0, le=MAX_BUSY_POLL_US)
     #: Bounds on what peers that have not logged on can make acceptors hold.
     limits: AcceptorLimits = Field(default_factory=AcceptorLimits)
+    #: Vault: where, how to log in, dynamic store credentials (docs/security.md).
+    vault: VaultSettings | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -994,9 +999,10 @@ def parse_config(
         _apply_env(raw, environ, from_env, problems)
     # Secret references are checked always, resolved only when asked (the
     # operator validates configurations whose files exist in the pod only).
+    env = os.environ if environ is None else environ
     raw = _resolve_secrets(
-        raw, (), os.environ if environ is None else environ, problems,
-        resolve=resolve_secrets, from_env=from_env,
+        raw, (), env, problems, resolve=resolve_secrets, from_env=from_env,
+        vault=_vault_lookup(raw, env) if resolve_secrets else None,
     )
     if problems:
         raise InvalidConfigError(source, [f"{source}: {p}" for p in problems])
@@ -1233,7 +1239,7 @@ def _env_value(text: str) -> Any:
 
 # -- secrets ---------------------------------------------------------------------
 
-_SECRET_REF = re.compile(r"\$(\$?)\{(ENV|FILE):([^}]*)\}")
+_SECRET_REF = re.compile(r"\$(\$?)\{(ENV|FILE|VAULT):([^}]*)\}")
 
 #: The settings of a session that are secrets: the only ones (besides the
 #: user:password part of ``store``) where ``${ENV:…}`` and ``${FILE:…}``
@@ -1243,12 +1249,13 @@ SECRET_SESSION_SETTINGS: Final = (
     ("password",),
     ("authentication", "password"),
     ("authentication", "passwordHash"),
+    ("tls", "keyPassword"),
 )
 #: The secret settings, as error messages name them.
 SECRET_SETTINGS_TEXT: Final = (
-    "sessions[].password, sessions[].authentication.password and "
-    "sessions[].authentication.passwordHash (also under defaults and "
-    "dynamicSessions[].session), and the user:password part of store"
+    "sessions[].password, sessions[].authentication.password, "
+    "sessions[].authentication.passwordHash and sessions[].tls.keyPassword (also under defaults "
+    "and dynamicSessions[].session), and the user:password part of store"
 )
 
 
@@ -1272,6 +1279,33 @@ def is_secret_setting(loc: Loc) -> bool:
         return False
     wanted = tuple(_norm(part) for part in relative)
     return any(wanted == tuple(_norm(p) for p in s) for s in SECRET_SESSION_SETTINGS)
+
+
+#: Makes the ``${VAULT:…}`` resolver of a configuration (its raw data and
+#: environment); installed by :func:`.secrets.resolve.install` (``fixplus``
+#: does it), so that this module never imports Vault code.
+VaultResolverFactory = Callable[[Any, Mapping[str, str]], Callable[[str], str]]
+_vault_resolver: list[VaultResolverFactory] = []
+
+
+def install_vault_resolver(factory: VaultResolverFactory) -> None:
+    """Resolve ``${VAULT:…}`` references with ``factory`` from now on."""
+    _vault_resolver[:] = [factory]
+
+
+def _vault_lookup(raw: Any, environ: Mapping[str, str]) -> Callable[[str], str]:
+    """Resolves ``${VAULT:…}``; the resolver logs in at the first one only."""
+    made: list[Callable[[str], str]] = []
+
+    def lookup(ref: str) -> str:
+        if not made:
+            if not _vault_resolver:
+                raise ConfigError(f"${{VAULT:{ref}}}: Vault references need "
+                                  "pyfixmsg_plus.engine.secrets.resolve.install() first")
+            made.append(_vault_resolver[0](raw, environ))
+        return made[0](ref)
+
+    return lookup
 
 
 def _outside_userinfo(url: str) -> bool:
@@ -1306,19 +1340,21 @@ def _resolve_secrets(
     *,
     resolve: bool = True,
     from_env: Mapping[Loc, str] | None = None,
+    vault: Callable[[str], str] | None = None,
 ) -> Any:
     """Resolve the references of the secret settings; a reference anywhere
     else is a problem.  ``resolve`` False only checks where they are."""
     if isinstance(value, dict):
         return {
             k: _resolve_secrets(
-                v, (*path, k), environ, problems, resolve=resolve, from_env=from_env
+                v, (*path, k), environ, problems, resolve=resolve, from_env=from_env, vault=vault
             )
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
-            _resolve_secrets(v, (*path, i), environ, problems, resolve=resolve, from_env=from_env)
+            _resolve_secrets(v, (*path, i), environ, problems, resolve=resolve, from_env=from_env,
+                             vault=vault)
             for i, v in enumerate(value)
         ]
     if not isinstance(value, str) or "${" not in value:
@@ -1327,7 +1363,8 @@ def _resolve_secrets(
         variable = (from_env or {}).get(path)
         problems.append(
             (f"environment variable {variable}: " if variable else "")
-            + f"{_format_loc(path)}: ${{ENV:…}} and ${{FILE:…}} secret references are allowed "
+            + f"{_format_loc(path)}: ${{ENV:…}}, ${{FILE:…}} and ${{VAULT:…}} secret references "
+            "are allowed "
             f"only in the secret settings ({SECRET_SETTINGS_TEXT}); write $${{ for a "
             "literal ${"
         )
@@ -1344,6 +1381,12 @@ def _resolve_secrets(
                 problems.append(f"{_format_loc(path)}: environment variable {ref} is not set")
                 return ""
             return environ[ref]
+        if kind == "VAULT":
+            try:
+                return vault(ref) if vault is not None else ""
+            except ConfigError as exc:  # names the reference, never a value
+                problems.append(f"{_format_loc(path)}: {exc}")
+                return ""
         try:
             return Path(ref).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:

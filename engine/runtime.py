@@ -28,6 +28,8 @@ from .health import StoreHealth
 from .httpserver import HealthServer, new_registry
 from .metrics import EngineCollector
 from .retention import RetentionTask
+from .secrets.keeper import VaultCollector, VaultKeeper
+from .secrets.storecreds import open_store_with_vault
 from .session import Session
 from .session.validation import Validator as SessionValidator
 from .store.base import MessageStore, SessionKey
@@ -135,6 +137,7 @@ class Engine:
         self.retention: RetentionTask | None = None
         self.health: HealthServer | None = None
         self.store_health = StoreHealth(self.drivers.values, time.monotonic)
+        self.vault: VaultKeeper | None = None
         traced = build_tracer(config.tracing)
         self._tracer = traced[0] if traced else None
         self.tracer_provider = traced[1] if traced else None
@@ -167,7 +170,7 @@ class Engine:
             raise ConfigError(f"no session {session_id!r}") from None
 
     async def start(self) -> None:
-        self.store = await open_store(self.config.store)
+        self.store = await self._open_store()
         self.retention = RetentionTask(
             self.store, self.config.retention,
             lambda: [SessionKey(sid) for sid in self.drivers])
@@ -203,9 +206,23 @@ class Engine:
         if m.enabled:
             registry = new_registry()
             registry.register(EngineCollector(lambda: list(self.drivers.values())))
+            if self.vault is not None:
+                registry.register(VaultCollector(self.vault))
             self.health = HealthServer(m, registry, self.readiness)
             await self.health.start()
             self.store_health.start()
+
+    async def _open_store(self) -> MessageStore:
+        """The store; with a ``vault`` section, a Vault login kept alive first
+        (and the store's credentials from Vault: docs/security.md)."""
+        vault = self.config.vault
+        if vault is None:
+            return await open_store(self.config.store)
+        self.vault = VaultKeeper(vault)
+        await self.vault.start()
+        if vault.database_credentials is None:
+            return await open_store(self.config.store)
+        return await open_store_with_vault(self.config.store, self.vault)
 
     def readiness(self) -> list[str]:
         """Why the engine is not ready (empty when it is): the store opened,
@@ -319,6 +336,8 @@ class Engine:
             await self.retention.stop()
         if self.store is not None:
             await self.store.close()
+        if self.vault is not None:
+            await self.vault.stop()
         if self.health is not None:
             await self.store_health.stop()
             await self.health.stop()
