@@ -206,8 +206,7 @@ class Engine:
         if m.enabled:
             registry = new_registry()
             registry.register(EngineCollector(lambda: list(self.drivers.values())))
-            if self.vault is not None:
-                registry.register(VaultCollector(self.vault))
+            registry.register(VaultCollector(lambda: self.vault))
             self.health = HealthServer(m, registry, self.readiness)
             await self.health.start()
             self.store_health.start()

@@ -217,13 +217,15 @@ class VaultKeeper:
 
 
 class VaultCollector(Collector):
-    """``fixplus_vault_*`` metrics of a :class:`VaultKeeper` (names in :mod:`..metrics`)."""
+    """``fixplus_vault_errors_total`` of the engine's :class:`VaultKeeper`
+    (the series exist from the start: zeros without Vault)."""
 
-    def __init__(self, keeper: VaultKeeper) -> None:
+    def __init__(self, keeper: Callable[[], VaultKeeper | None]) -> None:
         self.keeper = keeper
 
     def collect(self) -> Iterator[Metric]:
-        stats = self.keeper.stats
+        keeper = self.keeper()
+        stats = keeper.stats if keeper is not None else VaultStats()
         name, (_, text) = "fixplus_vault_errors", METRICS["fixplus_vault_errors_total"]
         errors = CounterMetricFamily(name, text, labels=["operation"])
         for operation, count in stats.errors.items():
