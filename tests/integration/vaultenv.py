@@ -7,6 +7,7 @@ them afterwards: the server is shared.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
@@ -51,27 +52,13 @@ class VaultEnv:
         return name
 
     def cleanup(self) -> None:
-        for accessor in self._tokens:
-            try:
-                self.root.auth.token.revoke_accessor(accessor)
-            except Exception:
-                pass
-        for name in self._policies:
-            try:
-                self.root.sys.delete_policy(name)
-            except Exception:
-                pass
-        try:
-            self.root.secrets.kv.v2.delete_metadata_and_all_versions(path=self.id,
-                                                                     mount_point="kv")
-        except Exception:
-            pass
-        for secret in self._kv:
-            try:
-                self.root.secrets.kv.v2.delete_metadata_and_all_versions(path=secret,
-                                                                         mount_point="kv")
-            except Exception:
-                pass
+        undo = [lambda a=a: self.root.auth.token.revoke_accessor(a) for a in self._tokens]
+        undo += [lambda n=n: self.root.sys.delete_policy(n) for n in self._policies]
+        undo += [lambda p=p: self.root.secrets.kv.v2.delete_metadata_and_all_versions(
+            path=p, mount_point="kv") for p in self._kv]
+        for step in undo:
+            with contextlib.suppress(Exception):
+                step()
 
     def put(self, path: str, **fields: str) -> None:
         """A KV v2 secret ``kv/<id>/<path>``."""
