@@ -29,11 +29,10 @@ from .httpserver import HealthServer, new_registry
 from .metrics import EngineCollector
 from .retention import RetentionTask
 from .secrets.keeper import VaultCollector, VaultKeeper
-from .secrets.storecreds import open_store_with_vault
+from .secrets.storecreds import StoreCredentials
 from .session import Session
 from .session.validation import Validator as SessionValidator
 from .store.base import MessageStore, SessionKey
-from .store.url import open_store
 from .tracing import build_tracer
 from .transport import Acceptor, Backoff, Initiator, SessionDriver
 from .transport.acceptor import Route, Router
@@ -138,6 +137,7 @@ class Engine:
         self.health: HealthServer | None = None
         self.store_health = StoreHealth(self.drivers.values, time.monotonic)
         self.vault: VaultKeeper | None = None
+        self.store_credentials: StoreCredentials | None = None
         traced = build_tracer(config.tracing)
         self._tracer = traced[0] if traced else None
         self.tracer_provider = traced[1] if traced else None
@@ -214,14 +214,11 @@ class Engine:
     async def _open_store(self) -> MessageStore:
         """The store; with a ``vault`` section, a Vault login kept alive first
         (and the store's credentials from Vault: docs/security.md)."""
-        vault = self.config.vault
-        if vault is None:
-            return await open_store(self.config.store)
-        self.vault = VaultKeeper(vault)
-        await self.vault.start()
-        if vault.database_credentials is None:
-            return await open_store(self.config.store)
-        return await open_store_with_vault(self.config.store, self.vault)
+        if self.config.vault is not None:
+            self.vault = VaultKeeper(self.config.vault)
+            await self.vault.start()
+        self.store_credentials = StoreCredentials(self.config.store, self.vault)
+        return await self.store_credentials.open()
 
     def readiness(self) -> list[str]:
         """Why the engine is not ready (empty when it is): the store opened,
@@ -333,6 +330,8 @@ class Engine:
             await driver.store.close()
         if self.retention is not None:
             await self.retention.stop()
+        if self.store_credentials is not None:
+            await self.store_credentials.stop()
         if self.store is not None:
             await self.store.close()
         if self.vault is not None:

@@ -145,3 +145,56 @@ async def test_dynamic_credentials_rotate_under_flowing_orders(
         await engines.stop_all()
         await drop_schema(vault, role, host, schema)
         vault.root.delete(f"database/roles/{role}")
+
+
+async def test_store_password_file_is_read_again_when_it_changes(
+        vault: VaultEnv, tmp_path: Path) -> None:
+    """A PostgreSQL user whose password is rotated: the new password file
+    (a Secret volume ``..data`` swap) is put in use under running writes."""
+    from pyfixmsg_plus.engine.secrets.storecreds import StoreCredentials
+    from pyfixmsg_plus.engine.store.base import SessionKey
+
+    from tests.integration.test_tls_reload import secret_volume
+
+    dsn = env_value("FIXPLUS_PG_DSN")
+    owner = env_value("FIXPLUS_VAULT_PG_OWNER")
+    if not dsn or not owner:
+        missing("Vault database secrets engine: FIXPLUS_PG_DSN / FIXPLUS_VAULT_PG_OWNER not set")
+        return
+    host = dsn.rsplit("@", 1)[1]
+    schema = vault.id.replace("-", "_")
+    role = make_role(vault, owner, ttl=120, max_ttl=300)  # a user of our own for the test
+    creds = vault.root.read(f"database/creds/{role}")
+    user, first = creds["data"]["username"], creds["data"]["password"]
+    volume = tmp_path / "secret"
+    volume.mkdir()
+    (tmp_path / "pw1").write_text(first + "\n")
+    secret_volume(volume, "v1", {"password": tmp_path / "pw1"})
+    url = f"postgresql://{user}@{host}?schema={schema}&password_file={volume / 'password'}"
+    keeper_less = StoreCredentials(url, None, check_every=0.05)
+    store = await keeper_less.open()
+    try:
+        session = await store.open(SessionKey("PWFILE"))
+        await session.save_outbound([(1, b"one")])
+        pool = store.pool  # type: ignore[attr-defined]
+        second = first + "-rotated"
+        async with pool.acquire() as conn:
+            await conn.execute(f"ALTER ROLE CURRENT_USER PASSWORD '{second}'")
+        (tmp_path / "pw2").write_text(second + "\n")
+        secret_volume(volume, "v2", {"password": tmp_path / "pw2"})
+        await wait_until(lambda: keeper_less.password_swaps == 1, 20, "the new password in use")
+        assert store.pool is not pool  # type: ignore[attr-defined]
+        await session.save_outbound([(2, b"two")])
+        assert [seq for seq, _ in await session.get_range(1, 2)] == [1, 2]
+        # a file that cannot log in is not put in use
+        (tmp_path / "pw3").write_text("wrong\n")
+        secret_volume(volume, "v3", {"password": tmp_path / "pw3"})
+        await asyncio.sleep(0.5)
+        assert keeper_less.password_swaps == 1
+        await session.save_outbound([(3, b"three")])
+    finally:
+        await keeper_less.stop()
+        await store.close()
+        await drop_schema(vault, role, host, schema)
+        vault.root.sys.revoke_lease(creds["lease_id"])
+        vault.root.delete(f"database/roles/{role}")
