@@ -178,8 +178,12 @@ async def test_store_password_file_is_read_again_when_it_changes(
         await session.save_outbound([(1, b"one")])
         pool = store.pool  # type: ignore[attr-defined]
         second = first + "-rotated"
-        async with pool.acquire() as conn:
+        conn = await asyncpg.connect(f"postgresql://{host}", user=user, password=first)
+        try:  # the user acts as the owner role (SET role): back to itself first
+            await conn.execute("RESET ROLE")
             await conn.execute(f"ALTER ROLE CURRENT_USER PASSWORD '{second}'")
+        finally:
+            await conn.close()
         (tmp_path / "pw2").write_text(second + "\n")
         secret_volume(volume, "v2", {"password": tmp_path / "pw2"})
         await wait_until(lambda: keeper_less.password_swaps == 1, 20, "the new password in use")
