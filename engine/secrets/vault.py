@@ -243,5 +243,5 @@ def _reason(exc: BaseException) -> str:
     """hvac's error text: Vault's own error strings, which carry no values."""
     errors = getattr(exc, "errors", None)
     if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)[:300]
+        return " ".join("; ".join(str(e) for e in errors).split())[:300]
     return type(exc).__name__

@@ -177,3 +177,17 @@ def test_reloading_file_keeps_the_last_good_value(tmp_path: Path) -> None:
     assert not secret.refresh() and secret.value == "two"
     with pytest.raises(ConfigError, match="cannot read it"):
         ReloadingFile(str(tmp_path / "nothing"))
+
+
+def test_vault_reference_in_a_cfg_file(fake_vault: dict[str, Any]) -> None:
+    from pyfixmsg_plus.engine.cfgfile import parse_cfg
+
+    fake_vault["values"]["${VAULT:kv/fix/EXEC#password}"] = "from-vault"
+    text = ("[DEFAULT]\nConnectionType=initiator\nSenderCompID=BANZAI\nHeartBtInt=30\n"
+            "StartTime=00:00:00\nEndTime=00:00:00\nSocketConnectHost=localhost\n"
+            "[SESSION]\nBeginString=FIX.4.4\nTargetCompID=EXEC\nSocketConnectPort=9880\n"
+            "Password=${VAULT:kv/fix/EXEC#password}\n")
+    config = parse_cfg(text, source="app.cfg", environ={"VAULT_ADDR": "http://vault"}).config
+    password = config.sessions[0].password
+    assert password is not None and password.get_secret_value() == "from-vault"
+    assert fake_vault["sections"] == [None]  # VAULT_ADDR / VAULT_TOKEN then
