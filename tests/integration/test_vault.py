@@ -99,10 +99,12 @@ def test_approle_login(vault: VaultEnv, tmp_path: Path) -> None:
     vault.put("BROKER", password="approle-pw")
     policy = vault.policy(read_policy(vault))
     role = vault.id
-    vault.root.write(f"auth/approle/role/{role}", token_policies=policy, token_ttl="10m")
+    vault.root.write_data(f"auth/approle/role/{role}",
+                              data={"token_policies": policy, "token_ttl": "10m"})
     try:
         role_id = vault.root.read(f"auth/approle/role/{role}/role-id")["data"]["role_id"]
-        secret_id = vault.root.write(f"auth/approle/role/{role}/secret-id")["data"]["secret_id"]
+        secret_id = vault.root.write_data(f"auth/approle/role/{role}/secret-id")["data"][
+            "secret_id"]
         (tmp_path / "secret-id").write_text(secret_id)
         settings = VaultSettings.model_validate({"address": vault.addr, "auth": {
             "method": "approle", "roleId": role_id, "secretIdFile": str(tmp_path / "secret-id")}})
@@ -136,9 +138,10 @@ def test_kubernetes_login_reads_the_service_account_token_before_every_login(
     k("create", "namespace", namespace)
     try:
         k("-n", namespace, "create", "serviceaccount", "engine")
-        vault.root.write(f"auth/kubernetes/role/{role}", bound_service_account_names="engine",
-                         bound_service_account_namespaces=namespace, token_policies=policy,
-                         token_ttl="10m")
+        vault.root.write_data(f"auth/kubernetes/role/{role}", data={
+            "bound_service_account_names": "engine",
+            "bound_service_account_namespaces": namespace, "token_policies": policy,
+            "token_ttl": "10m"})
         token_file = tmp_path / "token"
         token_file.write_text(k("-n", namespace, "create", "token", "engine",
                                 "--duration", "10m").strip())

@@ -37,16 +37,16 @@ BROKER = "FIX.4.4:BROKER->CLIENT"
 
 def make_role(vault: VaultEnv, owner: str, ttl: int, max_ttl: int) -> str:
     role = vault.id
-    vault.root.write(
-        f"database/roles/{role}", db_name="fixplus-pg", default_ttl=ttl, max_ttl=max_ttl,
-        creation_statements=[
+    vault.root.write_data(f"database/roles/{role}", data={
+        "db_name": "fixplus-pg", "default_ttl": ttl, "max_ttl": max_ttl,
+        "creation_statements": [
             f"CREATE ROLE \"{{{{name}}}}\" LOGIN PASSWORD '{{{{password}}}}' "
             f"VALID UNTIL '{{{{expiration}}}}' IN ROLE {owner}",
             f"ALTER ROLE \"{{{{name}}}}\" SET role TO {owner}"],
-        revocation_statements=[
+        "revocation_statements": [
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE usename = '{{name}}'",
-            "DROP ROLE IF EXISTS \"{{name}}\""])
+            "DROP ROLE IF EXISTS \"{{name}}\""]})
     return role
 
 
