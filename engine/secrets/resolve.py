@@ -51,7 +51,12 @@ def vault_lookup(raw: Any, environ: Mapping[str, str]) -> Callable[[str], str]:
             from .vault import VaultClient  # noqa: PLC0415 - hvac only when Vault is used
 
             client = VaultClient(settings, environ)
-        values[key] = client.read_field(ref)
+        try:
+            values[key] = client.read_field(ref)
+        except ConfigError as exc:  # a login failure does not name the reference yet
+            if key in str(exc):
+                raise
+            raise ConfigError(f"{key}: {exc}") from None
         return values[key]
 
     return lookup

@@ -90,8 +90,8 @@ def test_vault_unreachable_at_start_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidConfigError) as info:
         load_config(path, environ={"T": "some-token"})
     text = str(info.value)
-    assert "sessions[0].password: Vault at http://127.0.0.1:9: token lookup: cannot reach " \
-           "Vault" in text, text
+    assert "sessions[0].password: ${VAULT:kv/fix/BROKER#password}: Vault at " \
+           "http://127.0.0.1:9: token lookup: cannot reach Vault" in text, text
     assert "some-token" not in text
 
 
