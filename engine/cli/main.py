@@ -23,6 +23,7 @@ from ..observability.logs import setup_logging
 from ..runtime import AppFactory, Engine
 from ..scripttest import main as script_main
 from ..scripttest.acceptance import AcceptanceApplication, acceptance_config
+from ..secrets.resolve import install as install_vault_references
 from ..transport.auth import hash_password
 from ..transport.eventloop import loop_factory
 from .config import add_parser as add_config_parser
@@ -246,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["script-test"] and argv[1:2] not in (["-h"], ["--help"]):
         return script_test(argv[1:])  # its options are the runner's
     args = build_parser().parse_args(argv)
+    install_vault_references()
     try:
         result: int = args.func(args)
     except FixError as exc:

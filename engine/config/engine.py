@@ -20,6 +20,7 @@ from .observability import (
 from .session import Role, SessionSettings
 from .store import RetentionSettings, StoreFailureSettings, StoreUrl
 from .transport import AcceptorLimits
+from .vault import VaultSettings
 
 #: The largest ``busyPollUs`` accepted (10 ms): beyond it polling only burns CPU.
 MAX_BUSY_POLL_US: Final = 10_000
@@ -62,6 +63,8 @@ class EngineConfig(ConfigModel):
     busy_poll_us: int = Field(default=0, ge=0, le=MAX_BUSY_POLL_US)
     #: Bounds on what peers that have not logged on can make acceptors hold.
     limits: AcceptorLimits = Field(default_factory=AcceptorLimits)
+    #: Vault: where, how to log in, dynamic store credentials (docs/security.md).
+    vault: VaultSettings | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from .keys import (
     suggestion,
     unknown_key_hint,
 )
-from .references import is_secret_setting, resolve_references
+from .references import is_secret_setting, resolve_references, vault_lookup
 from .yamlfile import yaml_scalar
 
 #: Prefix of environment variables that override settings.
@@ -52,9 +52,10 @@ def parse_config(
         _apply_env(raw, environ, from_env, problems)
     # Secret references are checked always, resolved only when asked (the
     # operator validates configurations whose files exist in the pod only).
+    env = os.environ if environ is None else environ
     raw = resolve_references(
-        raw, (), os.environ if environ is None else environ, problems,
-        resolve=resolve_secrets, from_env=from_env,
+        raw, (), env, problems, resolve=resolve_secrets, from_env=from_env,
+        vault=vault_lookup(raw, env) if resolve_secrets else None,
     )
     if problems:
         raise InvalidConfigError(source, [f"{source}: {p}" for p in problems])

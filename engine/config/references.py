@@ -1,19 +1,20 @@
-"""``${ENV:NAME}`` and ``${FILE:/path}`` secret references: resolved in the
-secret settings only, refused anywhere else."""
+"""``${ENV:NAME}``, ``${FILE:/path}`` and ``${VAULT:mount/path#field}`` secret
+references: resolved in the secret settings only, refused anywhere else."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from ..errors import ConfigError
 from .base import Loc
 from .keys import format_loc, norm_key
 
 # -- secrets ---------------------------------------------------------------------
 
-_SECRET_REF = re.compile(r"\$(\$?)\{(ENV|FILE):([^}]*)\}")
+_SECRET_REF = re.compile(r"\$(\$?)\{(ENV|FILE|VAULT):([^}]*)\}")
 
 #: The settings of a session that are secrets: the only ones (besides the
 #: user:password part of ``store``) where ``${ENV:…}`` and ``${FILE:…}``
@@ -23,12 +24,13 @@ SECRET_SESSION_SETTINGS: Final = (
     ("password",),
     ("authentication", "password"),
     ("authentication", "passwordHash"),
+    ("tls", "keyPassword"),
 )
 #: The secret settings, as error messages name them.
 SECRET_SETTINGS_TEXT: Final = (
-    "sessions[].password, sessions[].authentication.password and "
-    "sessions[].authentication.passwordHash (also under defaults and "
-    "dynamicSessions[].session), and the user:password part of store"
+    "sessions[].password, sessions[].authentication.password, "
+    "sessions[].authentication.passwordHash and sessions[].tls.keyPassword (also under defaults "
+    "and dynamicSessions[].session), and the user:password part of store"
 )
 
 
@@ -52,6 +54,33 @@ def is_secret_setting(loc: Loc) -> bool:
         return False
     wanted = tuple(norm_key(part) for part in relative)
     return any(wanted == tuple(norm_key(p) for p in s) for s in SECRET_SESSION_SETTINGS)
+
+
+#: Makes the ``${VAULT:…}`` resolver of a configuration (its raw data and
+#: environment); installed by :func:`..secrets.resolve.install` (``fixplus``
+#: does it), so that the configuration never imports Vault code.
+VaultResolverFactory = Callable[[Any, Mapping[str, str]], Callable[[str], str]]
+_vault_resolver: list[VaultResolverFactory] = []
+
+
+def install_vault_resolver(factory: VaultResolverFactory) -> None:
+    """Resolve ``${VAULT:…}`` references with ``factory`` from now on."""
+    _vault_resolver[:] = [factory]
+
+
+def vault_lookup(raw: Any, environ: Mapping[str, str]) -> Callable[[str], str]:
+    """Resolves ``${VAULT:…}``; the resolver logs in at the first one only."""
+    made: list[Callable[[str], str]] = []
+
+    def lookup(ref: str) -> str:
+        if not made:
+            if not _vault_resolver:
+                raise ConfigError(f"${{VAULT:{ref}}}: Vault references need "
+                                  "pyfixmsg_plus.engine.secrets.resolve.install() first")
+            made.append(_vault_resolver[0](raw, environ))
+        return made[0](ref)
+
+    return lookup
 
 
 def _outside_userinfo(url: str) -> bool:
@@ -86,19 +115,21 @@ def resolve_references(
     *,
     resolve: bool = True,
     from_env: Mapping[Loc, str] | None = None,
+    vault: Callable[[str], str] | None = None,
 ) -> Any:
     """Resolve the references of the secret settings; a reference anywhere
     else is a problem.  ``resolve`` False only checks where they are."""
     if isinstance(value, dict):
         return {
             k: resolve_references(
-                v, (*path, k), environ, problems, resolve=resolve, from_env=from_env
+                v, (*path, k), environ, problems, resolve=resolve, from_env=from_env, vault=vault
             )
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
-            resolve_references(v, (*path, i), environ, problems, resolve=resolve, from_env=from_env)
+            resolve_references(v, (*path, i), environ, problems, resolve=resolve,
+                               from_env=from_env, vault=vault)
             for i, v in enumerate(value)
         ]
     if not isinstance(value, str) or "${" not in value:
@@ -107,7 +138,8 @@ def resolve_references(
         variable = (from_env or {}).get(path)
         problems.append(
             (f"environment variable {variable}: " if variable else "")
-            + f"{format_loc(path)}: ${{ENV:…}} and ${{FILE:…}} secret references are allowed "
+            + f"{format_loc(path)}: ${{ENV:…}}, ${{FILE:…}} and ${{VAULT:…}} secret references "
+            "are allowed "
             f"only in the secret settings ({SECRET_SETTINGS_TEXT}); write $${{ for a "
             "literal ${"
         )
@@ -124,6 +156,12 @@ def resolve_references(
                 problems.append(f"{format_loc(path)}: environment variable {ref} is not set")
                 return ""
             return environ[ref]
+        if kind == "VAULT":
+            try:
+                return vault(ref) if vault is not None else ""
+            except ConfigError as exc:  # names the reference, never a value
+                problems.append(f"{format_loc(path)}: {exc}")
+                return ""
         try:
             return Path(ref).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from .base import ConfigModel
 
@@ -20,6 +20,8 @@ class TlsSettings(ConfigModel):
     #: Acceptor: a PEM file of certificate revocation lists; client
     #: certificates it revokes are refused in the handshake.
     crl_file: str | None = None
+    #: The passphrase of an encrypted keyFile (a secret setting: takes references).
+    key_password: SecretStr | None = None
     min_version: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
     ciphers: str | None = None
     #: Initiator: the name to verify in the server certificate (default: the host).

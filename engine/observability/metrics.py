@@ -66,6 +66,10 @@ METRICS: Final[dict[str, tuple[str, str]]] = {
         "counter", "Logons refused before any session state changed, by reason"),
     "fixplus_queue_overflows_total": (
         "counter", "Logouts because too much was queued above a sequence gap"),
+    "fixplus_vault_errors_total": (
+        "counter", "Vault operations that failed, by operation (login, token_renewal, "
+                   "lease_renewal, credentials, swap, revoke); the current token and "
+                   "credentials stay in use"),
     "fixplus_event_loop_selects_total": (
         "counter", "Waits for I/O of a busy-polling event loop (busyPollUs), by outcome: "
                    "polled (answered while polling) or slept"),

@@ -29,11 +29,12 @@ from ..observability.httpserver import HealthServer, new_registry
 from ..observability.messagelog import MessageLog
 from ..observability.metrics import EngineCollector
 from ..observability.tracing import build_tracer
+from ..secrets.keeper import VaultCollector, VaultKeeper
+from ..secrets.storecreds import StoreCredentials
 from ..session import Session
 from ..session.validation import Validator as SessionValidator
 from ..store.base import MessageStore, SessionKey
 from ..store.retention import RetentionTask
-from ..store.url import open_store
 from ..transport import Acceptor, Backoff, Initiator, SessionDriver
 from ..transport.acceptor import Route, Router
 from ..transport.auth import Authenticator
@@ -130,6 +131,8 @@ class Engine:
         self.retention: RetentionTask | None = None
         self.health: HealthServer | None = None
         self.store_health = StoreHealth(self.drivers.values, time.monotonic)
+        self.vault: VaultKeeper | None = None
+        self.store_credentials: StoreCredentials | None = None
         traced = build_tracer(config.tracing)
         self._tracer = traced[0] if traced else None
         self.tracer_provider = traced[1] if traced else None
@@ -176,7 +179,7 @@ class Engine:
             self.message_log = MessageLog(self.config.message_log, self._dictionary_base,
                                           max_age_days=self.config.retention.max_age_days)
             self.message_log.start()
-        self.store = await open_store(local_store_url(self.config.store, self._dictionary_base))
+        self.store = await self._open_store()
         self.retention = RetentionTask(
             self.store, self.config.retention,
             lambda: [SessionKey(sid) for sid in self.drivers])
@@ -212,6 +215,7 @@ class Engine:
         if m.enabled:
             registry = new_registry()
             registry.register(EngineCollector(lambda: list(self.drivers.values())))
+            registry.register(VaultCollector(lambda: self.vault))
             self.health = HealthServer(m, registry, self.readiness, logon=self.logon_problems)
             await self.health.start()
             self.store_health.start()
@@ -231,6 +235,16 @@ class Engine:
         configured = [self.drivers.get(s.session_id) for s in self.config.sessions]
         waiting = sum(1 for d in configured if d is None or not d.logged_on)
         return [f"{waiting} of {len(configured)} session(s) not logged on"] if waiting else []
+
+    async def _open_store(self) -> MessageStore:
+        """The store; with a ``vault`` section, a Vault login kept alive first
+        (and the store's credentials from Vault: docs/security.md)."""
+        if self.config.vault is not None:
+            self.vault = VaultKeeper(self.config.vault)
+            await self.vault.start()
+        self.store_credentials = StoreCredentials(
+            local_store_url(self.config.store, self._dictionary_base), self.vault)
+        return await self.store_credentials.open()
 
     def readiness(self) -> list[str]:
         """Why the engine is not ready (empty when it is): the store opened,
@@ -325,8 +339,12 @@ class Engine:
             await driver.store.close()
         if self.retention is not None:
             await self.retention.stop()
+        if self.store_credentials is not None:
+            await self.store_credentials.stop()
         if self.store is not None:
             await self.store.close()
+        if self.vault is not None:
+            await self.vault.stop()
         if self.health is not None:
             await self.store_health.stop()
             await self.health.stop()

@@ -158,22 +158,15 @@ class PostgresStore:
         self.schema_version = 0
         self._closed = False
         self._writers: list[PgWriter] = []
+        self._connect_kwargs: dict[str, Any] = {}
 
     @classmethod
     async def connect(
         cls, connect_kwargs: dict[str, Any], settings: PostgresSettings, where: str
     ) -> PostgresStore:
-        try:
-            pool = await asyncpg.create_pool(
-                min_size=settings.pool_min,
-                max_size=settings.pool_max,
-                timeout=settings.connect_timeout,
-                command_timeout=settings.command_timeout,
-                **connect_kwargs,
-            )
-        except Exception as e:
-            raise translate(e, where) from None
+        pool = await _create_pool(connect_kwargs, settings, where)
         store = cls(pool, settings, where)
+        store._connect_kwargs = dict(connect_kwargs)
         try:
             store.schema_version = await store._migrate()
         except BaseException:
@@ -244,6 +237,24 @@ class PostgresStore:
         await asyncio.gather(*(w.stop() for w in self._writers))
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.pool.close(), 10)
+
+    # --- credentials that change while running ------------------------------
+
+    async def swap_credentials(self, user: str, password: str) -> None:
+        """Log in as ``user`` from now on (dynamic credentials, a rotated password).
+
+        A new pool is opened first (a :class:`StoreError` if it cannot log in:
+        the old pool stays); new transactions and reads take it at once, those
+        running on the old pool finish there, then the old pool closes."""
+        self._check_open()
+        kwargs = {**self._connect_kwargs, "user": user, "password": password}
+        new = await _create_pool(kwargs, self.settings, self.where)
+        old, self.pool = self.pool, new
+        self._connect_kwargs = kwargs
+        try:  # a transaction still running on the old pool after that is cut
+            await asyncio.wait_for(old.close(), self.settings.command_timeout)
+        except Exception:
+            old.terminate()
 
     # --- reads through the pool ------------------------------------------------
 
@@ -369,6 +380,20 @@ _OPTIONS = (
     "command_timeout", "sslmode", "sslrootcert", "sslcert", "sslkey", "application_name",
 )
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+async def _create_pool(connect_kwargs: dict[str, Any], settings: PostgresSettings,
+                       where: str) -> Any:
+    try:
+        return await asyncpg.create_pool(
+            min_size=settings.pool_min,
+            max_size=settings.pool_max,
+            timeout=settings.connect_timeout,
+            command_timeout=settings.command_timeout,
+            **connect_kwargs,
+        )
+    except Exception as e:
+        raise translate(e, where) from None
 
 
 def _ssl_option(url: StoreURL) -> Any:

@@ -206,6 +206,7 @@ class PgWriter:
         self.cache: dict[str, tuple[int, int, int]] = {}  # rows as of the last commit
         self.fast = 0  # batches committed by the fast path, for tests and metrics
         self._conn: Any = None
+        self._conn_pool: Any = None  # the pool it came from (credentials swap pools)
         self.writer = Writer(f"postgres-store writer {index}", store.settings.max_batch,
                              self.execute, lambda e: translate(e, store.where),
                              f"postgres store {store.where}")
@@ -215,8 +216,11 @@ class PgWriter:
         await self._drop(terminate=False)
 
     async def _connection(self) -> Any:
+        if self._conn is not None and self._conn_pool is not self.store.pool:
+            await self._drop(terminate=False)  # new credentials: a new pool, between jobs
         if self._conn is None:
-            self._conn = await self.store.pool.acquire()
+            self._conn_pool = self.store.pool
+            self._conn = await self._conn_pool.acquire()
         return self._conn
 
     async def _drop(self, terminate: bool) -> None:
@@ -226,7 +230,7 @@ class PgWriter:
         if terminate:
             conn.terminate()  # never hand a broken connection out again
         with contextlib.suppress(Exception):
-            await self.store.pool.release(conn)
+            await self._conn_pool.release(conn)
 
     async def execute(self, batch: list[Job]) -> None:
         chains = self.writer.chains

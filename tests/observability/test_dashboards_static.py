@@ -18,7 +18,7 @@ from tests.observability.harness import (
 )
 
 #: Labels the engine exports, plus what every scrape adds.
-KNOWN_LABELS = {"session", "counterparty", "msg_type", "reason", "direction", "state", "outcome", "le",
+KNOWN_LABELS = {"session", "counterparty", "msg_type", "reason", "direction", "state", "outcome", "operation", "le",
                 "instance", "job"}
 
 

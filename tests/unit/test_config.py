@@ -305,14 +305,15 @@ def test_missing_secrets_are_reported_with_their_paths(tmp_path: Path) -> None:
 
 
 SECRET_SETTINGS = (
-    "sessions[].password, sessions[].authentication.password and "
-    "sessions[].authentication.passwordHash (also under defaults and "
-    "dynamicSessions[].session), and the user:password part of store"
+    "sessions[].password, sessions[].authentication.password, "
+    "sessions[].authentication.passwordHash and sessions[].tls.keyPassword (also under defaults "
+    "and dynamicSessions[].session), and the user:password part of store"
 )
 
 
 def _misplaced(path: str) -> str:
-    return (f"{path}: ${{ENV:…}} and ${{FILE:…}} secret references are allowed only in the "
+    return (f"{path}: ${{ENV:…}}, ${{FILE:…}} and ${{VAULT:…}} secret references are allowed "
+            "only in the "
             f"secret settings ({SECRET_SETTINGS}); write $${{ for a literal ${{")
 
 
