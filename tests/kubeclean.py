@@ -48,11 +48,16 @@ def created() -> list[str]:
     return list(_created)
 
 
+def remember(cluster: Cluster, name: str) -> None:
+    """Have the end-of-run check look for namespace ``name`` too."""
+    _created[name] = cluster
+
+
 def create_namespace(cluster: Cluster, name: str) -> None:
     """Create ``name`` labelled with this run's id, and remember it."""
     doc = {"apiVersion": "v1", "kind": "Namespace",
            "metadata": {"name": name, "labels": {RUN_LABEL: RUN_ID}}}
-    _created[name] = cluster
+    remember(cluster, name)
     proc = cluster.run("create", "-f", "-", stdin=json.dumps(doc))
     if proc.returncode != 0:
         raise AssertionError(f"cannot create namespace {name}: {proc.stderr}")
@@ -61,10 +66,15 @@ def create_namespace(cluster: Cluster, name: str) -> None:
 def release_finalizers(cluster: Cluster, namespace: str) -> None:
     """Take the operator's finalizers off the fixplus resources in
     ``namespace`` (call it once the operator watching them has stopped)."""
-    for kind in FINALIZED_KINDS:
-        proc = cluster.run("get", kind, "-n", namespace, "-o", "name")
-        for obj in proc.stdout.split():
-            cluster.run("patch", obj, "-n", namespace, "--type=merge",
+    proc = cluster.run("get", ",".join(FINALIZED_KINDS), "-n", namespace, "-o", "json")
+    if proc.returncode != 0:
+        return
+    for item in json.loads(proc.stdout).get("items", []):
+        meta = item["metadata"]
+        if meta.get("finalizers"):
+            group = item["apiVersion"].split("/")[0]
+            cluster.run("patch", f"{item['kind'].lower()}.{group}/{meta['name']}",
+                        "-n", namespace, "--type=merge",
                         "-p", '{"metadata":{"finalizers":null}}')
 
 
@@ -75,30 +85,44 @@ def delete_namespace(cluster: Cluster, name: str) -> None:
     cluster.run("delete", "namespace", name, "--wait=false")
 
 
-def _held_by(cluster: Cluster, namespace: str) -> str:
-    """What still lives in a namespace that does not go away."""
-    held = []
-    for kind in FINALIZED_KINDS:
-        proc = cluster.run("get", kind, "-n", namespace, "-o", "json")
-        if proc.returncode != 0:
-            continue
+#: Namespace conditions saying that something holds the deletion: content
+#: finalizers (only their controller takes them off) or a failed deletion.
+#: (NamespaceContentRemaining alone is the namespace controller at work.)
+_HOLDING = ("NamespaceFinalizersRemaining", "NamespaceDeletionContentFailure",
+            "NamespaceDeletionDiscoveryFailure", "NamespaceDeletionGroupVersionParsingFailure")
+
+
+def _held_by(cluster: Cluster, namespace: str) -> tuple[bool, str]:
+    """Whether something holds a namespace that did not go away (fixplus
+    resources with finalizers, or a condition saying so), and what."""
+    held = False
+    what = []
+    proc = cluster.run("get", ",".join(FINALIZED_KINDS), "-n", namespace, "-o", "json")
+    if proc.returncode == 0:
         for item in json.loads(proc.stdout).get("items", []):
             meta = item["metadata"]
-            held.append(f"{kind.split('.')[0]}/{meta['name']} "
+            held = held or bool(meta.get("finalizers"))
+            what.append(f"{item['kind']}/{meta['name']} "
                         f"finalizers={meta.get('finalizers') or []}")
     proc = cluster.run("get", "namespace", namespace, "-o", "json")
     if proc.returncode == 0:
         status = json.loads(proc.stdout).get("status", {})
         for cond in status.get("conditions") or []:
             if cond.get("status") == "True":
-                held.append(f"{cond['type']}: {cond.get('message', '')}")
-        held.insert(0, f"phase {status.get('phase')}")
-    return "; ".join(held)
+                held = held or cond.get("type") in _HOLDING
+                what.append(f"{cond['type']}: {cond.get('message', '')}")
+        what.insert(0, f"phase {status.get('phase')}")
+    return held, "; ".join(what)
 
 
-def leftovers(timeout: float = 90.0) -> list[str]:
-    """This run's namespaces still in the API server after ``timeout``
-    seconds (each with what holds it); [] when everything went.
+def leftovers(names: list[str] | None = None,
+              timeout: float = 90.0) -> tuple[list[str], list[str]]:
+    """This run's namespaces (or those of ``names``) still in the API server
+    after ``timeout`` seconds: ``(left, slow)``.  ``left`` are those never
+    deleted or held (by a finalizer, a failed deletion), each with what
+    holds it: a test's fault.  ``slow`` are those the namespace controller
+    is still emptying, nothing holding them (a loaded, shared API server).
+    The namespaces checked are forgotten.
 
     Without kube-controller-manager (``FIXPLUS_KUBE_GC`` is not 1) no
     namespace ever finishes terminating: then a namespace counts as gone
@@ -106,7 +130,8 @@ def leftovers(timeout: float = 90.0) -> list[str]:
     from tests.realparts import env_value
 
     namespace_controller = env_value("FIXPLUS_KUBE_GC") == "1"
-    pending = dict(_created)
+    pending = {name: _created.pop(name) for name in list(_created)
+               if names is None or name in names}
     left: list[str] = []
     deadline = time.monotonic() + timeout
     while pending:
@@ -120,13 +145,14 @@ def leftovers(timeout: float = 90.0) -> list[str]:
             if phase != "Terminating":  # its test never deleted it: no use waiting
                 left.append(f"namespace {name}: never deleted")
                 del pending[name]
-            elif not namespace_controller and not any(
-                    cluster.run("get", kind, "-n", name, "-o", "name").stdout.strip()
-                    for kind in FINALIZED_KINDS):
+            elif not namespace_controller and not cluster.run(
+                    "get", ",".join(FINALIZED_KINDS), "-n", name, "-o", "name").stdout.strip():
                 del pending[name]
         if not pending or time.monotonic() > deadline:
             break
         time.sleep(1)
-    _created.clear()
-    return left + [f"namespace {name}: {_held_by(cluster, name)}"
-                   for name, cluster in pending.items()]
+    slow: list[str] = []
+    for name, cluster in pending.items():
+        held, what = _held_by(cluster, name)
+        (left if held else slow).append(f"namespace {name}: {what}")
+    return left, slow
