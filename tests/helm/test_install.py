@@ -43,6 +43,8 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 OPERATOR = Path(sys.executable).parent / "fixplus-operator"
 CRDS = ("fixsessions.fixplus.io", "fixclusters.fixplus.io", "messagestores.fixplus.io")
+#: How long the garbage collector may take to remove an object whose owner went.
+GC_TIMEOUT = 180.0
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
@@ -415,10 +417,13 @@ def test_upgrade_applies_a_crd_change(release: Release) -> None:
     assert len(history.strip().splitlines()) == 1 + 3, history  # install, upgrade, back
 
 
-def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> None:
-    """Resources go before the operator does (docs/helm.md, uninstalling): kopf
-    puts a finalizer on each, which only a running operator takes off."""
+def test_uninstalling_as_documented(release: Release) -> None:
+    """docs/helm.md, uninstalling: resources go before the operator does (kopf
+    puts a finalizer on each, which only a running operator takes off), then
+    ``helm uninstall`` removes the operator and keeps the CRDs.  One test:
+    it is one procedure."""
     rel = release
+    # -- examples off while the operator runs ---------------------------------
     run_operator_until_reconciled(rel)  # kopf's finalizers are on
     rel.helm_run("upgrade", "--reuse-values", "--set", "examples.enabled=false")
     for role in ("acceptor", "initiator"):
@@ -428,16 +433,16 @@ def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> 
         wait_for(f"FixSession {name} gone",
                  lambda n=name: rel.get("fixsession", n, rel.watch_a) is None, timeout=60)
         if env_value("FIXPLUS_KUBE_GC") == "1":
+            # (the garbage collector of a shared controller-manager works
+            # through one queue for every namespace: give it time)
             wait_for(f"Deployment fixs-{name} collected",
-                     lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None)
+                     lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None,
+                     timeout=GC_TIMEOUT)
     wait_for("the example MessageStore gone", lambda: rel.get(
         "messagestore", f"{rel.fullname}-example-store", rel.watch_a) is None)
 
-
-def test_uninstall_removes_the_operator_and_keeps_the_crds(release: Release) -> None:
-    rel = release
-    if rel.operator is not None:
-        stop_operator(rel)
+    # -- then the release ------------------------------------------------------
+    stop_operator(rel)
     out = rel.helm.run("uninstall", rel.name, "--namespace", rel.namespace).stdout
     assert "These resources were kept due to the resource policy" in out
     assert rel.get("deployment", rel.fullname, rel.namespace) is None

@@ -461,7 +461,10 @@ def test_deletion_cleans_up_through_owner_references(kube: Kube) -> None:
         missing("no kube-controller-manager (FIXPLUS_KUBE_GC=1 from tests/env/20-kube.sh): "
                 "owner references checked, garbage collection not")
     for kind, name in names:
-        wait_for(f"{kind} {name} collected", lambda k=kind, n=name: kube.get(k, n) is None)
+        # (the garbage collector of a shared controller-manager works through
+        # one queue for every namespace: give it time)
+        wait_for(f"{kind} {name} collected", lambda k=kind, n=name: kube.get(k, n) is None,
+                 timeout=180)
 
 
 def test_deletions_meeting_a_running_resync_finish_promptly(kube: Kube) -> None:
