@@ -161,6 +161,10 @@ class Session:
         return effects
 
     @property
+    def peek_effects(self) -> list[fx.Effect]:
+        """A copy of the effects not yet taken (for tests and tracing)."""
+        return list(self._outbox)
+
     def has_effects(self) -> bool:
         return bool(self._outbox)
 

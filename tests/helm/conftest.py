@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import kubeclean
 from tests.realparts import REPO, env_value, missing
 
 CHART = REPO / "charts" / "pyfixmsg-plus"
@@ -122,9 +123,9 @@ class Kube:
                         "--field-manager=fixplus-helm-test", "-f", "-", stdin=manifest,
                         check=False)
 
-    def namespace(self, name: str) -> None:
-        if self.get("namespace", name) is None:
-            self.run("create", "namespace", name)
+    @property
+    def cluster(self) -> kubeclean.Cluster:
+        return kubeclean.Cluster(self.kubectl_bin, self.kubeconfig)
 
 
 @pytest.fixture(scope="session")
@@ -155,15 +156,27 @@ def prometheus_rule_crd(kube: Kube) -> None:
              "crd/prometheusrules.monitoring.coreos.com")
 
 
-@pytest.fixture(scope="module")
-def namespaces(kube: Kube) -> Iterator[list[str]]:
-    """Three fresh namespaces: the release's and two watched ones."""
+def new_namespaces(kube: Kube) -> list[str]:
+    """Three fresh namespaces: a release's and two watched ones (delete
+    them with :func:`delete_namespaces`)."""
     suffix = uuid.uuid4().hex[:6]
     names = [f"fixplus-helm-{suffix}", f"fixplus-helm-{suffix}-a", f"fixplus-helm-{suffix}-b"]
     for name in names:
-        kube.namespace(name)
+        kubeclean.create_namespace(kube.cluster, name)
+    return names
+
+
+def delete_namespaces(kube: Kube, names: list[str]) -> None:
+    """Delete them, taking off the finalizers of resources a stopped
+    operator would have removed (tests/kubeclean.py)."""
+    for name in names:
+        kubeclean.delete_namespace(kube.cluster, name)
+
+
+@pytest.fixture(scope="module")
+def namespaces(kube: Kube) -> Iterator[list[str]]:
+    names = new_namespaces(kube)
     try:
         yield names
     finally:
-        for name in names:
-            kube.run("delete", "namespace", name, "--wait=false", check=False)
+        delete_namespaces(kube, names)

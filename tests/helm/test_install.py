@@ -1,9 +1,11 @@
 """The chart against the real kube-apiserver (tests/env/20-kube.sh).
 
-Every value set is validated by a server-side dry run.  Then one release
-goes through ``helm install``, ``helm upgrade`` (a value change and a CRD
+Every value set is validated by a server-side dry run.  Releases go
+through ``helm install``, ``helm upgrade`` (a value change and a CRD
 change) and ``helm uninstall``, and the API server is asked what exists
-after each step.  With no kubelet the operator pod never runs, so the
+after each step.  The tests that only look at a release share one
+(``installed``); each test that changes one gets its own (``release``,
+in namespaces of its own), so that any test passes alone or in any order.  With no kubelet the operator pod never runs, so the
 operator is started here instead, authenticated with a token of the
 chart's ServiceAccount: it reconciles the example resources with exactly
 the permissions the chart grants, which proves the RBAC is sufficient (the
@@ -26,13 +28,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import yaml
 
-from tests.helm.conftest import CHART, Helm, Kube, docs
+from tests.helm.conftest import CHART, Helm, Kube, delete_namespaces, docs, new_namespaces
 from tests.helm.values import value_sets, write
 from tests.realparts import REPO, env_value
 
@@ -41,6 +44,8 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 OPERATOR = Path(sys.executable).parent / "fixplus-operator"
 CRDS = ("fixsessions.fixplus.io", "fixclusters.fixplus.io", "messagestores.fixplus.io")
+#: How long the garbage collector may take to remove an object whose owner went.
+GC_TIMEOUT = 180.0
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
@@ -115,26 +120,57 @@ class Release:
         return obj
 
 
+def install(rel: Release) -> str:
+    """``helm install`` of ``rel`` (the CRDs are there before: left alone)."""
+    return rel.helm_run("install", "--set", f"watch.namespaces={{{rel.watch_a},{rel.watch_b}}}",
+                        "--set", "examples.enabled=true",
+                        "--set", f"image.repository={IMAGE_REPOSITORY}")
+
+
+def remove(rel: Release) -> None:
+    """Stop its operator (reaped) and uninstall it, whatever state it is in."""
+    if rel.operator is not None:
+        stop_operator(rel)
+    rel.helm.run("uninstall", rel.name, "--namespace", rel.namespace, check=False)
+
+
+@dataclass
+class Installed:
+    release: Release
+    output: str  # what ``helm install`` printed
+    crds: dict[str, dict[str, Any]]  # the CRDs right after the install
+
+
 @pytest.fixture(scope="module")
-def release(helm_binary: str, kube: Kube, namespaces: list[str], fixplus_crds: None,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+def installed(helm_binary: str, kube: Kube, namespaces: list[str], fixplus_crds: None,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    """One release, installed once for the tests that only look at it (or
+    only start its operator)."""
     tmp = tmp_path_factory.mktemp("release")
-    helm = Helm(helm_binary, tmp / "helm-home", kubeconfig=kube.kubeconfig)
-    rel = Release(helm, kube, namespaces, tmp)
+    rel = Release(Helm(helm_binary, tmp / "helm-home", kubeconfig=kube.kubeconfig), kube,
+                  namespaces, tmp)
     try:
+        output = install(rel)
+        crds = {name: kube.get("crd", name) or {} for name in CRDS}
+        yield Installed(rel, output, crds)
+    finally:
+        remove(rel)  # the namespaces fixture then takes off what finalizers remain
+
+
+@pytest.fixture
+def release(helm_binary: str, kube: Kube, fixplus_crds: None,
+            tmp_path: Path) -> Iterator[Release]:
+    """A release of its own, installed in namespaces of its own, for a test
+    that changes it (upgrade, uninstall): no test depends on another's."""
+    names = new_namespaces(kube)
+    rel = Release(Helm(helm_binary, tmp_path / "helm-home", kubeconfig=kube.kubeconfig), kube,
+                  names, tmp_path)
+    try:
+        assert "STATUS: deployed" in install(rel)
         yield rel
     finally:
-        if rel.operator is not None:
-            stop_operator(rel)
-        helm.run("uninstall", rel.name, "--namespace", rel.namespace, check=False)
-        # The operator adds no finalizer; one left by an older operator would
-        # keep these forever without it.
-        for ns in (rel.watch_a, rel.watch_b):
-            for kind in ("fixsessions", "messagestores"):
-                names = kube.run("get", kind, "-n", ns, "-o", "name", check=False).stdout.split()
-                for obj in names:
-                    kube.run("patch", obj, "-n", ns, "--type=merge", "-p",
-                             '{"metadata":{"finalizers":null}}', check=False)
+        remove(rel)
+        delete_namespaces(kube, names)
 
 
 def stop_operator(rel: Release) -> None:
@@ -197,11 +233,8 @@ def assert_never_forbidden(rel: Release) -> None:
     assert m is None, log[max(0, m.start() - 2000):m.end() + 2000] if m else ""
 
 
-def test_install(release: Release) -> None:
-    rel = release
-    out = rel.helm_run("install", "--set", f"watch.namespaces={{{rel.watch_a},{rel.watch_b}}}",
-                       "--set", "examples.enabled=true",
-                       "--set", f"image.repository={IMAGE_REPOSITORY}")
+def test_install(installed: Installed) -> None:
+    rel, out = installed.release, installed.output
     assert "STATUS: deployed" in out
     notes = out[out.index("NOTES:"):]
     assert "runs as 1 pod(s); one leads" in notes
@@ -227,7 +260,7 @@ def test_install(release: Release) -> None:
         cm = rel.get("configmap", f"{rel.fullname}-fixplus-{board}", rel.namespace)
         assert cm and cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     for name in CRDS:  # there before: left as they were, not taken into the release
-        assert rel.get("crd", name) is not None
+        assert installed.crds[name]
     manifest = rel.helm.run("get", "manifest", rel.name, "--namespace", rel.namespace).stdout
     assert "kind: CustomResourceDefinition" not in manifest
     assert rel.get("role", f"{rel.fullname}-leader", rel.namespace)
@@ -240,8 +273,9 @@ def test_install(release: Release) -> None:
     assert "STATUS: deployed" in status and "REVISION: 1" in status
 
 
-def test_service_account_can_do_what_the_operator_does_and_no_more(release: Release) -> None:
-    rel = release
+def test_service_account_can_do_what_the_operator_does_and_no_more(installed: Installed
+                                                                    ) -> None:
+    rel = installed.release
     who = f"system:serviceaccount:{rel.namespace}:{rel.fullname}"
 
     def can(verb: str, resource: str, ns: str | None = None) -> bool:
@@ -271,10 +305,10 @@ def test_service_account_can_do_what_the_operator_does_and_no_more(release: Rele
     assert not can("delete", "customresourcedefinitions.apiextensions.k8s.io")
 
 
-def test_operator_reconciles_with_the_charts_service_account(release: Release) -> None:
+def test_operator_reconciles_with_the_charts_service_account(installed: Installed) -> None:
     """fixplus-operator with a token of the chart's ServiceAccount (and so only
     its RBAC) reconciles the example resources, as the pod would."""
-    rel = release
+    rel = installed.release
     start_operator(rel)
     def reconciled(name: str) -> dict[str, Any] | None:
         obj = rel.get("fixsession", name, rel.watch_a)
@@ -306,8 +340,21 @@ def test_operator_reconciles_with_the_charts_service_account(release: Release) -
         assert_never_forbidden(rel)
 
 
+def run_operator_until_reconciled(rel: Release) -> None:
+    """The release's operator running, its examples reconciled (and so
+    carrying kopf's finalizers and state)."""
+    start_operator(rel)
+    for role in ("acceptor", "initiator"):
+        name = f"{rel.fullname}-example-{role}"
+        wait_for(f"FixSession {name} reconciled", lambda n=name: any(
+            c["type"] == "Reconciled" and c["status"] == "True"
+            for c in ((rel.get("fixsession", n, rel.watch_a) or {}).get("status") or {}).get(
+                "conditions") or []))
+
+
 def test_upgrade_changes_the_deployment_and_the_watched_namespaces(release: Release) -> None:
     rel = release
+    run_operator_until_reconciled(rel)  # the old pod
     before = rel.deployment()
     out = rel.helm_run("upgrade", "--reuse-values", "--set", "operator.logLevel=debug",
                        "--set", f"watch.namespaces={{{rel.watch_a}}}")
@@ -354,26 +401,31 @@ def test_upgrade_leaves_the_crds_alone(release: Release) -> None:
     assert "pyfixmsg-plus-0.1.1-test" in rel.deployment()["metadata"]["labels"]["helm.sh/chart"]
     rel.helm_run("upgrade", "--reuse-values")  # and back
     history = rel.helm.run("history", rel.name, "--namespace", rel.namespace).stdout
-    assert len(history.strip().splitlines()) == 1 + 4, history
+    assert len(history.strip().splitlines()) == 1 + 3, history  # install, upgrade, back
 
 
-def test_examples_off_removes_them_while_the_operator_runs(release: Release) -> None:
-    """Resources go with the release's examples (no finalizer holds them)."""
+def test_uninstalling_as_documented(release: Release) -> None:
+    """docs/helm.md, uninstalling: the examples go with the release while the
+    operator runs (no finalizer holds them), then ``helm uninstall`` removes
+    the operator and keeps the CRDs.  One test: it is one procedure."""
     rel = release
+    # -- examples off while the operator runs ---------------------------------
+    run_operator_until_reconciled(rel)
     rel.helm_run("upgrade", "--reuse-values", "--set", "examples.enabled=false")
     for role in ("acceptor", "initiator"):
         name = f"{rel.fullname}-example-{role}"
         wait_for(f"FixSession {name} gone",
                  lambda n=name: rel.get("fixsession", n, rel.watch_a) is None, timeout=60)
         if env_value("FIXPLUS_KUBE_GC") == "1":
+            # (the garbage collector of a shared controller-manager works
+            # through one queue for every namespace: give it time)
             wait_for(f"Deployment fixs-{name} collected",
-                     lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None)
+                     lambda n=name: rel.get("deployment", f"fixs-{n}", rel.watch_a) is None,
+                     timeout=GC_TIMEOUT)
     wait_for("the example MessageStore gone", lambda: rel.get(
         "messagestore", f"{rel.fullname}-example-store", rel.watch_a) is None)
 
-
-def test_uninstall_removes_the_operator_and_keeps_the_crds(release: Release) -> None:
-    rel = release
+    # -- then the release ------------------------------------------------------
     if rel.operator is not None:
         stop_operator(rel)
     rel.helm.run("uninstall", rel.name, "--namespace", rel.namespace)

@@ -20,6 +20,7 @@ import yaml
 from pyfixmsg_plus.engine.config import MetricsSettings
 from pyfixmsg_plus.engine.observability.httpserver import HealthServer, new_registry
 
+from tests import kubeclean
 from tests.httptools import make_ca, make_server_cert, request
 from tests.realparts import env_value, missing
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 class Kubectl:
     def __init__(self, kubectl: str, kubeconfig: str) -> None:
+        self.kubectl, self.kubeconfig = kubectl, kubeconfig
         self.base = [kubectl, "--kubeconfig", kubeconfig]
 
     def __call__(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
@@ -61,7 +63,8 @@ def accounts(kube: tuple[Kubectl, dict[str, Any]]) -> Iterator[dict[str, str]]:
     /metrics) and ``nobody``, in a new namespace; their tokens."""
     k, _ = kube
     ns = f"fixplus-metrics-{uuid.uuid4().hex[:8]}"
-    k("create", "namespace", ns)
+    cluster = kubeclean.Cluster(k.kubectl, k.kubeconfig)
+    kubeclean.create_namespace(cluster, ns)
     objects = f"""
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -97,7 +100,7 @@ subjects: [{{kind: ServiceAccount, name: scraper, namespace: {ns}}}]
         k("delete", "clusterrolebinding", f"{ns}-auth-delegator", f"{ns}-metrics-reader",
           "--ignore-not-found", check=False)
         k("delete", "clusterrole", f"{ns}-metrics-reader", "--ignore-not-found", check=False)
-        k("delete", "namespace", ns, "--wait=false", check=False)
+        kubeclean.delete_namespace(cluster, ns)
 
 
 async def test_real_token_review(kube: tuple[Kubectl, dict[str, Any]],

@@ -1,5 +1,6 @@
 """Initiator and acceptor over TLS and mutual TLS, with a throwaway CA made
-in the test by the ``cryptography`` package."""
+in the test by the ``cryptography`` package (a dependency of the engine,
+so never missing)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.integration.conftest import (
     Engines,
@@ -22,11 +27,6 @@ from tests.integration.conftest import (
     port_of,
     wait_until,
 )
-
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests import kubeclean
 from tests.realparts import REPO, env_value, missing
 
 T = TypeVar("T")
@@ -112,11 +113,16 @@ def crds_installed(kube_env: tuple[str, str, list[str]]) -> None:
 @pytest.fixture(scope="module")
 def kube(kube_env: tuple[str, str, list[str]], crds_installed: None,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kube]:
-    """A fresh namespace with the operator watching it."""
+    """A fresh namespace with the operator watching it.
+
+    Teardown stops the operator, reaps it, and deletes the namespace with
+    any finalizers taken off (tests/kubeclean.py), so that it does not stay
+    Terminating."""
     kubeconfig, kubectl, _ = kube_env
     namespace = f"fixplus-it-{uuid.uuid4().hex[:8]}"
     k = Kube(kubeconfig, kubectl, namespace)
-    k.run("create", "namespace", namespace, namespaced=False)
+    cluster = kubeclean.Cluster(kubectl, kubeconfig)
+    kubeclean.create_namespace(cluster, namespace)
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     env = {**os.environ, "KUBECONFIG": kubeconfig}
     with log.open("w") as out:
@@ -130,7 +136,8 @@ def kube(kube_env: tuple[str, str, list[str]], crds_installed: None,
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        k.run("delete", "namespace", namespace, "--wait=false", check=False, namespaced=False)
+            proc.wait(5)
+        kubeclean.delete_namespace(cluster, namespace)
         text = log.read_text()
         if "Traceback" in text:
             print(f"operator log ({log}):\n{text[-5000:]}")

@@ -3,15 +3,19 @@
 1. Every (State, Event) pair, as h2's ``test_state_machines`` does: put a
    session into the state through real inputs, fire the event with plausible
    arguments, and check the outcome against ``TRANSITIONS``: a listed pair
-   ends in one of its declared states (or where it was); an unlisted remote
-   event disconnects; an unlisted local event raises ``LocalProtocolError``.
+   ends in one of its declared states (or where it was) and does what its
+   event's oracle says (``ORACLES``: a send is numbered and persisted, a due
+   timer acts and an early one does not, a resend covers its range, ...);
+   an unlisted remote event disconnects without delivering; an unlisted
+   local event raises ``LocalProtocolError`` and changes nothing.
 2. A stateful test driving two wired sessions with random application
    sends, drops, duplicates, time, logouts and reconnects.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -76,7 +80,10 @@ def reach(role: str, state: State) -> Solo | None:
     return s
 
 
-def fire(s: Solo, event: Event, data: st.DataObject) -> None:
+def fire(s: Solo, event: Event, data: st.DataObject) -> Any:
+    """Fire ``event`` with drawn arguments; returns what an oracle needs
+    (the MsgSeqNum of a send, the time of a timer, the range of a resend,
+    the message received)."""
     sess = s.session
     now = s.now
     if event is Event.START_CONNECT:
@@ -90,17 +97,20 @@ def fire(s: Solo, event: Event, data: st.DataObject) -> None:
     elif event is Event.LOGON_REFUSED:
         sess.logon_refused(data.draw(st.sampled_from(["", "bad password"])), now)
     elif event is Event.SEND:
-        sess.send_app(Message.new(sess.settings.begin_string, "D", [(11, "x")]), now)
+        return sess.send_app(Message.new(sess.settings.begin_string, "D", [(11, "x")]), now)
     elif event is Event.LOGOUT:
         sess.logout(now, data.draw(st.sampled_from(["", "bye"])))
     elif event is Event.TIMER:
-        sess.on_timer(now + data.draw(st.integers(0, 100)) * NS)
+        when = now + data.draw(st.integers(0, 100)) * NS
+        sess.on_timer(when)
+        return when
     elif event is Event.RESEND_LOADED:
         end = sess.next_sender - 1  # a LoadResend never reaches beyond what was sent
         begin = data.draw(st.integers(1, max(1, end)))
         stored = [(q, m if not m.is_admin() else None)
                   for q, m in sorted(s.stored.items()) if begin <= q <= end]
         sess.resend_loaded(begin, end, stored, now)
+        return begin, end
     elif event is Event.CLOSED:
         sess.closed(now)
     elif event is Event.GARBLED:
@@ -110,14 +120,17 @@ def fire(s: Solo, event: Event, data: st.DataObject) -> None:
         header = [(43, "Y"), (122, "20200101-00:00:00")] if data.draw(st.booleans()) else []
         if event is Event.LOGON:
             body = [(141, "Y")] if data.draw(st.booleans()) else []
-            sess.receive(s.logon_msg(body=body, seq=seq, header=header), now)
+            msg = s.logon_msg(body=body, seq=seq, header=header)
         elif event is Event.LOGOUT_MSG:
-            sess.receive(s.msg("5", seq=seq, header=header), now)
+            msg = s.msg("5", seq=seq, header=header)
         else:
             mt, body = data.draw(st.sampled_from([
                 ("0", []), ("1", [(112, "T")]), ("D", [(11, "o")]), ("2", [(7, 1), (16, 0)]),
                 ("4", [(36, 9), (123, "Y")]), ("4", [(36, 1)]), ("3", [(45, 1)])]))
-            sess.receive(s.msg(mt, body, seq=seq, header=header), now)
+            msg = s.msg(mt, body, seq=seq, header=header)
+        sess.receive(msg, now)
+        return msg
+    return None
 
 
 #: States a role never is in: an acceptor does not connect out, an initiator
@@ -141,21 +154,204 @@ def test_every_state_event_pair(role: str, state: State, event: Event,
                                 data: st.DataObject) -> None:
     s = reach(role, state)
     assert s is not None, (role, state)
+    sess = s.session
     entry = TRANSITIONS.get((state, event))
+    before = Before(state, sess.next_sender, sess.next_target, sess.next_deadline(), s.now)
     if entry is None and not event.remote:
         with pytest.raises(LocalProtocolError):
             fire(s, event, data)
-        assert s.session.state is state
+        assert sess.state is state
+        assert sess.peek_effects() == [], "a refused local event must change nothing"
+        assert (sess.next_sender, sess.next_target) == (before.next_sender, before.next_target)
         return
-    fire(s, event, data)
-    after = s.session.state
+    fired = fire(s, event, data)
+    after = sess.state
+    out = sess.peek_effects()
+    context = (role, state, event, after, out)
     if entry is None:
-        assert not after.connected
-        assert any(isinstance(e, fx.Disconnect) for e in s.session.take_effects())
+        # A remote event the table does not list: a protocol error.
+        assert not after.connected, context
+        assert any(isinstance(e, fx.Disconnect) for e in out), context
+        assert not any(isinstance(e, fx.Deliver) for e in out), context
+        s.run()
         return
     _, targets = entry
-    assert after is state or after in targets, (state, event, after)
+    assert after is state or after in targets, context
+    check_common(before, after, out, event, context)
+    ORACLES[event](before, s, fired, out, context)
     s.run()  # the effects are carried out without tripping the harness's checks
+
+
+class Before(NamedTuple):
+    state: State
+    next_sender: int
+    next_target: int
+    deadline: int | None
+    now: int
+
+
+def _sends(out: list[fx.Effect], *, write: bool | None = None) -> list[fx.Send]:
+    return [e for e in out if isinstance(e, fx.Send) and (write is None or e.write is write)]
+
+
+def _types(sends: list[fx.Send]) -> list[bytes]:
+    return [e.msg.msg_type for e in sends]
+
+
+def check_common(before: Before, after: State, out: list[fx.Effect], event: Event,
+                 context: Any) -> None:
+    """What holds for every listed pair, whatever the event."""
+    disconnects = [e for e in out if isinstance(e, fx.Disconnect)]
+    if before.state.connected and not after.connected and event is not Event.CLOSED:
+        assert disconnects, ("went down without closing the connection", context)
+    if disconnects or event is Event.CLOSED:
+        assert not after.connected, ("asked to disconnect but still connected", context)
+    if not before.state.connected:
+        # Nothing reaches a wire that is not there.
+        assert not _sends(out, write=True) or after.connected, context
+    persisted = [e.seq for e in _sends(out) if e.persist]
+    if persisted and not any(isinstance(e, fx.ResetStore) for e in out):
+        assert persisted == list(range(before.next_sender, before.next_sender + len(persisted))), (
+            "persisted sequence numbers are not the next ones", context)
+
+
+Oracle = Callable[[Before, Solo, Any, list[fx.Effect], Any], None]
+
+
+def _start_connect(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    assert s.session.state is State.CONNECTING and out == [], ctx
+
+
+def _connected(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    if before.state is State.CONNECTING:  # the initiator logs on at once
+        assert s.session.state is State.LOGON_SENT, ctx
+        assert _types(_sends(out, write=True)) == [b"A"], ctx
+    else:  # an accepted connection waits for the counterparty's Logon
+        assert s.session.state is State.AWAITING_LOGON and _sends(out) == [], ctx
+
+
+def _connect_failed(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    assert s.session.state is State.RECONNECTING and out == [], ctx
+
+
+def _authorized(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    assert s.session.state is State.ACTIVE, ctx
+    assert any(isinstance(e, fx.LoggedOn) for e in out), ctx
+    answers = [e for e in _sends(out, write=True) if e.msg.msg_type == b"A"]
+    assert len(answers) == (0 if s.session.initiator else 1), ctx  # the acceptor answers
+
+
+def _refused(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    assert not s.session.state.connected, ctx
+    assert _types(_sends(out, write=True)) == [b"5"], ctx  # a Logout says why
+    assert not any(isinstance(e, fx.LoggedOn) for e in out), ctx
+
+
+def _send(before: Before, s: Solo, seq: Any, out: list[fx.Effect], ctx: Any) -> None:
+    sess = s.session
+    assert sess.state is before.state, ctx
+    assert seq == before.next_sender and sess.next_sender == seq + 1, ctx
+    (sent,) = _sends(out)
+    assert sent.persist and sent.seq == seq and sent.msg.msg_type == b"D", ctx
+    # Written at once only when logged on; otherwise kept for the resend
+    # the counterparty will ask for.
+    assert sent.write is (before.state in (State.ACTIVE, State.LOGOUT_SENT)), ctx
+
+
+def _logout(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    state = s.session.state
+    if before.state is State.ACTIVE:
+        assert state is State.LOGOUT_SENT, ctx
+        assert _types(_sends(out, write=True)) == [b"5"], ctx
+    elif before.state.connected and before.state is not State.LOGOUT_SENT:
+        assert not state.connected, ctx  # before the logon completed: just hang up
+    else:  # already logging out, or not connected: nothing to do
+        assert state is before.state and out == [], ctx
+
+
+def _timer(before: Before, s: Solo, when: Any, out: list[fx.Effect], ctx: Any) -> None:
+    acted = bool(out) or s.session.state is not before.state
+    if before.deadline is None or when < before.deadline:
+        # Nothing is due: a timer firing early (or with nothing armed) is harmless.
+        assert not acted, ("a timer acted before its deadline", before.deadline, when, ctx)
+    else:
+        assert acted, ("a due timer did nothing", before.deadline, when, ctx)
+
+
+def _resend_loaded(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    begin, end = fired
+    assert s.session.state is before.state, ctx
+    covered: list[int] = []
+    for e in _sends(out):
+        assert not e.persist and e.msg.get(43) == b"Y", ("a resend is PossDup", ctx)
+        if e.msg.msg_type == b"4":
+            covered += range(e.seq, int(e.msg.get(36) or b"0"))
+        else:
+            covered.append(e.seq)
+    assert covered == list(range(begin, end + 1)), ("the resend covers the range", ctx)
+
+
+def _closed(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    if before.state.connected or before.state is State.CONNECTING:
+        assert s.session.state is (State.RECONNECTING if s.session.initiator
+                                   else State.DISCONNECTED), ctx
+        assert not _sends(out), ctx
+    else:
+        assert s.session.state is before.state and out == [], ctx
+
+
+def _received(before: Before, s: Solo, msg: Any, out: list[fx.Effect], ctx: Any) -> None:
+    # Whatever arrives leaves a trace (a state change, an answer, a delivery,
+    # a sequence number moved, a log line or a disconnect), except what FIX
+    # says to ignore: a PossDup copy of a message already received, and a
+    # SequenceReset to the number expected anyway.
+    assert isinstance(msg, Message)
+    if not out and s.session.state is before.state:
+        seq = int(msg.get(34) or b"0")
+        duplicate = msg.get(43) == b"Y" and seq < before.next_target
+        no_op_reset = (msg.msg_type == b"4"
+                       and int(msg.get(36) or b"0") == before.next_target)
+        assert duplicate or no_op_reset, ("a received message left no trace", ctx)
+    if not before.state.connected:
+        assert not any(isinstance(e, fx.Deliver) for e in out), ctx
+
+
+def _garbled(before: Before, s: Solo, fired: Any, out: list[fx.Effect], ctx: Any) -> None:
+    if before.state in (State.AWAITING_LOGON, State.LOGON_SENT):
+        assert not s.session.state.connected, ctx  # garbage instead of a Logon
+    else:
+        assert s.session.state is before.state, ctx
+        assert [type(e) for e in out] == [fx.Log], ctx  # counted, logged, ignored
+
+
+def _message_before_logon(before: Before, s: Solo, fired: Any, out: list[fx.Effect],
+                          ctx: Any) -> None:
+    _received(before, s, fired, out, ctx)
+    if before.state is State.AWAITING_LOGON:  # the first message must be a Logon
+        assert not s.session.state.connected and not _sends(out), ctx
+        assert not any(isinstance(e, fx.Deliver) for e in out), ctx
+
+
+ORACLES: dict[Event, Oracle] = {
+    Event.START_CONNECT: _start_connect,
+    Event.CONNECTED: _connected,
+    Event.CONNECT_FAILED: _connect_failed,
+    Event.LOGON_AUTHORIZED: _authorized,
+    Event.LOGON_REFUSED: _refused,
+    Event.SEND: _send,
+    Event.LOGOUT: _logout,
+    Event.TIMER: _timer,
+    Event.RESEND_LOADED: _resend_loaded,
+    Event.CLOSED: _closed,
+    Event.LOGON: _received,
+    Event.LOGOUT_MSG: _message_before_logon,
+    Event.MESSAGE: _message_before_logon,
+    Event.GARBLED: _garbled,
+}
+
+
+def test_every_event_has_an_oracle() -> None:
+    assert set(ORACLES) == set(Event)
 
 
 # ---------------------------------------------------------------------------
