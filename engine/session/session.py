@@ -160,11 +160,11 @@ class Session:
         self._outbox = []
         return effects
 
-    @property
     def peek_effects(self) -> list[fx.Effect]:
         """A copy of the effects not yet taken (for tests and tracing)."""
         return list(self._outbox)
 
+    @property
     def has_effects(self) -> bool:
         return bool(self._outbox)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyfixmsg_plus.engine.config import references as config_module
 from pyfixmsg_plus.engine.config import InvalidConfigError, parse_config
+from pyfixmsg_plus.engine.config import references as config_module
 from pyfixmsg_plus.engine.config.vault import VaultSettings
 from pyfixmsg_plus.engine.errors import ConfigError
 from pyfixmsg_plus.engine.secrets.refs import VaultRef, parse_ref
