@@ -184,8 +184,8 @@ def release(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Itera
                      "--timeout", "4m",
                      "--set", f"image.repository={repository.removeprefix('docker.io/library/')}",
                      "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never",
-                     "--set", "crds.install=false", "--set", "dashboards.enabled=false",
-                     "--set", "alerts.enabled=false", "--set", "operator.resyncSeconds=5",
+                     "--skip-crds", "--set", "dashboards.enabled=false",
+                     "--set", "alerts.enabled=false",
                      "--set", f"watch.namespaces={{{name}}}", home=home)
         pod = ns.ready_pod(release_name, timeout=60)
         yield Release(ns, release_name, pod)

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import kubeclean
 from tests.helm.conftest import CHART, Helm, Kube
 
 pytestmark = pytest.mark.integration
@@ -61,12 +62,12 @@ def renamed(kube: Kube, tmp_path: Path) -> Iterator[tuple[Path, str, str, list[s
     chart, crds = _renamed_chart(tmp_path, group, suffix)
     namespaces = [f"fixplus-fresh-{suffix}", f"fixplus-fresh-{suffix}-b"]
     for ns in namespaces:
-        kube.namespace(ns)
+        kubeclean.create_namespace(kube.cluster, ns)
     try:
         yield chart, group, suffix, crds
     finally:
         for ns in namespaces:
-            kube.run("delete", "namespace", ns, "--wait=false", check=False)
+            kubeclean.delete_namespace(kube.cluster, ns)
         for name in crds:
             kube.run("delete", "crd", name, "--wait=false", check=False)
 
