@@ -19,11 +19,19 @@ only reading loop of the engine, whatever the store:
 
 Writes come from the flusher, once what they carry is durable.  ``close``
 is idempotent; a closed connection wakes a reader that waits.
+
+``peer_gone`` tells, without reading anything the session would miss,
+whether the peer has already closed its side: end of stream seen by the
+stream reader, the transport closing, or a FIN (or a reset) waiting in the
+kernel behind a reader that is not reading (a paused session, a full
+delivery queue, a loop that has not got to it yet).  The acceptor asks it
+when a Logon arrives for a session whose connection is still attached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -153,6 +161,17 @@ class Connection:
     def is_open(self) -> bool:
         return self._open
 
+    def peer_gone(self) -> bool:
+        """True when the peer has closed (or reset) its side of this
+        connection, or the connection is already closing; False while it
+        may be alive (including when unread bytes wait: they are the
+        session's to read, and prove nothing)."""
+        if not self._open or self.writer.is_closing() or self.reader.at_eof():
+            return True
+        if self.reader.exception() is not None:
+            return True
+        return _fin_pending(self.writer)
+
     def write(self, data: bytes) -> None:
         if self._open and not self.writer.is_closing():
             self.writer.write(data)
@@ -167,3 +186,25 @@ class Connection:
             self.writer.close()
         self._resume.set()  # a reader waiting on the session sees the close
         self._deliveries.room.set()  # a reader waiting for room sees the close
+
+
+def _fin_pending(writer: asyncio.StreamWriter) -> bool:
+    """Peek at the socket without taking anything from it: a zero-byte read
+    is the peer's FIN, a reset is a dead peer, nothing to read (or bytes
+    waiting) is a live one as far as can be told."""
+    sock = writer.get_extra_info("socket")
+    fileno = sock.fileno() if sock is not None else -1
+    if fileno < 0:
+        return sock is not None  # a socket already closed is gone
+    # A duplicate of the descriptor (the transport's own socket object may
+    # not be read from); MSG_PEEK leaves the bytes for the stream reader.
+    probe = socket.socket(fileno=socket.dup(fileno))
+    try:
+        data = probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # ECONNRESET and the like
+    finally:
+        probe.close()
+    return data == b""

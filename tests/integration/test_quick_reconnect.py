@@ -1,0 +1,140 @@
+"""A quick reconnect inside one process: the counterparty closes its
+connection and logs on again before the engine has acted on the close.  The
+new Logon is served (the old connection is closed the ordinary way first);
+a second connection while the first one's peer is alive is still refused."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+from pyfixmsg_plus.engine.codec import Message, encode, format_utc_timestamp
+from pyfixmsg_plus.engine.codec.values import TimePrecision
+from pyfixmsg_plus.engine.runtime import Engine
+from pyfixmsg_plus.engine.transport.driver import SessionDriver
+
+from tests.integration.conftest import Engines, RecordingApp, acceptor, port_of, wait_until
+
+pytestmark = pytest.mark.integration
+
+SID = "FIX.4.4:BROKER->CLIENT"
+
+
+def _message(msg_type: str, seq: int, fields: list[tuple[int, str]]) -> bytes:
+    msg = Message.new("FIX.4.4", msg_type, fields)
+    msg.set(49, "CLIENT")
+    msg.set(56, "BROKER")
+    msg.set(34, str(seq))
+    msg.set(52, format_utc_timestamp(time.time_ns(), TimePrecision.MILLIS))
+    return encode(msg)
+
+
+def logon(seq: int) -> bytes:
+    return _message("A", seq, [(98, "0"), (108, "30")])
+
+
+class Peer:
+    """A raw counterparty connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.received = b""
+
+    @classmethod
+    async def connect(cls, port: int) -> Peer:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def expect(self, marker: bytes, timeout: float = 5.0) -> bytes:
+        """Read until ``marker`` arrived; b"" if the acceptor closed first."""
+        async with asyncio.timeout(timeout):
+            while marker not in self.received:
+                chunk = await self.reader.read(4096)
+                if not chunk:
+                    return b""
+                self.received += chunk
+        return self.received
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def _engine(engines: Engines, tmp_path: Path) -> tuple[Engine, RecordingApp, int]:
+    broker = RecordingApp("broker", broker=True)
+    acc = await engines.start(f"sqlite:///{tmp_path / 'acc.db'}", broker, [acceptor()])
+    return acc, broker, port_of(acc)
+
+
+def _engine_stops_reading(driver: SessionDriver) -> None:
+    """The engine is busy elsewhere: what the peer sends (its FIN too) waits
+    in the kernel, as when a Logon on a new connection is handled before
+    the loop got to the old connection."""
+    conn = driver._conn
+    assert conn is not None
+    conn.writer.transport.pause_reading()
+
+
+async def test_a_quick_reconnect_is_served(engines: Engines, tmp_path: Path) -> None:
+    acc, broker, port = await _engine(engines, tmp_path)
+    first = await Peer.connect(port)
+    await first.send(logon(1))
+    assert b"35=A\x01" in await first.expect(b"35=A\x01")
+    server = acc.driver(SID)
+    await wait_until(lambda: broker.logons == 1, 5, "on_logon")
+
+    _engine_stops_reading(server)
+    first.close()  # the peer goes, and at once ...
+    second = await Peer.connect(port)
+    await second.send(logon(2))  # ... logs on again, continuing its numbers
+    answer = await second.expect(b"35=A\x01")
+    assert b"35=A\x01" in answer and b"\x0134=2\x01" in answer
+    await wait_until(lambda: broker.logons == 2, 5, "the second on_logon")
+    assert broker.logouts == 1  # the first connection ended the ordinary way
+    assert server.logged_on
+    assert (server.next_sender, server.next_target) == (3, 3)
+    state = await server.store.load()
+    assert (state.next_sender_seq, state.next_target_seq) == (3, 3)
+
+    # the new connection carries the session on
+    await second.send(_message("D", 3, [(11, "after-reconnect"), (21, "1"), (55, "X"),
+                                        (54, "1"), (60, "20240101-00:00:00"), (40, "1"),
+                                        (38, "100")]))
+    assert b"after-reconnect" in await second.expect(b"35=8\x01")
+    assert [r.cl_ord_id for r in broker.received] == ["after-reconnect"]
+    second.close()
+
+
+async def test_a_live_second_connection_is_still_refused(engines: Engines,
+                                                         tmp_path: Path) -> None:
+    acc, broker, port = await _engine(engines, tmp_path)
+    first = await Peer.connect(port)
+    await first.send(logon(1))
+    await first.expect(b"35=A\x01")
+    server = acc.driver(SID)
+    await wait_until(lambda: broker.logons == 1, 5, "on_logon")
+    before = (server.next_sender, server.next_target)
+
+    # even while the engine is not reading the first connection, a peer
+    # that is alive keeps it: the newcomer is closed without an answer
+    _engine_stops_reading(server)
+    impostor = await Peer.connect(port)
+    await impostor.send(logon(2))
+    assert await impostor.expect(b"35=A\x01") == b""
+    impostor.close()
+    assert (server.next_sender, server.next_target) == before
+    assert server.logged_on and broker.logons == 1 and broker.logouts == 0
+
+    conn = server._conn
+    assert conn is not None
+    conn.writer.transport.resume_reading()
+    await first.send(_message("5", 2, []))
+    assert b"35=5\x01" in await first.expect(b"35=5\x01")
+    with contextlib.suppress(ConnectionError):
+        first.close()
