@@ -22,9 +22,10 @@ is idempotent; a closed connection wakes a reader that waits.
 
 ``peer_gone`` tells, without reading anything the session would miss,
 whether the peer has already closed its side: end of stream seen by the
-stream reader, the transport closing, or a FIN (or a reset) waiting in the
-kernel behind a reader that is not reading (a paused session, a full
-delivery queue, a loop that has not got to it yet).  The acceptor asks it
+stream reader, the transport closing, or a FIN (or a reset) that reached
+the socket while the reader was not reading (a paused session, a full
+delivery queue, a loop that has not got to it yet), found from the TCP
+state (Linux) or a peek that takes nothing.  The acceptor asks it
 when a Logon arrives for a session whose connection is still attached.
 """
 
@@ -164,8 +165,9 @@ class Connection:
     def peer_gone(self) -> bool:
         """True when the peer has closed (or reset) its side of this
         connection, or the connection is already closing; False while it
-        may be alive (including when unread bytes wait: they are the
-        session's to read, and prove nothing)."""
+        may be alive.  Bytes the peer sent before closing and the session
+        has not read are not taken: their sequence numbers are not used,
+        so the next Logon asks for them again."""
         if not self._open or self.writer.is_closing() or self.reader.at_eof():
             return True
         if self.reader.exception() is not None:
@@ -188,14 +190,29 @@ class Connection:
         self._deliveries.room.set()  # a reader waiting for room sees the close
 
 
+
+_TCP_ESTABLISHED = 1  # tcpi_state of Linux's struct tcp_info
+
+
 def _fin_pending(writer: asyncio.StreamWriter) -> bool:
-    """Peek at the socket without taking anything from it: a zero-byte read
-    is the peer's FIN, a reset is a dead peer, nothing to read (or bytes
-    waiting) is a live one as far as can be told."""
+    """Whether the peer's FIN (or a reset) has reached the socket, read or
+    not.  On Linux the TCP state says it, whatever bytes wait before it
+    (TLS too: a close_notify waits there); elsewhere a peek without taking
+    anything: a zero-byte read is the FIN, a reset is a dead peer, nothing
+    to read (or bytes waiting) is a live peer as far as can be told."""
     sock = writer.get_extra_info("socket")
-    fileno = sock.fileno() if sock is not None else -1
+    if sock is None:
+        return False
+    fileno = sock.fileno()
     if fileno < 0:
-        return sock is not None  # a socket already closed is gone
+        return True  # already closed
+    if hasattr(socket, "TCP_INFO") and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+        except OSError:
+            pass
+        else:
+            return bool(info[0] != _TCP_ESTABLISHED)
     # A duplicate of the descriptor (the transport's own socket object may
     # not be read from); MSG_PEEK leaves the bytes for the stream reader.
     probe = socket.socket(fileno=socket.dup(fileno))

@@ -97,6 +97,19 @@ async def test_a_fin_behind_bytes_not_yet_handled(pair: Pair) -> None:
     assert pair.conn.peer_gone()
 
 
+@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="the TCP state is read on Linux")
+async def test_a_fin_behind_bytes_the_engine_has_not_read(pair: Pair) -> None:
+    """The TCP state tells (TLS has its close_notify there)."""
+    pair.conn.writer.transport.pause_reading()
+    pair.client.sendall(b"8=FIX.4.4\x01")
+    pair.client.close()
+    await _settle()
+    assert pair.conn.peer_gone()
+    # nothing was taken: the bytes are still there for the reader
+    pair.conn.writer.transport.resume_reading()
+    assert await asyncio.wait_for(pair.server_reader.read(), 5) == b"8=FIX.4.4\x01"
+
+
 async def test_end_of_stream_already_read(pair: Pair) -> None:
     pair.client.close()
     assert await asyncio.wait_for(pair.server_reader.read(10), 5) == b""
@@ -113,4 +126,14 @@ async def test_a_reset_peer_is_gone(pair: Pair) -> None:
 
 async def test_a_closed_connection_is_gone(pair: Pair) -> None:
     pair.conn.close()
+    assert pair.conn.peer_gone()
+
+
+async def test_without_the_tcp_state_a_peek_finds_the_fin(pair: Pair,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(socket, "TCP_INFO", raising=False)
+    pair.conn.writer.transport.pause_reading()
+    assert not pair.conn.peer_gone()
+    pair.client.close()
+    await _settle()
     assert pair.conn.peer_gone()
