@@ -182,9 +182,13 @@ class Connection:
     def write_backlog(self) -> int:
         return self.writer.transport.get_write_buffer_size()
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
+        """Close (``abort``: at once, dropping what is not written yet and
+        not waiting for a TLS close_notify: for a peer that has gone)."""
         self._open = False
-        if not self.writer.is_closing():
+        if abort:
+            self.writer.transport.abort()
+        elif not self.writer.is_closing():
             self.writer.close()
         self._resume.set()  # a reader waiting on the session sees the close
         self._deliveries.room.set()  # a reader waiting for room sees the close

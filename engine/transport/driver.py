@@ -338,7 +338,7 @@ class SessionDriver:
             return conn is None and not self._attaching
         log.info("%s: the peer of the previous connection has gone; closing it",
                  self.session_id)
-        conn.close()  # its reader wakes and closes the session as usual
+        conn.close(abort=True)  # its reader wakes and closes the session as usual
         try:
             async with asyncio.timeout(timeout):
                 await self._closed.wait()

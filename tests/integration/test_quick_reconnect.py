@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import ssl
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyfixmsg_plus.engine.codec import Message, encode, format_utc_timestamp
@@ -45,8 +48,8 @@ class Peer:
         self.received = b""
 
     @classmethod
-    async def connect(cls, port: int) -> Peer:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+    async def connect(cls, port: int, tls: ssl.SSLContext | None = None) -> Peer:
+        return cls(*await asyncio.open_connection("127.0.0.1", port, ssl=tls))
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -66,9 +69,39 @@ class Peer:
         self.writer.close()
 
 
-async def _engine(engines: Engines, tmp_path: Path) -> tuple[Engine, RecordingApp, int]:
+def _self_signed(tmp_path: Path) -> tuple[dict[str, Any], ssl.SSLContext]:
+    """The acceptor's TLS settings with a throwaway certificate, and a
+    client context that trusts it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "server.pem", tmp_path / "server.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    client = ssl.create_default_context(cafile=str(cert_file))
+    client.check_hostname = False
+    return {"enabled": True, "certFile": str(cert_file), "keyFile": str(key_file)}, client
+
+
+async def _engine(engines: Engines, tmp_path: Path, tls: dict[str, Any] | None = None
+                  ) -> tuple[Engine, RecordingApp, int]:
     broker = RecordingApp("broker", broker=True)
-    acc = await engines.start(f"sqlite:///{tmp_path / 'acc.db'}", broker, [acceptor()])
+    session = acceptor(tls=tls) if tls is not None else acceptor()
+    acc = await engines.start(f"sqlite:///{tmp_path / 'acc.db'}", broker, [session])
     return acc, broker, port_of(acc)
 
 
@@ -81,17 +114,20 @@ def _engine_stops_reading(driver: SessionDriver) -> None:
     conn.writer.transport.pause_reading()
 
 
-async def test_a_quick_reconnect_is_served(engines: Engines, tmp_path: Path) -> None:
-    acc, broker, port = await _engine(engines, tmp_path)
-    first = await Peer.connect(port)
+@pytest.mark.parametrize("over", ["tcp", "tls"])
+async def test_a_quick_reconnect_is_served(engines: Engines, tmp_path: Path, over: str) -> None:
+    server_tls, client_tls = _self_signed(tmp_path) if over == "tls" else (None, None)
+    acc, broker, port = await _engine(engines, tmp_path, server_tls)
+    first = await Peer.connect(port, client_tls)
     await first.send(logon(1))
     assert b"35=A\x01" in await first.expect(b"35=A\x01")
     server = acc.driver(SID)
     await wait_until(lambda: broker.logons == 1, 5, "on_logon")
 
     _engine_stops_reading(server)
-    first.close()  # the peer goes, and at once ...
-    second = await Peer.connect(port)
+    first.close()  # the peer goes (over TLS: close_notify, and no waiting
+    first.writer.transport.abort()  # for the answer), and at once ...
+    second = await Peer.connect(port, client_tls)
     await second.send(logon(2))  # ... logs on again, continuing its numbers
     answer = await second.expect(b"35=A\x01")
     assert b"35=A\x01" in answer and b"\x0134=2\x01" in answer
