@@ -139,11 +139,47 @@ async def test_a_quick_reconnect_is_served(engines: Engines, tmp_path: Path, ove
     assert (state.next_sender_seq, state.next_target_seq) == (3, 3)
 
     # the new connection carries the session on
-    await second.send(_message("D", 3, [(11, "after-reconnect"), (21, "1"), (55, "X"),
-                                        (54, "1"), (60, "20240101-00:00:00"), (40, "1"),
-                                        (38, "100")]))
+    await second.send(order(3, "after-reconnect"))
     assert b"after-reconnect" in await second.expect(b"35=8\x01")
     assert [r.cl_ord_id for r in broker.received] == ["after-reconnect"]
+    second.close()
+
+
+def order(seq: int, cl_ord_id: str) -> bytes:
+    return _message("D", seq, [(11, cl_ord_id), (21, "1"), (55, "X"), (54, "1"),
+                               (60, "20240101-00:00:00"), (40, "1"), (38, "100")])
+
+
+async def test_what_the_old_connection_did_not_read_is_asked_for_again(
+        engines: Engines, tmp_path: Path) -> None:
+    """An order that reached the old connection but was never read is not
+    lost: its sequence number was not taken, the new Logon shows the gap."""
+    acc, broker, port = await _engine(engines, tmp_path)
+    first = await Peer.connect(port)
+    await first.send(logon(1))
+    await first.expect(b"35=A\x01")
+    server = acc.driver(SID)
+    await wait_until(lambda: broker.logons == 1, 5, "on_logon")
+
+    _engine_stops_reading(server)
+    await first.send(order(2, "unread"))
+    first.close()
+    second = await Peer.connect(port)
+    await second.send(logon(3))
+    answer = await second.expect(b"35=2\x01")
+    assert b"35=A\x01" in answer
+    assert b"\x017=2\x01" in answer  # ResendRequest from 2
+    resent = Message.new("FIX.4.4", "D", [(11, "unread"), (21, "1"), (55, "X"), (54, "1"),
+                                          (60, "20240101-00:00:00"), (40, "1"), (38, "100")])
+    for tag, value in ((49, "CLIENT"), (56, "BROKER"), (34, "2"), (43, "Y"),
+                       (52, format_utc_timestamp(time.time_ns(), TimePrecision.MILLIS)),
+                       (122, format_utc_timestamp(time.time_ns(), TimePrecision.MILLIS))):
+        resent.set(tag, value)
+    await second.send(encode(resent))
+    await wait_until(lambda: [r.cl_ord_id for r in broker.received] == ["unread"], 5,
+                     "the order, resent")
+    assert broker.received[0].poss_dup and server.logged_on
+    await wait_until(lambda: server.next_target == 4, 5, "the gap filled")
     second.close()
 
 
