@@ -22,11 +22,12 @@ before the last one:
 
 A session has one connection.  When the Logon's session still holds a
 connection, that one is probed: if its peer has already gone (a quick
-reconnect: the FIN, or the end of stream, not yet acted upon), it is closed
-the ordinary way (its effects settled, ``on_logout``) and the new Logon is
-served, as QuickFIX C++ does; if it is alive, the new connection is closed
-without an answer and nothing of the session changes (a second live
-connection is a hijack attempt or a confused twin).
+reconnect: the FIN, or the end of stream, not yet acted upon), it is
+dropped, its session closed the ordinary way (effects settled,
+``on_logout``), and the new Logon is served, as QuickFIX C++ does; if it
+is alive, the new connection is closed without an answer and nothing of
+the session changes (a second live connection is a hijack attempt or a
+confused twin).
 
 A refused Logon (steps 3-5) is closed without an answer: sending a Logout
 would need a sequence number, which is session state.  It is logged at

@@ -194,7 +194,6 @@ class Connection:
         self._deliveries.room.set()  # a reader waiting for room sees the close
 
 
-
 _TCP_ESTABLISHED = 1  # tcpi_state of Linux's struct tcp_info
 
 

@@ -26,17 +26,18 @@ pytestmark = pytest.mark.integration
 SID = "FIX.4.4:BROKER->CLIENT"
 
 
-def _message(msg_type: str, seq: int, fields: list[tuple[int, str]]) -> bytes:
+def _message(msg_type: str, seq: int, fields: list[tuple[int, str]],
+             sender: str = "CLIENT") -> bytes:
     msg = Message.new("FIX.4.4", msg_type, fields)
-    msg.set(49, "CLIENT")
+    msg.set(49, sender)
     msg.set(56, "BROKER")
     msg.set(34, str(seq))
     msg.set(52, format_utc_timestamp(time.time_ns(), TimePrecision.MILLIS))
     return encode(msg)
 
 
-def logon(seq: int) -> bytes:
-    return _message("A", seq, [(98, "0"), (108, "30")])
+def logon(seq: int, sender: str = "CLIENT") -> bytes:
+    return _message("A", seq, [(98, "0"), (108, "30")], sender)
 
 
 class Peer:
@@ -142,6 +143,30 @@ async def test_a_quick_reconnect_is_served(engines: Engines, tmp_path: Path, ove
     await second.send(order(3, "after-reconnect"))
     assert b"after-reconnect" in await second.expect(b"35=8\x01")
     assert [r.cl_ord_id for r in broker.received] == ["after-reconnect"]
+    second.close()
+
+
+async def test_a_dynamic_session_is_kept_across_a_quick_reconnect(engines: Engines) -> None:
+    """The session of a template goes away with its last connection: not
+    while the new connection takes over (``maxSessions`` 1 still admits it)."""
+    broker = RecordingApp("broker", broker=True)
+    acc = await engines.start("memory://", broker, [], dynamicSessions=[
+        {"session": acceptor(target="DYN*"), "maxSessions": 1}])
+    port = port_of(acc)
+    first = await Peer.connect(port)
+    await first.send(logon(1, "DYN1"))
+    await first.expect(b"35=A\x01")
+    await wait_until(lambda: broker.logons == 1, 5, "on_logon")
+    server = acc.driver("FIX.4.4:BROKER->DYN1")
+
+    _engine_stops_reading(server)
+    first.close()
+    second = await Peer.connect(port)
+    await second.send(logon(2, "DYN1"))
+    assert b"\x0134=2\x01" in await second.expect(b"35=A\x01")
+    await wait_until(lambda: broker.logons == 2, 5, "the second on_logon")
+    assert acc.driver("FIX.4.4:BROKER->DYN1") is server and server.logged_on
+    assert list(acc.drivers) == ["FIX.4.4:BROKER->DYN1"]
     second.close()
 
 
