@@ -48,7 +48,8 @@ def cmd_acceptance_server(args: argparse.Namespace) -> int:
     _setup_logging(args.log_level)
 
     async def main() -> None:
-        engine = Engine(acceptance_config(args.port, spec_dir, args.host), AcceptanceApplication)
+        config = acceptance_config(args.port, spec_dir, args.host, args.store)
+        engine = Engine(config, AcceptanceApplication)
         await engine.start()
         port = next(iter(engine.acceptors.values())).bound_port
         print(f"acceptance server listening on {args.host}:{port}", flush=True)
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--spec-dir", required=True, help="folder with FIX40.xml ... FIXT11.xml")
     p.add_argument("--log-level", default="warning")
+    p.add_argument("--store", default="memory://",
+                   help="the sessions' message store (memory://)")
     p.set_defaults(func=cmd_acceptance_server)
 
     p = sub.add_parser(

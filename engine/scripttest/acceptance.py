@@ -37,7 +37,8 @@ ACCEPTANCE_SESSIONS: list[tuple[str, str, str, str | None]] = [
 _NOT_ECHOED = frozenset({8, 9, 34, 35, 43, 49, 52, 56, 122, 10})
 
 
-def acceptance_config(port: int, spec_dir: Path, host: str = "127.0.0.1") -> EngineConfig:
+def acceptance_config(port: int, spec_dir: Path, host: str = "127.0.0.1",
+                      store: str = "memory://") -> EngineConfig:
     sessions: list[dict[str, Any]] = []
     for begin, target, dictionary, appl in ACCEPTANCE_SESSIONS:
         validation: dict[str, Any] = {}
@@ -72,7 +73,7 @@ def acceptance_config(port: int, spec_dir: Path, host: str = "127.0.0.1") -> Eng
     limits = {"maxUnauthenticatedPerSource": 1024, "maxUnauthenticated": 1024,
               "acceptRate": 100000, "acceptBurst": 100000,
               "failedLogonLimit": 1_000_000}
-    return EngineConfig.model_validate({"store": "memory://", "sessions": sessions,
+    return EngineConfig.model_validate({"store": store, "sessions": sessions,
                                         "limits": limits})
 
 

@@ -20,6 +20,15 @@ before the last one:
    the session's driver, which processes the Logon (the application's
    ``from_admin`` may still refuse it with ``RejectLogon``).
 
+A session has one connection.  When the Logon's session still holds a
+connection, that one is probed: if its peer has already gone (a quick
+reconnect: the FIN, or the end of stream, not yet acted upon), it is
+dropped, its session closed the ordinary way (effects settled,
+``on_logout``), and the new Logon is served, as QuickFIX C++ does; if it
+is alive, the new connection is closed without an answer and nothing of
+the session changes (a second live connection is a hijack attempt or a
+confused twin).
+
 A refused Logon (steps 3-5) is closed without an answer: sending a Logout
 would need a sequence number, which is session state.  It is logged at
 WARNING with the peer address, the session and the reason (wire text made
@@ -196,7 +205,8 @@ class Acceptor:
                               session_id)
                 return
         try:
-            if driver.connected:
+            if driver.connected and not await driver.release_dead_connection(
+                    self.logon_timeout):
                 log.warning("%s: session %s is already connected; refusing a second "
                             "connection", source, driver.session_id)
                 return

@@ -19,11 +19,20 @@ only reading loop of the engine, whatever the store:
 
 Writes come from the flusher, once what they carry is durable.  ``close``
 is idempotent; a closed connection wakes a reader that waits.
+
+``peer_gone`` tells, without reading anything the session would miss,
+whether the peer has already closed its side: end of stream seen by the
+stream reader, the transport closing, or a FIN (or a reset) that reached
+the socket while the reader was not reading (a paused session, a full
+delivery queue, a loop that has not got to it yet), found from the TCP
+state (Linux) or a peek that takes nothing.  The acceptor asks it
+when a Logon arrives for a session whose connection is still attached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -153,6 +162,18 @@ class Connection:
     def is_open(self) -> bool:
         return self._open
 
+    def peer_gone(self) -> bool:
+        """True when the peer has closed (or reset) its side of this
+        connection, or the connection is already closing; False while it
+        may be alive.  Bytes the peer sent before closing and the session
+        has not read are not taken: their sequence numbers are not used,
+        so the next Logon asks for them again."""
+        if not self._open or self.writer.is_closing() or self.reader.at_eof():
+            return True
+        if self.reader.exception() is not None:
+            return True
+        return _fin_pending(self.writer)
+
     def write(self, data: bytes) -> None:
         if self._open and not self.writer.is_closing():
             self.writer.write(data)
@@ -161,9 +182,49 @@ class Connection:
     def write_backlog(self) -> int:
         return self.writer.transport.get_write_buffer_size()
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
+        """Close (``abort``: at once, dropping what is not written yet and
+        not waiting for a TLS close_notify: for a peer that has gone)."""
         self._open = False
-        if not self.writer.is_closing():
+        if abort:
+            self.writer.transport.abort()
+        elif not self.writer.is_closing():
             self.writer.close()
         self._resume.set()  # a reader waiting on the session sees the close
         self._deliveries.room.set()  # a reader waiting for room sees the close
+
+
+_TCP_ESTABLISHED = 1  # tcpi_state of Linux's struct tcp_info
+
+
+def _fin_pending(writer: asyncio.StreamWriter) -> bool:
+    """Whether the peer's FIN (or a reset) has reached the socket, read or
+    not.  On Linux the TCP state says it, whatever bytes wait before it
+    (TLS too: a close_notify waits there); elsewhere a peek without taking
+    anything: a zero-byte read is the FIN, a reset is a dead peer, nothing
+    to read (or bytes waiting) is a live peer as far as can be told."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    fileno = sock.fileno()
+    if fileno < 0:
+        return True  # already closed
+    if hasattr(socket, "TCP_INFO") and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+        except OSError:
+            pass
+        else:
+            return bool(info[0] != _TCP_ESTABLISHED)
+    # A duplicate of the descriptor (the transport's own socket object may
+    # not be read from); MSG_PEEK leaves the bytes for the stream reader.
+    probe = socket.socket(fileno=socket.dup(fileno))
+    try:
+        data = probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # ECONNRESET and the like
+    finally:
+        probe.close()
+    return data == b""

@@ -328,6 +328,24 @@ class SessionDriver:
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
+    async def release_dead_connection(self, timeout: float) -> bool:
+        """A Logon came on a new connection while one is attached: if that
+        one's peer has gone (a quick reconnect), close it as if its end had
+        been read (effects settled, ``on_logout``) and return True once it
+        is detached; False for a live one, left alone."""
+        conn = self._conn
+        if conn is None or not conn.peer_gone():
+            return conn is None and not self._attaching
+        log.info("%s: the peer of the previous connection has gone; closing it",
+                 self.session_id)
+        conn.close(abort=True)  # its reader wakes and closes the session as usual
+        try:
+            async with asyncio.timeout(timeout):
+                await self._closed.wait()
+        except TimeoutError:
+            return False
+        return not self.connected
+
     async def run_connection(
         self,
         reader: asyncio.StreamReader,
