@@ -154,6 +154,12 @@ def _workdir(tmp_path: Path) -> Path:
     (tmp_path / "shared").symlink_to(spec_dir().parent, target_is_directory=True)
     repo = tmp_path / "repo"
     (repo / "log").mkdir(parents=True)
+    # the settings file docs/migrating-from-quickfix.md checks and converts
+    (repo / "executor.cfg").write_text(
+        "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptPort=9880\nStartTime=00:00:00\n"
+        "EndTime=00:00:00\nFileStorePath=store\nAllowedRemoteAddresses=127.0.0.1\n\n"
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=EXEC\nTargetCompID=BANZAI\n"
+        "HeartBtInt=30\n")
     (repo / "engine.yaml").write_text(
         "store: sqlite:///fix.db\nretention: {}\nsessions:\n  - role: acceptor\n"
         "    beginString: FIX.4.4\n    senderCompId: BANK\n    targetCompId: BROKER\n"
@@ -195,7 +201,8 @@ def test_command_lines_of_the_docs_run(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"{page}: {line}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         assert "Traceback" not in proc.stderr, f"{page}: {line}\n{proc.stderr}"
         ran.append(line)
-    made = {p.name for p in repo.iterdir()} - before - {"fix.db-wal", "fix.db-shm"}
+    made = {p.name for p in repo.iterdir()} - before - {"fix.db-wal", "fix.db-shm",
+                                                         "executor.yaml"}
     assert not made, f"the commands wrote {made} (a shell redirect in a session id?)"
     assert any("decode" in line for line in ran) and any("store" in line for line in ran)
     assert len(ran) >= 8, (ran, skipped)
@@ -207,7 +214,7 @@ def test_documented_command_lines_parse() -> None:
 
     parser = build_parser()
     for page, line in commands():
-        words = shlex.split(line)
+        words = shlex.split(line, comments=True)
         if "|" in words:  # a pipeline: the fixplus part
             words = words[words.index("|") + 1:] if words[0] != "fixplus" else \
                 words[:words.index("|")]
