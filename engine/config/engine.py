@@ -13,7 +13,13 @@ from .dynamic import DynamicSessionTemplate
 from .keys import canonical_keys, lookup_field, merge_defaults, unknown_key_hint
 from .observability import LoggingSettings, MetricsSettings, TracingSettings
 from .session import Role, SessionSettings
-from .store import RetentionSettings, StoreFailureSettings, StoreUrl
+from .store import (
+    AuditSettings,
+    EncryptionSettings,
+    RetentionSettings,
+    StoreFailureSettings,
+    StoreUrl,
+)
 from .transport import AcceptorLimits
 
 #: The largest ``busyPollUs`` accepted (10 ms): beyond it polling only burns CPU.
@@ -45,6 +51,10 @@ class EngineConfig(ConfigModel):
     shutdown_timeout: float = Field(default=10.0, gt=0)
     store_failure: StoreFailureSettings = Field(default_factory=StoreFailureSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    #: Encryption at rest of the store's message bodies (None: off).
+    encryption: EncryptionSettings | None = None
+    #: The signed audit trail in the store.
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     #: The event loop ``fixplus run`` uses: the standard library's, or uvloop
     #: (the ``uvloop`` extra; see docs/performance.md for when it helps).
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"

@@ -32,6 +32,7 @@ from ..session import Session
 from ..session.validation import Validator as SessionValidator
 from ..store.base import MessageStore, SessionKey
 from ..store.retention import RetentionTask
+from ..store.secure import encrypt_store
 from ..store.url import open_store
 from ..transport import Acceptor, Backoff, Initiator, SessionDriver
 from ..transport.acceptor import Route, Router
@@ -149,6 +150,9 @@ class Engine:
 
     async def start(self) -> None:
         self.store = await open_store(self.config.store)
+        if self.config.encryption is not None:
+            self.store = await encrypt_store(self.store, self.config.store,
+                                             self.config.encryption)
         self.retention = RetentionTask(
             self.store, self.config.retention,
             lambda: [SessionKey(sid) for sid in self.drivers])
