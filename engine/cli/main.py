@@ -25,8 +25,10 @@ from ..scripttest import main as script_main
 from ..scripttest.acceptance import AcceptanceApplication, acceptance_config
 from ..transport.auth import hash_password
 from ..transport.eventloop import loop_factory
+from .audit import add_parser as add_audit_parser
 from .decode import add_parser as add_decode_parser
 from .demo import run_demo
+from .keys import add_parser as add_keys_parser
 from .store import add_parser as add_store_parser
 
 
@@ -232,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_auth_hash_password)
 
     add_store_parser(sub)
+    add_keys_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 

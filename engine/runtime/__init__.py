@@ -30,9 +30,10 @@ from ..observability.metrics import EngineCollector
 from ..observability.tracing import build_tracer
 from ..session import Session
 from ..session.validation import Validator as SessionValidator
+from ..store.audit import AuditTrail
 from ..store.base import MessageStore, SessionKey
 from ..store.retention import RetentionTask
-from ..store.secure import encrypt_store
+from ..store.secure import audit_store, config_hash, encrypt_store
 from ..store.url import open_store
 from ..transport import Acceptor, Backoff, Initiator, SessionDriver
 from ..transport.acceptor import Route, Router
@@ -108,6 +109,7 @@ class Engine:
         self._acceptor_index: dict[tuple[int, str, str, str], SessionDriver] = {}
         self._lock = asyncio.Lock()
         self.retention: RetentionTask | None = None
+        self.audit: AuditTrail | None = None
         self.health: HealthServer | None = None
         self.store_health = StoreHealth(self.drivers.values, time.monotonic)
         traced = build_tracer(config.tracing)
@@ -126,6 +128,8 @@ class Engine:
         driver = SessionDriver(session, store, self._app_for(settings), clock=self._clock,
                                tracer=self._tracer, max_message_size=settings.max_message_size)
         driver.store_failure = self.config.store_failure
+        if self.audit is not None:
+            driver.audit = self.audit.event
         await driver.start()
         self.drivers[settings.session_id] = driver
         if settings.role is Role.ACCEPTOR and settings.accept_port is not None and not dynamic:
@@ -153,6 +157,10 @@ class Engine:
         if self.config.encryption is not None:
             self.store = await encrypt_store(self.store, self.config.store,
                                              self.config.encryption)
+        if self.config.audit.enabled:
+            self.store, self.audit = await audit_store(
+                self.store, self.config.store, self.config.audit, self.config.encryption)
+            self.audit.event("config.loaded", sha256=config_hash(self.config))
         self.retention = RetentionTask(
             self.store, self.config.retention,
             lambda: [SessionKey(sid) for sid in self.drivers])
@@ -176,6 +184,8 @@ class Engine:
                                 logon_timeout=first.logon_timeout, nodelay=first.tcp_nodelay,
                                 keepalive=first.tcp_keepalive, limits=limits, guard=guard,
                                 authenticator=authenticator)
+            if self.audit is not None:
+                acceptor.audit = self.audit.event
             await acceptor.start()
             self.acceptors[port] = acceptor
         for settings in self.config.sessions:
@@ -294,6 +304,8 @@ class Engine:
             await driver.store.close()
         if self.retention is not None:
             await self.retention.stop()
+        if self.audit is not None:
+            await self.audit.close()
         if self.store is not None:
             await self.store.close()
         if self.health is not None:

@@ -32,6 +32,7 @@ from .admin import (
     admin_of,
     msg_type_of,
 )
+from .audit import AuditSink
 from .base import MessageStore, SessionKey, SessionStore, StoreState, save_batch
 from .errors import check_outbound
 from .keyring import KeyRing
@@ -105,20 +106,24 @@ class EncryptedMessageStore:
         self.ring = ring
         self.check_interval = check_interval
         self._task: asyncio.Task[None] | None = None
+        #: The audit trail's ``event`` (set when the audit trail is on).
+        self.audit: AuditSink | None = None
 
     async def start(self) -> None:
-        """The first data key, then the rotation watch."""
-        await self.ring.new_active()
+        """The rotation watch (the first data key is made by the first write)."""
         if self._task is None and self.check_interval > 0:
             self._task = asyncio.create_task(self._watch(), name="fixplus-key-rotation")
 
     async def check_rotation(self) -> bool:
         """A new data key if the provider's newest KEK version changed."""
         latest = await self.ring.provider.latest_version()
-        if latest != self.ring.active_version:
+        if self.ring.active_version is not None and latest != self.ring.active_version:
             log.info("encryption: KEK %s is at version %d; new data keys use it",
                      self.ring.provider.name, latest)
-            await self.ring.new_active()
+            dek_id = await self.ring.new_active()
+            if self.audit is not None:
+                self.audit("keys.rotated", key=self.ring.provider.name, version=latest,
+                           data_key=dek_id)
             return True
         return False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -21,6 +22,7 @@ class PostgresLedger:
         self._conn: Any = conn
         self._t = f'"{schema}".fixplus_ledger'
         self._where = where
+        self._lock = asyncio.Lock()  # one connection: one statement at a time
 
     def _c(self) -> Any:
         if self._conn is None:
@@ -29,7 +31,8 @@ class PostgresLedger:
 
     async def _call(self, method: str, query: str, *args: Any) -> Any:
         try:
-            return await getattr(self._c(), method)(query, *args)
+            async with self._lock:
+                return await getattr(self._c(), method)(query, *args)
         except (OSError, asyncpg.exceptions.InterfaceError,
                 asyncpg.exceptions.PostgresConnectionError) as exc:
             raise RetryableStoreError(f"ledger of {self._where}: {type(exc).__name__}") from None

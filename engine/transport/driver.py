@@ -82,6 +82,7 @@ from ..errors import FixError, GarbledMessageError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
+from ..store.audit import AUDITED_EVENTS, AuditSink
 from ..store.base import SessionStore, save_batch
 from ..store.errors import StoreUnavailableError
 from .delivery import Deliveries
@@ -135,6 +136,8 @@ class SessionDriver:
         # to_app sees the whole header only when the application looks at it.
         self._header_for_to_app = type(app).to_app is not Application.to_app
         self.store_failure = store_failure or StoreFailureSettings()
+        #: The audit trail's ``event`` (set by the engine when audit is on).
+        self.audit: AuditSink | None = None
         self._outage_since: float | None = None  # loop time of the first store failure
         self._stopping = False
         self._writer: asyncio.StreamWriter | None = None
@@ -762,6 +765,8 @@ class SessionDriver:
         elif isinstance(effect, fx.Log):
             log.log(logging.WARNING if effect.level == "warning" else logging.INFO,
                     "%s: %s", self.session_id, effect.text)
+            if self.audit is not None and effect.text.startswith(AUDITED_EVENTS):
+                self.audit("session.sequence", session=self.session_id, event=effect.text)
 
     async def _flush(self) -> None:
         batch, seqs, writes = self._batch, self._batch_seqs, self._writes
