@@ -78,7 +78,7 @@ class EncryptionSettings(ConfigModel):
     #: Seconds between two checks for a new key version (rotation).
     check_interval: float = Field(default=60.0, gt=0)
     #: Records one data key seals before a new one is made (AES-GCM with
-    #: random nonces must stay far below 2**32).
+    #: one key must stay far below 2**32 messages).
     max_data_key_uses: int = Field(default=1 << 24, ge=1, le=1 << 30)
 
     @model_validator(mode="after")

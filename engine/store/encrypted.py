@@ -61,8 +61,11 @@ class EncryptedSessionStore:
         if not messages:
             return []
         ring = self._ring
-        if ring.needs_new_key() or len(messages) > 1:
+        if ring.needs_new_key(len(messages)):
+            # the first key, or a key provider slower than 2**16 records
             await ring.ensure_active(len(messages))
+        else:
+            ring.prepare_next()
         name = self._name
         return [(seq, ring.seal(name, OUT, seq, data)) for seq, data in messages]
 
@@ -109,8 +112,11 @@ class EncryptedMessageStore:
         #: The audit trail's ``event`` (set when the audit trail is on).
         self.audit: AuditSink | None = None
 
-    async def start(self) -> None:
-        """The rotation watch (the first data key is made by the first write)."""
+    async def start(self, *, first_key: bool = True) -> None:
+        """The first data key (``first_key``; else made by the first write),
+        then the rotation watch."""
+        if first_key:
+            await self.ring.ensure_active()
         if self._task is None and self.check_interval > 0:
             self._task = asyncio.create_task(self._watch(), name="fixplus-key-rotation")
 

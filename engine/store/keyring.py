@@ -10,11 +10,14 @@ of a data key wins.
 
 The active data key seals new records.  It is replaced by a new one
 
-* after ``max_uses`` records (far below the 2**32 random-nonce limit of
-  AES-GCM: the default is 2**24),
+* after ``max_uses`` records (default 2**24, far below the 2**32 messages
+  NIST allows one AES-GCM key),
 * when the provider's newest KEK version changes (checked every
   ``check_interval`` seconds by the encrypted store),
 * at every start of the engine (uses are counted in memory only).
+
+Nonces: a random 4-byte prefix per data key and a counter, so no nonce
+repeats under one key (each data key is made and used by one process).
 
 A sealed record::
 
@@ -29,6 +32,7 @@ the session key) are only there to say where a misplaced record came from.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -124,6 +128,11 @@ class KeyRing:
         self._open: dict[int, AESGCM] = {}
         self._active: tuple[int, AESGCM, int] | None = None  # id, cipher, KEK version
         self._uses = 0
+        self._nonce_prefix = b""
+        #: uses after which the next data key is made in the background
+        self._soft_limit = max_uses - min(1 << 16, max_uses // 4)
+        self._preparing: asyncio.Task[None] | None = None
+        self._tags: dict[str, bytes] = {}
         self._lock = asyncio.Lock()
 
     @property
@@ -142,37 +151,69 @@ class KeyRing:
             self._open.pop(k.dek_id, None)
             self._read_up_to = entry_id
 
+    async def _make_active(self) -> int:
+        """(Under the lock.) Make, store and activate a new data key."""
+        plain, wrapped = await self.provider.new_data_key()
+        dek_id = await append_entry(self.ledger, None, wrapped)
+        cipher = AESGCM(plain)
+        self._active = (dek_id, cipher, version_of(wrapped))
+        self._open[dek_id] = cipher
+        self._uses = 0
+        self._nonce_prefix = secrets.token_bytes(4)
+        log.info("encryption: data key %d (KEK %s version %d) in use",
+                 dek_id, self.provider.name, version_of(wrapped))
+        return dek_id
+
     async def new_active(self) -> int:
         """Make a new data key the active one; returns its id."""
         async with self._lock:
-            plain, wrapped = await self.provider.new_data_key()
-            dek_id = await append_entry(self.ledger, None, wrapped)
-            cipher = AESGCM(plain)
-            self._active = (dek_id, cipher, version_of(wrapped))
-            self._open[dek_id] = cipher
-            self._uses = 0
-            log.info("encryption: data key %d (KEK %s version %d) in use",
-                     dek_id, self.provider.name, version_of(wrapped))
-            return dek_id
+            return await self._make_active()
 
-    def needs_new_key(self) -> bool:
-        return self._active is None or self._uses >= self.max_uses
+    def needs_new_key(self, count: int = 1) -> bool:
+        """Whether sealing ``count`` records must wait for a new data key."""
+        return self._active is None or self._uses + count > self.max_uses
 
     async def ensure_active(self, count: int = 1) -> None:
         """Make sure ``count`` records can be sealed without a new data key."""
         if count > self.max_uses:
             raise ValueError("more records in one call than a data key may seal")
-        if self._active is None or self._uses + count > self.max_uses:
-            await self.new_active()
+        if self.needs_new_key(count):
+            async with self._lock:
+                if self.needs_new_key(count):
+                    await self._make_active()
+
+    def prepare_next(self) -> None:
+        """Past the soft limit, make the next data key in the background:
+        sealing never waits for the key provider while the active key lasts
+        (a session's writes keep their order)."""
+        if self._uses >= self._soft_limit and self._preparing is None:
+            self._preparing = asyncio.create_task(self._prepare(), name="fixplus-next-data-key")
+
+    async def _prepare(self) -> None:
+        try:
+            async with self._lock:
+                if self._uses >= self._soft_limit:
+                    await self._make_active()
+        except Exception as exc:
+            log.warning("encryption: cannot make the next data key yet: %s", exc)
+        finally:
+            self._preparing = None
 
     def seal(self, session: str, direction: str, seq: int, data: bytes) -> bytes:
         """Encrypt one record (``ensure_active`` first)."""
         assert self._active is not None
         dek_id, cipher, _ = self._active
         self._uses += 1
-        nonce = secrets.token_bytes(12)
-        header = _HEADER.pack(MAGIC, dek_id, seq, session_tag(session), nonce)
-        return header + cipher.encrypt(nonce, bytes(data), _aad(session, direction, seq, dek_id))
+        # A data key is made by this process and used by it alone: a counter
+        # after a random prefix never repeats a nonce under one key.
+        nonce = self._nonce_prefix + self._uses.to_bytes(8, "big")
+        tag = self._tags.get(session)
+        if tag is None:
+            if len(self._tags) >= 100_000:
+                self._tags.clear()
+            tag = self._tags[session] = session_tag(session)
+        header = _HEADER.pack(MAGIC, dek_id, seq, tag, nonce)
+        return header + cipher.encrypt(nonce, data, _aad(session, direction, seq, dek_id))
 
     async def _cipher(self, dek_id: int) -> AESGCM:
         cipher = self._open.get(dek_id)
@@ -214,6 +255,11 @@ class KeyRing:
         return dict(self._stored)
 
     async def close(self) -> None:
+        task, self._preparing = self._preparing, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self._open.clear()
         self._active = None
 

@@ -30,17 +30,18 @@ def key_provider(settings: EncryptionSettings) -> KeyProvider:
     return LocalKeyFile(settings.key_file)
 
 
-async def encrypt_store(store: MessageStore, url: str,
-                        settings: EncryptionSettings) -> EncryptedMessageStore:
+async def encrypt_store(store: MessageStore, url: str, settings: EncryptionSettings,
+                        *, first_key: bool = True) -> EncryptedMessageStore:
     """Wrap an open store so its message bodies are sealed; closes ``store``
-    when the wrapper cannot be set up."""
+    when the wrapper cannot be set up.  ``first_key``: make the first data
+    key now (an engine); tools that may only read leave it to the first write."""
     ledger: Ledger | None = None
     try:
         provider = key_provider(settings)
         ledger = await open_ledger(url, store)
         ring = KeyRing(provider, ledger, settings.max_data_key_uses)
         wrapped = EncryptedMessageStore(store, ring, settings.check_interval)
-        await wrapped.start()
+        await wrapped.start(first_key=first_key)
     except BaseException:
         if ledger is not None:
             await ledger.close()
@@ -98,7 +99,7 @@ async def open_secured(url: str, encryption: EncryptionSettings | None,
     ledger: Ledger | None = None
     try:
         if encryption is not None:
-            store = await encrypt_store(store, url, encryption)
+            store = await encrypt_store(store, url, encryption, first_key=False)
         elif parse_store_url(url).scheme in LEDGERS:
             ledger = await open_ledger(url, store)
             if await ledger.last_id(KEYS_LOG):

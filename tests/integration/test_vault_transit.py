@@ -114,7 +114,7 @@ async def test_the_audit_head_is_signed_by_transit(vault: tuple[str, Path, str],
                                                    tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     settings = EncryptionSettings.model_validate(_settings(vault))
-    store = await encrypt_store(await open_store(url), url, settings)
+    store = await encrypt_store(await open_store(url), url, settings, first_key=False)
     ledger, provider = store.ring.ledger, store.ring.provider
     for i in range(3):
         await append_record(ledger, "store.set", {"i": i})

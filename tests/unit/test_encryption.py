@@ -175,3 +175,16 @@ def test_settings_name_what_a_provider_needs() -> None:
         EncryptionSettings(provider="local")
     with pytest.raises(ValueError, match="vault"):
         EncryptionSettings(provider="transit")
+
+
+async def test_the_next_data_key_is_made_in_the_background_and_order_kept(
+        key_file: Path) -> None:
+    import asyncio
+
+    store = await _memory(key_file, max_uses=40)  # the next key is made after 30 uses
+    s = await store.open(KEY)
+    tasks = [asyncio.ensure_future(s.save_outbound([(seq, order(seq))])) for seq in range(1, 71)]
+    await asyncio.gather(*tasks)
+    assert [d for _, d in await s.get_range(1, 0)] == [order(i) for i in range(1, 71)]
+    assert await store.ring.ledger.last_id(KEYS_LOG) >= 2
+    await store.close()
