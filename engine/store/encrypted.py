@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import struct
 from collections.abc import Iterable, Sequence
 
 from .admin import (
@@ -57,17 +58,20 @@ class EncryptedSessionStore:
         return self._inner.key
 
     async def _seal(self, messages: Sequence[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-        check_outbound(messages, None)  # the backend's own checks, before sealing
-        if not messages:
-            return []
         ring = self._ring
-        if ring.needs_new_key(len(messages)):
-            # the first key, or a key provider slower than 2**16 records
-            await ring.ensure_active(len(messages))
-        else:
-            ring.prepare_next()
-        name = self._name
-        return [(seq, ring.seal(name, OUT, seq, data)) for seq, data in messages]
+        try:
+            count = len(messages)
+            if ring.needs_new_key(count):
+                # the first key, or a key provider slower than 2**16 records
+                await ring.ensure_active(max(1, count))
+            else:
+                ring.prepare_next()
+            name = self._name
+            # the backend checks the sealed batch's sequence numbers
+            return [(seq, ring.seal(name, OUT, seq, data)) for seq, data in messages]
+        except (TypeError, ValueError, OverflowError, struct.error):
+            check_outbound(messages, None)  # says what is wrong, as the backend would
+            raise
 
     async def load(self) -> StoreState:
         return await self._inner.load()

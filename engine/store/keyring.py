@@ -80,9 +80,13 @@ def session_tag(session: str) -> bytes:
     return hashlib.sha256(session.encode("utf-8", "surrogateescape")).digest()[:8]
 
 
+def _aad_prefix(session: str, direction: str) -> bytes:
+    return b"fixplus record 1\x00%s\x00%s\x00" % (
+        session.encode("utf-8", "surrogateescape"), direction.encode())
+
+
 def _aad(session: str, direction: str, seq: int, dek_id: int) -> bytes:
-    return b"fixplus record 1\x00%s\x00%s\x00%d\x00%d" % (
-        session.encode("utf-8", "surrogateescape"), direction.encode(), seq, dek_id)
+    return _aad_prefix(session, direction) + b"%d\x00%d" % (seq, dek_id)
 
 
 def parse_entry(entry_id: int, payload: bytes) -> StoredKey:
@@ -132,7 +136,8 @@ class KeyRing:
         #: uses after which the next data key is made in the background
         self._soft_limit = max_uses - min(1 << 16, max_uses // 4)
         self._preparing: asyncio.Task[None] | None = None
-        self._tags: dict[str, bytes] = {}
+        #: (session, direction) -> (session tag, associated data prefix)
+        self._tags: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         self._lock = asyncio.Lock()
 
     @property
@@ -207,13 +212,15 @@ class KeyRing:
         # A data key is made by this process and used by it alone: a counter
         # after a random prefix never repeats a nonce under one key.
         nonce = self._nonce_prefix + self._uses.to_bytes(8, "big")
-        tag = self._tags.get(session)
-        if tag is None:
+        known = self._tags.get((session, direction))
+        if known is None:
             if len(self._tags) >= 100_000:
                 self._tags.clear()
-            tag = self._tags[session] = session_tag(session)
+            known = self._tags[(session, direction)] = (
+                session_tag(session), _aad_prefix(session, direction))
+        tag, aad = known
         header = _HEADER.pack(MAGIC, dek_id, seq, tag, nonce)
-        return header + cipher.encrypt(nonce, data, _aad(session, direction, seq, dek_id))
+        return header + cipher.encrypt(nonce, data, aad + b"%d\x00%d" % (seq, dek_id))
 
     async def _cipher(self, dek_id: int) -> AESGCM:
         cipher = self._open.get(dek_id)
