@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
@@ -83,13 +84,15 @@ class MemoryLedger:
         return None
 
 
-_MEMORY: dict[int, MemoryLedger] = {}
+_MEMORY: weakref.WeakKeyDictionary[MessageStore, MemoryLedger] = weakref.WeakKeyDictionary()
 
 
 async def _open_memory(url: StoreURL, store: MessageStore | None) -> Ledger:
-    # one ledger per memory store object (the store lives as long as the process)
+    # one ledger per memory store object, gone with it
     await asyncio.sleep(0)
-    return _MEMORY.setdefault(id(store), MemoryLedger()) if store is not None else MemoryLedger()
+    if store is None:
+        return MemoryLedger()
+    return _MEMORY.setdefault(store, MemoryLedger())
 
 
 async def open_ledger(url: str, store: MessageStore | None = None) -> Ledger:

@@ -15,7 +15,7 @@ from pyfixmsg_plus.engine.store.secure import encrypt_store
 from pyfixmsg_plus.engine.store.url import open_store
 
 from tests.contract.store_contract import StoreContract, StoreFactory
-from tests.contract.store_servers import drop_pg_schema, pg_dsn
+from tests.contract.store_servers import drop_pg_schema, flush_redis_prefix, pg_dsn, redis_url
 
 
 def _opener(url: str, key_file: Path) -> StoreFactory:
@@ -58,3 +58,16 @@ class TestEncryptedPostgresStore(StoreContract):
     @pytest.fixture
     def factory(self, pg_url: str, key_file: Path) -> StoreFactory:
         return _opener(pg_url, key_file)
+
+
+@pytest.fixture
+def redis_store_url() -> Iterator[str]:
+    prefix = f"enc{uuid.uuid4().hex[:12]}"
+    yield f"{redis_url()}?prefix={prefix}"
+    flush_redis_prefix(redis_url(), prefix)
+
+
+class TestEncryptedRedisStore(StoreContract):
+    @pytest.fixture
+    def factory(self, redis_store_url: str, key_file: Path) -> StoreFactory:
+        return _opener(redis_store_url, key_file)

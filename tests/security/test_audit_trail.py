@@ -27,6 +27,7 @@ from tests.integration.conftest import (
     initiator,
     port_of,
 )
+from tests.security.raw_fix import FixConn
 
 CLIENT = "FIX.4.4:CLIENT->BROKER"
 
@@ -158,3 +159,28 @@ async def test_postgres_tampering(engines: Engines, tmp_path: Path, pg_url: str,
         assert rc == 1 and f"covers records up to {n} but the chain ends at {n - 2}" in out, out
     finally:
         await conn.close()
+
+
+async def test_a_sequence_reset_received_is_audited(engines: Engines, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'broker.db'}"
+    broker = await engines.start(url, RecordingApp("broker", broker=True), [acceptor()],
+                                 **_settings(tmp_path))
+
+    def peer() -> None:
+        conn = FixConn(port_of(broker))
+        conn.logon()
+        conn.read_until("A")
+        conn.send("4", [(36, 40)])  # SequenceReset, reset mode: next seq 40
+        conn.send("5", seq=40)
+        conn.read_until("5")
+
+    await asyncio.to_thread(peer)
+    for _ in range(1000):
+        if "session.sequence" in await _kinds(url):
+            break
+        await asyncio.sleep(0.01)
+    await engines.stop_all()
+    ledger = await open_ledger(url)
+    records = await read_records(ledger, "session")
+    await ledger.close()
+    assert any("SequenceReset from 2 to 40" in r.data["event"] for r in records), records
