@@ -49,6 +49,10 @@ AUDIT_LOG = "audit"
 HEAD_LOG = "audit-head"
 GENESIS = "0" * 64
 MAX_PENDING = 10_000
+#: Records per minute that peers not yet authenticated can cause (refused
+#: Logons): the audit table must not grow at an attacker's pace.
+MAX_UNAUTHENTICATED_PER_MINUTE = 60
+_FROM_UNAUTHENTICATED = frozenset({"logon.refused"})
 #: The session layer's log lines (``fx.Log``) that are audit events: resets
 #: of sequence numbers and SequenceResets received.
 AUDITED_EVENTS = ("SequenceReset from ", "Logon with ResetSeqNumFlag=Y",
@@ -154,6 +158,9 @@ class AuditTrail:
         self._queue: asyncio.Queue[tuple[str, dict[str, Any], int]] = asyncio.Queue(MAX_PENDING)
         self._writer: asyncio.Task[None] | None = None
         self._signer: asyncio.Task[None] | None = None
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self._suppressed = 0
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write(), name="fixplus-audit-writer")
@@ -161,11 +168,33 @@ class AuditTrail:
             self._signer = asyncio.create_task(self._sign(), name="fixplus-audit-signer")
 
     def event(self, kind: str, /, **data: object) -> None:
-        """Queue a record (never blocks; counted and noted when the queue is full)."""
+        """Queue a record (never blocks; counted and noted when the queue is full).
+
+        Events a peer can cause before it is authenticated (``logon.refused``)
+        are limited to :data:`MAX_UNAUTHENTICATED_PER_MINUTE`; the rest are
+        counted in one ``logon.refused.suppressed`` record per minute.
+        """
+        if kind in _FROM_UNAUTHENTICATED and not self._admit_unauthenticated():
+            return
         try:
             self._queue.put_nowait((kind, _clean(data), time.time_ns()))
         except asyncio.QueueFull:
             self.dropped += 1
+
+    def _admit_unauthenticated(self) -> bool:
+        now = time.monotonic()
+        if now - self._window_start >= 60.0:
+            if self._suppressed:
+                suppressed, self._suppressed = self._suppressed, 0
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._queue.put_nowait(("logon.refused.suppressed",
+                                            {"events": suppressed}, time.time_ns()))
+            self._window_start, self._window_count = now, 0
+        if self._window_count >= MAX_UNAUTHENTICATED_PER_MINUTE:
+            self._suppressed += 1
+            return False
+        self._window_count += 1
+        return True
 
     async def _write(self) -> None:
         while True:

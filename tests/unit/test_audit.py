@@ -108,3 +108,25 @@ async def test_two_writers_keep_one_chain(provider: LocalKeyFile) -> None:
     ledger = MemoryLedger()
     await asyncio.gather(*(append_record(ledger, "store.set", {"i": i}) for i in range(20)))
     assert await verify(ledger, None) == ([], 20, 0)
+
+
+async def test_refused_logons_are_bounded_per_minute(provider: LocalKeyFile,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyfixmsg_plus.engine.store import audit
+
+    clock = [1000.0]
+    monkeypatch.setattr(audit.time, "monotonic", lambda: clock[0])
+    ledger = MemoryLedger()
+    trail = AuditTrail(ledger, provider, sign_interval=3600)
+    trail.start()
+    for i in range(100):
+        trail.event("logon.refused", peer=f"10.0.{i}.1", reason="unknown_session")
+    trail.event("logon.accepted", peer="10.9.9.9", session="FIX.4.4:A->B")
+    clock[0] += 61
+    trail.event("logon.refused", peer="10.1.1.1", reason="bad_password")
+    await trail.close()
+    kinds = [r.kind for r in await read_records(ledger)]
+    assert kinds.count("logon.refused") == audit.MAX_UNAUTHENTICATED_PER_MINUTE + 1
+    assert "logon.accepted" in kinds
+    suppressed = [r for r in await read_records(ledger) if r.kind == "logon.refused.suppressed"]
+    assert [r.data["events"] for r in suppressed] == [100 - audit.MAX_UNAUTHENTICATED_PER_MINUTE]
