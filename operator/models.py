@@ -545,17 +545,31 @@ class StoreCredentials(CrdModel):
 
 
 class Encryption(CrdModel):
-    """Encryption of stored messages at rest (a key reference, never a key)."""
+    """Encryption of stored messages at rest with Vault Transit (a key
+    reference, never a key): rendered into each pod's engine configuration
+    (``encryption.provider: transit``, docs/security.md)."""
 
     cel_rules: ClassVar[tuple[dict[str, str], ...]] = (
-        rule(
-            "has(self.vaultTransitKey) != has(self.kmsKeyRef)",
-            "give exactly one of vaultTransitKey and kmsKeyRef",
-        ),
+        rule("!has(self.kmsKeyRef)",
+             "kmsKeyRef is not supported: no KMS key provider is available; use "
+             "vaultTransitKey with vaultAddress and vaultRole (Vault Transit)"),
+        rule("has(self.vaultTransitKey) && has(self.vaultAddress) && has(self.vaultRole)",
+             "encryption needs vaultTransitKey, vaultAddress and vaultRole"),
     )
-    vault_transit_key: str | None = Field(default=None, min_length=1)
-    vault_transit_mount: str = "transit"
-    kms_key_ref: str | None = Field(default=None, min_length=1)
+    vault_transit_key: str | None = Field(
+        default=None, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="the Transit key that wraps data keys")
+    vault_transit_mount: str = Field(default="transit", pattern=r"^[A-Za-z0-9_./-]+$")
+    vault_address: str | None = Field(
+        default=None, pattern=r"^https?://", description="e.g. https://vault.vault.svc:8200")
+    vault_role: str | None = Field(
+        default=None, min_length=1,
+        description="Vault Kubernetes auth role the engine logs in with")
+    vault_signing_key: str = Field(
+        default="fixplus-audit", pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Transit key (ed25519) that signs the audit trail")
+    kms_key_ref: str | None = Field(
+        default=None, description="not supported (refused by the CRD with a message)")
 
 
 class MessageStoreSpec(CrdModel):
@@ -581,6 +595,8 @@ class MessageStoreSpec(CrdModel):
         rule("self.type != 'mongodb' || !has(self.credentials) || "
              "!has(self.credentials.vault) || has(self.mongodb.user)",
              "with credentials from vault, mongodb.user names the database user"),
+        rule("!has(self.encryption) || self.type in ['sqlite', 'postgresql', 'redis']",
+             "encryption at rest is available for sqlite, postgresql and redis stores"),
     )
     type: StoreType
     postgresql: PostgresConnection | None = None

@@ -26,9 +26,11 @@ from ..scripttest.acceptance import AcceptanceApplication, acceptance_config
 from ..secrets.resolve import install as install_vault_references
 from ..transport.auth import hash_password
 from ..transport.eventloop import loop_factory
+from .audit import add_parser as add_audit_parser
 from .config import add_parser as add_config_parser
 from .decode import add_parser as add_decode_parser
 from .demo import run_demo
+from .keys import add_parser as add_keys_parser
 from .log import add_parser as add_log_parser
 from .store import add_parser as add_store_parser
 
@@ -242,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_parser(sub)
     add_config_parser(sub)
     add_log_parser(sub)
+    add_keys_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 

@@ -43,13 +43,15 @@ from typing import Any
 from ..codec.credentials import mask_credentials
 from ..codec.safetext import safe_text
 from ..codec.sessionid import SessionID
-from ..config import load_config
+from ..config import EngineConfig, load_config
 from ..errors import ConfigError
 from ..store.admin import MessageQuery, StoreAdmin, admin_of
+from ..store.audited import AuditedMessageStore
 from ..store.base import MessageStore, SessionKey
 from ..store.migrate import MigrationError, migrate_sessions, stderr_progress
 from ..store.retention import prune
-from ..store.url import open_store, parse_store_url
+from ..store.secure import SecuredStore, open_secured
+from ..store.url import parse_store_url
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -116,17 +118,28 @@ def _session_key(text: str) -> SessionKey:
         return SessionKey(text)
 
 
-async def _with_store(url: str, body: Callable[[MessageStore], Awaitable[int]]) -> int:
+def _config(args: argparse.Namespace) -> EngineConfig | None:
+    return load_config(args.config) if getattr(args, "config", None) else None
+
+
+async def _open(url: str, config: EngineConfig | None) -> SecuredStore:
+    """The store as the engine opens it: encrypted and audited as configured."""
+    return await open_secured(url, config.encryption if config else None,
+                              config.audit if config else None)
+
+
+async def _with_store(url: str, body: Callable[[MessageStore], Awaitable[int]],
+                      config: EngineConfig | None = None) -> int:
     _check_exists(url)
-    store = await open_store(url)
+    secured = await _open(url, config)
     try:
-        return await body(store)
+        return await body(secured.store)
     finally:
-        await store.close()
+        await secured.close()
 
 
 def _run(args: argparse.Namespace, body: Callable[[MessageStore], Awaitable[int]]) -> int:
-    return asyncio.run(_with_store(_store_url(args), body))
+    return asyncio.run(_with_store(_store_url(args), body, _config(args)))
 
 
 async def _known(admin: StoreAdmin, key: SessionKey) -> bool:
@@ -223,6 +236,9 @@ def cmd_set(args: argparse.Namespace) -> int:
             await session.set_next_sender(args.sender)
         if args.target is not None:
             await session.set_next_target(args.target)
+        if isinstance(store, AuditedMessageStore):
+            store.audit("store.set", session=key.value, next_sender=args.sender,
+                        next_target=args.target)
         print(f"changed {_key(key)}: " + "; ".join(plan))
         return 0
 
@@ -244,15 +260,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print("fixplus store migrate: the source store has no sessions (a memory:// "
                   "store is empty in a new process)", file=sys.stderr)
             return 1
-        dst = await open_store(target)
+        dst = await _open(target, config)
         try:
-            results = await migrate_sessions(admin, admin_of(dst), keys, replace=args.replace,
-                                             progress=stderr_progress())
+            results = await migrate_sessions(admin, admin_of(dst.store), keys,
+                                             replace=args.replace, progress=stderr_progress())
         except MigrationError as e:
             print(f"fixplus store migrate: {e}", file=sys.stderr)
             return 1
         finally:
             await dst.close()
+        if isinstance(src, AuditedMessageStore):
+            src.audit("store.migrate", to=parse_store_url(target).redacted(),
+                      sessions=len(results))
         for r in results:
             print(f"{'already there' if r.skipped else 'migrated'} {r.key}: sender "
                   f"{r.state.next_sender_seq}, target {r.state.next_target_seq}, "
@@ -261,7 +280,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
               f"{sum(r.messages for r in results)} message(s): every copy matches the source")
         return 0
 
-    return asyncio.run(_with_store(source, body))
+    config = _config(args)
+    return asyncio.run(_with_store(source, body, config))
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

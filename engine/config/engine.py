@@ -18,7 +18,13 @@ from .observability import (
     TracingSettings,
 )
 from .session import Role, SessionSettings
-from .store import RetentionSettings, StoreFailureSettings, StoreUrl
+from .store import (
+    AuditSettings,
+    EncryptionSettings,
+    RetentionSettings,
+    StoreFailureSettings,
+    StoreUrl,
+)
 from .transport import AcceptorLimits
 from .vault import VaultSettings
 
@@ -53,6 +59,10 @@ class EngineConfig(ConfigModel):
     shutdown_timeout: float = Field(default=10.0, gt=0)
     store_failure: StoreFailureSettings = Field(default_factory=StoreFailureSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    #: Encryption at rest of the store's message bodies (None: off).
+    encryption: EncryptionSettings | None = None
+    #: The signed audit trail in the store.
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     #: The event loop ``fixplus run`` uses: the standard library's, or uvloop
     #: (the ``uvloop`` extra; see docs/performance.md for when it helps).
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"

@@ -33,8 +33,10 @@ from ..secrets.keeper import VaultCollector, VaultKeeper
 from ..secrets.storecreds import StoreCredentials
 from ..session import Session
 from ..session.validation import Validator as SessionValidator
+from ..store.audit import AuditTrail
 from ..store.base import MessageStore, SessionKey
 from ..store.retention import RetentionTask
+from ..store.secure import audit_store, config_hash, encrypt_store
 from ..transport import Acceptor, Backoff, Initiator, SessionDriver
 from ..transport.acceptor import Route, Router
 from ..transport.auth import Authenticator
@@ -129,6 +131,7 @@ class Engine:
         self._acceptor_index: dict[tuple[int, str, str, str], SessionDriver] = {}
         self._lock = asyncio.Lock()
         self.retention: RetentionTask | None = None
+        self.audit: AuditTrail | None = None
         self.health: HealthServer | None = None
         self.store_health = StoreHealth(self.drivers.values, time.monotonic)
         self.vault: VaultKeeper | None = None
@@ -152,6 +155,8 @@ class Engine:
         if self.message_log is not None:
             driver.message_log = self.message_log.session(settings)
             driver.message_log.event(f"session created: {settings.session_id}")
+        if self.audit is not None:
+            driver.audit = self.audit.event
         await driver.start()
         self.drivers[settings.session_id] = driver
         if settings.role is Role.ACCEPTOR and settings.accept_port is not None and not dynamic:
@@ -180,6 +185,13 @@ class Engine:
                                           max_age_days=self.config.retention.max_age_days)
             self.message_log.start()
         self.store = await self._open_store()
+        if self.config.encryption is not None:
+            self.store = await encrypt_store(self.store, self.config.store,
+                                             self.config.encryption)
+        if self.config.audit.enabled:
+            self.store, self.audit = await audit_store(
+                self.store, self.config.store, self.config.audit, self.config.encryption)
+            self.audit.event("config.loaded", sha256=config_hash(self.config))
         self.retention = RetentionTask(
             self.store, self.config.retention,
             lambda: [SessionKey(sid) for sid in self.drivers])
@@ -203,6 +215,8 @@ class Engine:
                                 logon_timeout=first.logon_timeout, nodelay=first.tcp_nodelay,
                                 keepalive=first.tcp_keepalive, limits=limits, guard=guard,
                                 authenticator=authenticator)
+            if self.audit is not None:
+                acceptor.audit = self.audit.event
             await acceptor.start()
             self.acceptors[port] = acceptor
         for settings in self.config.sessions:
@@ -341,6 +355,8 @@ class Engine:
             await self.retention.stop()
         if self.store_credentials is not None:
             await self.store_credentials.stop()
+        if self.audit is not None:
+            await self.audit.close()
         if self.store is not None:
             await self.store.close()
         if self.vault is not None:

@@ -49,6 +49,7 @@ from ..codec import Framer, Garbled, Message, decode
 from ..codec.safetext import safe_text
 from ..config import AcceptorLimits, AuthenticationSettings, SessionSettings, TlsSettings
 from ..errors import GarbledMessageError
+from ..store.audit import AuditSink
 from .auth import Authenticator, Peer, Verdict
 from .driver import SessionDriver
 from .guard import Guard
@@ -109,6 +110,8 @@ class Acceptor:
         self._ssl = server_context(tls) if tls is not None else None
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        #: The audit trail's ``event`` (set by the engine when audit is on).
+        self.audit: AuditSink | None = None
 
     @property
     def listening(self) -> bool:
@@ -209,8 +212,13 @@ class Acceptor:
                     self.logon_timeout):
                 log.warning("%s: session %s is already connected; refusing a second "
                             "connection", source, driver.session_id)
+                if self.audit is not None:
+                    self.audit("logon.refused", peer=source, session=driver.session_id,
+                               reason="already_connected")
                 return
             log.info("%s: Logon authenticated for %s", source, driver.session_id)
+            if self.audit is not None:
+                self.audit("logon.accepted", peer=source, session=driver.session_id)
             await driver.run_connection(reader, writer, initial)
         finally:
             if route.release is not None:
@@ -262,5 +270,8 @@ class Acceptor:
 
     def _refused(self, source: str, verdict: Verdict, session_id: str | None = None) -> None:
         self.guard.logon_refused(source, verdict.reason)
+        if self.audit is not None:
+            self.audit("logon.refused", peer=source, session=session_id, reason=verdict.reason,
+                       detail=verdict.detail)
         where = f" for {session_id}" if session_id else ""
         self.guard.warn(source, verdict.reason, f"Logon refused{where}: {verdict.detail}")

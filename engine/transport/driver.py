@@ -58,6 +58,7 @@ from ..errors import AppRejection, FixError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
 from ..session.stats import SessionStats
+from ..store.audit import AUDITED_EVENTS, AuditSink
 from ..store.base import SessionStore
 from ..store.errors import StoreUnavailableError
 from .connection import Connection
@@ -107,6 +108,8 @@ class SessionDriver:
         self.on_state_change: Callable[[SessionDriver], None] | None = None
         #: The session's message log (docs/logs.md), set by the runtime.
         self.message_log: MessageObserver | None = None
+        #: The audit trail's ``event`` (set by the engine when audit is on).
+        self.audit: AuditSink | None = None
         self._flusher = Flusher(
             store, session.stats, store_failure or StoreFailureSettings(), self.session_id,
             write=self._write, release=self._release, on_durable_target=self._durable_target,
@@ -530,6 +533,8 @@ class SessionDriver:
                 "%s: %s", self.session_id, effect.text)
         if self.message_log is not None:
             self.message_log.event(effect.text)
+        if self.audit is not None and effect.text.startswith(AUDITED_EVENTS):
+            self.audit("session.sequence", session=self.session_id, event=effect.text)
 
     async def _on_disconnect(self, effect: fx.Disconnect) -> None:
         await self._settle()

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pyfixmsg_plus.engine.config import Role, parse_config
 
-from ..models import MessageStoreSpec, PodSettings, SessionFields, StoreType
+from ..models import Encryption, MessageStoreSpec, PodSettings, SessionFields, StoreType
 from . import secrets
 from .common import CONFIG_HASH, Obj, Owner, PodLayout, digest, meta
 from .secrets import RenderError, Wiring
@@ -131,6 +131,20 @@ def metrics_settings(pod: PodSettings, wiring: Wiring, layout: PodLayout) -> dic
     return out
 
 
+def encryption_settings(e: Encryption, wiring: Wiring) -> dict[str, Any]:
+    """The engine's Transit key provider, logging in with the pod's service
+    account token (Vault's Kubernetes auth)."""
+    if e.kms_key_ref is not None or not (e.vault_transit_key and e.vault_address
+                                         and e.vault_role):
+        raise RenderError("encryption needs vaultTransitKey, vaultAddress and vaultRole "
+                          "(kmsKeyRef is not supported)")
+    wiring.direct_vault = True
+    return {"provider": "transit", "vault": {
+        "address": e.vault_address, "kubernetesRole": e.vault_role,
+        "mount": e.vault_transit_mount, "key": e.vault_transit_key,
+        "signingKey": e.vault_signing_key}}
+
+
 def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: PodSettings,
                   wiring: Wiring, layout: PodLayout) -> dict[str, Any]:
     """Plain engine configuration data, checked by the engine's own parser."""
@@ -146,6 +160,8 @@ def engine_config(sessions: list[SessionInput], store: StoreInput | None, pod: P
     if store is not None and store.spec.retention is not None:
         data["retention"] = store.spec.retention.model_dump(mode="json", by_alias=True,
                                                             exclude_none=True)
+    if store is not None and store.spec.encryption is not None:
+        data["encryption"] = encryption_settings(store.spec.encryption, wiring)
     try:
         parse_config(data, source="the rendered engine configuration",
                      resolve_secrets=False)

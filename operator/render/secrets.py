@@ -35,6 +35,8 @@ class Wiring:
     mounts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     env: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     annotations: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The engine itself talks to Vault (Transit for encryption at rest).
+    direct_vault: bool = False
 
     def add_vault(self, file: str, secret: VaultSecret) -> None:
         """Annotations for one Vault secret file (``/vault/secrets/<file>``)."""
@@ -70,7 +72,7 @@ class Wiring:
 
     @property
     def uses_vault(self) -> bool:
-        return f"{VAULT}/agent-inject" in self.annotations
+        return self.direct_vault or f"{VAULT}/agent-inject" in self.annotations
 
 
 def vault_path(layout: PodLayout, file: str) -> str:

@@ -91,7 +91,10 @@ OURS = "pyfixmsg_plus"
 QF = "quickfix"
 QFT = "quickfix-thread"  # QuickFIX driven from a Python main thread
 QF_DRIVERS = {QF: "callback", QFT: "thread"}
-OUR_STORES = ("memory", "sqlite", "sqlite-normal", "postgresql", "mysql", "mongodb")
+OUR_STORES = ("memory", "sqlite", "sqlite-normal", "postgresql", "mysql", "mongodb",
+              "sqlite+enc", "postgresql+enc")
+#: a store name ending with this runs with encryption at rest (local key file)
+ENC = "+enc"
 #: server stores: the test environment's setting naming each one's URL
 _SERVER_STORES = {"postgresql": "FIXPLUS_PG_DSN", "mysql": "FIXPLUS_MYSQL_URL",
                   "mongodb": "FIXPLUS_MONGODB_URL"}
@@ -111,6 +114,19 @@ def _message_log(store: str, workdir: Path, role: str) -> dict[str, Any]:
     if not store.endswith("+log"):
         return {}
     return {"messageLog": {"path": str(workdir / f"log-{role}")}}
+
+
+def _our_store_config(store: str, workdir: Path, role: str) -> dict[str, Any]:
+    """``store`` (and ``encryption`` for a ``+enc`` store) of an engine configuration."""
+    if not store.endswith(ENC):
+        return {"store": _our_store_url(store, workdir, role)}
+    from pyfixmsg_plus.engine.store.keyprovider import create_key_file
+
+    key_file = workdir / "kek"
+    with contextlib.suppress(FileExistsError):
+        create_key_file(key_file)
+    return {"store": _our_store_url(store.removesuffix(ENC), workdir, role),
+            "encryption": {"provider": "local", "keyFile": str(key_file)}}
 
 
 def _our_store_url(store: str, workdir: Path, role: str) -> str:
@@ -199,7 +215,7 @@ def ours_acceptor(store: str, workdir: Path, use_uvloop: bool, busy_poll_us: int
 
     async def main() -> None:
         cfg = EngineConfig.model_validate({
-            "store": _our_store_url(store, workdir, "broker"),
+            **_our_store_config(store, workdir, "broker"),
             "sessions": [_our_session("acceptor", acceptPort=0, acceptHost="127.0.0.1")],
             **_message_log(store, workdir, "broker"),
         })
@@ -267,7 +283,7 @@ def ours_initiator(port: int, store: str, workdir: Path, orders: int, window: in
     async def main() -> dict[str, Any]:
         app = Client()
         cfg = EngineConfig.model_validate({
-            "store": _our_store_url(store, workdir, "client"),
+            **_our_store_config(store, workdir, "client"),
             "sessions": [_our_session("initiator",
                                       connect=[{"host": "127.0.0.1", "port": port}])],
             **_message_log(store, workdir, "client"),

@@ -133,6 +133,7 @@ NOT_RUN = {
     "healthcheck": "needs a running engine's HTTP endpoint",
     "acceptance-server": "runs until stopped: tests/conformance starts it",
     "script-test": "needs an acceptor: tests/conformance runs it",
+    "keys": "needs an encrypted store: tests/integration/test_keys_cli.py runs these commands",
 }
 SERVERS = ("postgresql://", "redis://", "mysql://", "mongodb://")
 
