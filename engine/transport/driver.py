@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -75,6 +76,18 @@ log = logging.getLogger("pyfixmsg_plus.session")
 # unfinished deliveries is written on its own (it normally rides on the
 # next commit: the answer the callback sends, or the next batch received).
 _TARGET_DELAY = 0.02
+
+
+class Link(enum.Enum):
+    """Where a driver is with its (at most one) connection."""
+
+    #: No connection.
+    NONE = "none"
+    #: A connection is claimed while the store's state is (re)loaded: a
+    #: second one is refused meanwhile.
+    ATTACHING = "attaching"
+    #: A connection is served (``_conn``).
+    SERVING = "serving"
 
 
 class SessionDriver:
@@ -115,12 +128,13 @@ class SessionDriver:
             from_app=app.from_app, handle=self, rejected=self._rejected,
             handled=self._handled)
         self._conn: Connection | None = None
-        self._attaching = False  # a connection is claimed while the store reloads
+        self._link = Link.NONE
         self._closed = asyncio.Event()  # set while no connection is served
         self._closed.set()
         self._resume = asyncio.Event()  # the session may take frames again
-        self._pumping = False
         self._pump_task: asyncio.Task[None] | None = None
+        # Set while no pump runs (the pump is not reentrant: a call made
+        # while one runs returns at once, the running one takes the effects).
         self._pump_idle = asyncio.Event()
         self._pump_idle.set()
         self._aborts = 0  # connections dropped by _abort (a pump stops at one)
@@ -209,7 +223,7 @@ class SessionDriver:
 
     @property
     def connected(self) -> bool:
-        return self._conn is not None or self._attaching
+        return self._link is not Link.NONE
 
     def in_schedule(self) -> bool:
         return self.session.schedule.is_session_time(self.clock())
@@ -341,7 +355,7 @@ class SessionDriver:
             log.warning("%s: already has a connection; closing another one", self.session_id)
             writer.close()
             return
-        self._attaching = True  # claimed across the store reload below
+        self._link = Link.ATTACHING  # claimed across the store reload below
         try:
             if self.session.settings.refresh_on_logon:
                 self._reload = True
@@ -355,12 +369,13 @@ class SessionDriver:
             self._kick()
             return
         finally:
-            self._attaching = False
+            self._link = Link.NONE
         conn = self._conn = Connection(
             reader, writer, self.session, clock=self.clock, pump=self._pump,
             deliveries=self._deliveries, deliverer=self._deliverer, resume=self._resume,
             max_message_size=self.max_message_size, span_attributes=self._span_attributes,
             tracer=self.tracer)
+        self._link = Link.SERVING  # (no await since the reload: never seen NONE)
         self._closed.clear()
         try:
             self.session.connected(self.clock())
@@ -380,6 +395,7 @@ class SessionDriver:
     def _close(self, conn: Connection) -> None:
         if self._conn is conn:
             self._conn = None
+            self._link = Link.NONE
         conn.close()
         self._closed.set()
 
@@ -389,13 +405,13 @@ class SessionDriver:
     def _kick(self) -> None:
         """Effects are waiting outside the reader and the deliverer: pump
         them in a task unless a pump is already running."""
-        if not self._pumping and (self._pump_task is None or self._pump_task.done()):
+        if self._pump_idle.is_set() and (self._pump_task is None or self._pump_task.done()):
             self._pump_task = asyncio.get_running_loop().create_task(self._pump())
 
     async def _drain(self) -> None:
         """Wait until every effect so far is carried out and settled."""
         while True:
-            if self._pumping:
+            if not self._pump_idle.is_set():
                 await self._pump_idle.wait()
             elif self.session.has_effects or self._target_due:
                 await self._pump()
@@ -407,9 +423,8 @@ class SessionDriver:
     async def _pump(self) -> None:
         """Carry out the session's effects, commit them and go on while more
         come; returns at once when a pump is already running."""
-        if self._pumping:
+        if not self._pump_idle.is_set():
             return
-        self._pumping = True
         self._pump_idle.clear()
         session = self.session
         flusher = self._flusher
@@ -435,7 +450,6 @@ class SessionDriver:
                           self.session_id)
             self._abort("internal error")
         finally:
-            self._pumping = False
             self._pump_idle.set()
             self._reschedule()
             if self.on_state_change is not None:
