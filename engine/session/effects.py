@@ -17,61 +17,91 @@ message: ``AuthorizeLogon`` (answered with ``logon_authorized`` or
 ``Session.paused`` is True while one is outstanding; the driver feeds no
 frame meanwhile.
 
-Every effect is a frozen record built with keywords.
+Every effect is a record built with keywords and never changed after: plain
+classes with ``__slots__`` and a keyword-only ``__init__`` (a frozen
+dataclass costs about twice as much to build, through ``object.__setattr__``
+per field, and the hot path builds three to six of them per order).  Nothing
+assigns to an effect's fields once it is built.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar
 
 from ..codec import Message
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class Effect:
     """Base of every effect."""
 
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  # compared by value, like the records they were
+
+
 class Send(Effect):
-    """Write ``msg`` (already carrying its MsgSeqNum ``seq``)."""
+    """Write ``msg`` (already carrying its MsgSeqNum ``seq``).
 
-    msg: Message
-    seq: int
-    #: False for resent messages and gap fills, which reuse old sequence
-    #: numbers and must not be stored again.
-    persist: bool
-    #: A session-level message (``to_admin`` is called before it goes).
-    admin: bool
-    #: False for an application message sent while not logged on: it is
-    #: stored (and so resent on request) but not written.
-    write: bool = True
+    ``persist`` is False for resent messages and gap fills, which reuse old
+    sequence numbers and must not be stored again; ``admin`` marks a
+    session-level message (``to_admin`` is called before it goes); ``write``
+    is False for an application message sent while not logged on: it is
+    stored (and so resent on request) but not written."""
+
+    __slots__ = ("admin", "msg", "persist", "seq", "write")
+    _fields = ("msg", "seq", "persist", "admin", "write")
+
+    def __init__(self, *, msg: Message, seq: int, persist: bool, admin: bool,
+                 write: bool = True) -> None:
+        self.msg = msg
+        self.seq = seq
+        self.persist = persist
+        self.admin = admin
+        self.write = write
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class SetTarget(Effect):
     """Make ``next_target`` the durable next expected inbound MsgSeqNum."""
 
-    next_target: int
+    __slots__ = ("next_target",)
+    _fields = __slots__
+
+    def __init__(self, *, next_target: int) -> None:
+        self.next_target = next_target
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class ResetStore(Effect):
     """Sequence numbers back to 1/1 and stored messages dropped."""
 
-    now_ns: int
+    __slots__ = ("now_ns",)
+    _fields = __slots__
+
+    def __init__(self, *, now_ns: int) -> None:
+        self.now_ns = now_ns
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class Deliver(Effect):
     """Hand a received message to the application (``from_admin`` when
     ``admin``, else ``from_app``)."""
 
-    msg: Message
-    admin: bool
+    __slots__ = ("admin", "msg")
+    _fields = ("msg", "admin")
+
+    def __init__(self, *, msg: Message, admin: bool) -> None:
+        self.msg = msg
+        self.admin = admin
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class AuthorizeLogon(Effect):
     """Ask the application whether to accept this Logon (credentials etc.).
 
@@ -79,40 +109,57 @@ class AuthorizeLogon(Effect):
     ``Session.logon_refused``.
     """
 
-    msg: Message
+    __slots__ = ("msg",)
+    _fields = __slots__
+
+    def __init__(self, *, msg: Message) -> None:
+        self.msg = msg
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class LoadResend(Effect):
     """Read stored messages ``begin..end`` (inclusive) and pass them to
     ``Session.resend_loaded``."""
 
-    begin: int
-    end: int
+    __slots__ = ("begin", "end")
+    _fields = __slots__
+
+    def __init__(self, *, begin: int, end: int) -> None:
+        self.begin = begin
+        self.end = end
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class Disconnect(Effect):
     """Close the connection."""
 
-    reason: str
+    __slots__ = ("reason",)
+    _fields = __slots__
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class LoggedOn(Effect):
     """The session is now logged on (application ``on_logon``)."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+
 class LoggedOut(Effect):
     """The session left the logged-on state (application ``on_logout``)."""
 
-    reason: str
+    __slots__ = ("reason",)
+    _fields = __slots__
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
 class Log(Effect):
     """A session event worth logging."""
 
-    text: str
-    level: str = "info"
+    __slots__ = ("level", "text")
+    _fields = ("text", "level")
+
+    def __init__(self, *, text: str, level: str = "info") -> None:
+        self.text = text
+        self.level = level

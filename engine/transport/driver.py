@@ -52,12 +52,10 @@ from ..codec import Message, encode
 from ..codec.credentials import mask_credentials
 from ..codec.safetext import safe_text
 from ..codec.sessionid import SessionID
-from ..config import SessionSettings, StoreFailureSettings
-from ..dictionary import DataDictionary, SessionDictionaries
+from ..config import StoreFailureSettings
 from ..errors import AppRejection, FixError, RetryableError
 from ..session import Session, State
 from ..session import effects as fx
-from ..session.stats import SessionStats
 from ..store.audit import AUDITED_EVENTS, AuditSink
 from ..store.base import SessionStore
 from ..store.errors import StoreUnavailableError
@@ -66,6 +64,7 @@ from .delivery import Deliverer, Deliveries
 from .flush import WRITE_HIGH_WATER, Flusher
 from .levels import operational_level
 from .observer import MessageObserver
+from .readings import DriverReadings, Link
 from .stored import read_stored, resendable
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ log = logging.getLogger("pyfixmsg_plus.session")
 _TARGET_DELAY = 0.02
 
 
-class SessionDriver:
+class SessionDriver(DriverReadings):
     """One session, its store, its application and (at most) one connection."""
 
     def __init__(
@@ -121,12 +120,13 @@ class SessionDriver:
             from_app=app.from_app, handle=self, rejected=self._rejected,
             handled=self._handled)
         self._conn: Connection | None = None
-        self._attaching = False  # a connection is claimed while the store reloads
+        self._link = Link.NONE
         self._closed = asyncio.Event()  # set while no connection is served
         self._closed.set()
         self._resume = asyncio.Event()  # the session may take frames again
-        self._pumping = False
         self._pump_task: asyncio.Task[None] | None = None
+        # Set while no pump runs (the pump is not reentrant: a call made
+        # while one runs returns at once, the running one takes the effects).
         self._pump_idle = asyncio.Event()
         self._pump_idle.set()
         self._aborts = 0  # connections dropped by _abort (a pump stops at one)
@@ -137,88 +137,6 @@ class SessionDriver:
         self._target_timer: asyncio.TimerHandle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: int | None = None
-
-    # ------------------------------------------------------------------
-    # what the runtime, metrics and health checks read
-    # ------------------------------------------------------------------
-    @property
-    def store(self) -> SessionStore:
-        return self._flusher.store
-
-    @store.setter
-    def store(self, store: SessionStore) -> None:
-        self._flusher.use_store(store)
-
-    @property
-    def store_failure(self) -> StoreFailureSettings:
-        return self._flusher.policy
-
-    @store_failure.setter
-    def store_failure(self, policy: StoreFailureSettings) -> None:
-        self._flusher.policy = policy
-
-    @property
-    def logged_on(self) -> bool:
-        return self.session.logged_on
-
-    @property
-    def settings(self) -> SessionSettings:
-        return self.session.settings
-
-    @property
-    def dictionaries(self) -> DataDictionary | SessionDictionaries | None:
-        found = getattr(self.session.validator, "dictionaries", None)
-        return found if isinstance(found, DataDictionary | SessionDictionaries) else None
-
-    @property
-    def default_appl_ver_id(self) -> str | None:
-        return self.session.settings.appl_ver_id_code
-
-    @property
-    def counterparty(self) -> str:
-        return self.session.settings.target_comp_id
-
-    @property
-    def stats(self) -> SessionStats:
-        return self.session.stats
-
-    @property
-    def state(self) -> State:
-        return self.session.state
-
-    @property
-    def next_sender(self) -> int:
-        return self.session.next_sender
-
-    @property
-    def next_target(self) -> int:
-        return self.session.next_target
-
-    @property
-    def queued(self) -> int:
-        return len(self.session.queue)
-
-    @property
-    def pending_deliveries(self) -> int:
-        """Application messages received and not yet handled by ``from_app``."""
-        return len(self._deliveries.pending)
-
-    @property
-    def delivery_stalls(self) -> int:
-        """How often reading stopped because ``maxPendingDeliveries`` were pending."""
-        return self._deliveries.stalls
-
-    @property
-    def store_available(self) -> bool:
-        """False while an outage of the message store is being ridden out."""
-        return self._flusher.outage_since is None
-
-    @property
-    def connected(self) -> bool:
-        return self._conn is not None or self._attaching
-
-    def in_schedule(self) -> bool:
-        return self.session.schedule.is_session_time(self.clock())
 
     # ------------------------------------------------------------------
     # sending
@@ -338,7 +256,7 @@ class SessionDriver:
         is detached; False for a live one, left alone."""
         conn = self._conn
         if conn is None or not conn.peer_gone():
-            return conn is None and not self._attaching
+            return conn is None and self._link is not Link.ATTACHING
         log.info("%s: the peer of the previous connection has gone; closing it",
                  self.session_id)
         conn.close(abort=True)  # its reader wakes and closes the session as usual
@@ -365,7 +283,7 @@ class SessionDriver:
             log.warning("%s: already has a connection; closing another one", self.session_id)
             writer.close()
             return
-        self._attaching = True  # claimed across the store reload below
+        self._link = Link.ATTACHING  # claimed across the store reload below
         try:
             if self.session.settings.refresh_on_logon:
                 self._reload = True
@@ -379,12 +297,13 @@ class SessionDriver:
             self._kick()
             return
         finally:
-            self._attaching = False
+            self._link = Link.NONE
         conn = self._conn = Connection(
             reader, writer, self.session, clock=self.clock, pump=self._pump,
             deliveries=self._deliveries, deliverer=self._deliverer, resume=self._resume,
             max_message_size=self.max_message_size, span_attributes=self._span_attributes,
             tracer=self.tracer, message_log=self.message_log)
+        self._link = Link.SERVING  # (no await since the reload: never seen NONE)
         self._closed.clear()
         try:
             self.session.connected(self.clock())
@@ -406,6 +325,7 @@ class SessionDriver:
     def _close(self, conn: Connection) -> None:
         if self._conn is conn:
             self._conn = None
+            self._link = Link.NONE
         conn.close()
         self._closed.set()
         if self.message_log is not None:
@@ -417,13 +337,13 @@ class SessionDriver:
     def _kick(self) -> None:
         """Effects are waiting outside the reader and the deliverer: pump
         them in a task unless a pump is already running."""
-        if not self._pumping and (self._pump_task is None or self._pump_task.done()):
+        if self._pump_idle.is_set() and (self._pump_task is None or self._pump_task.done()):
             self._pump_task = asyncio.get_running_loop().create_task(self._pump())
 
     async def _drain(self) -> None:
         """Wait until every effect so far is carried out and settled."""
         while True:
-            if self._pumping:
+            if not self._pump_idle.is_set():
                 await self._pump_idle.wait()
             elif self.session.has_effects or self._target_due:
                 await self._pump()
@@ -435,9 +355,8 @@ class SessionDriver:
     async def _pump(self) -> None:
         """Carry out the session's effects, commit them and go on while more
         come; returns at once when a pump is already running."""
-        if self._pumping:
+        if not self._pump_idle.is_set():
             return
-        self._pumping = True
         self._pump_idle.clear()
         session = self.session
         flusher = self._flusher
@@ -463,7 +382,6 @@ class SessionDriver:
                           self.session_id)
             self._abort("internal error")
         finally:
-            self._pumping = False
             self._pump_idle.set()
             self._reschedule()
             if self.on_state_change is not None:

@@ -6,19 +6,20 @@ The pump (driver.py) fills one open :class:`Batch` with what the session's
 effects ask for: rows to store (every message numbered since the last
 commit), bytes to write, send waiters to resolve, and items to hand to the
 application.  ``commit(target)`` seals the batch with the durable target
-sequence number and starts its store write (one ``save_batch``: one
-transaction for the messages and the target).  A batch is *settled* when its
+sequence number and queues its store write at once (``submit_batch``: the
+messages and the target in one durable step; the store may commit several
+queued batches, of this session and others, together).  A batch is *settled* when its
 write completed; settling writes its bytes to the socket, resolves its
 waiters and releases its items, and batches settle strictly in the order
 they were committed.
 
 A store whose calls never wait on I/O (``synchronous``, the memory store)
 is written with a plain call and its batch settles at once.  Any other
-store is *pipelined*: up to ``depth`` commits are in flight while the engine
-keeps reading, processing and filling the next batch (the store contract
-applies calls on one session in the order they are made, and a call that
-fails writes nothing, so a later batch can never be stored ahead of a failed
-one: its first sequence number would not follow).  Nothing reaches the
+store is *pipelined*: up to ``depth`` batches are queued in the store while
+the engine keeps reading, numbering, encoding and filling the next batch
+(``submit_batch`` queues batches in call order, completes them in that
+order, and fails every later batch of the chain when one fails, so a later
+batch can never be stored ahead of a failed one).  Nothing reaches the
 socket before the commit that stored it returned.
 
 Store outages (theory in docs/stores.md, "Failure behaviour"): when a
@@ -48,7 +49,7 @@ from typing import Any
 from ..config import StoreFailureSettings
 from ..errors import FixError, RetryableError
 from ..session.stats import SessionStats
-from ..store.base import SessionStore, save_batch
+from ..store.base import SessionStore, submit_batch
 from ..store.errors import StoreUnavailableError
 from .backoff import ExponentialBackoff
 
@@ -159,9 +160,7 @@ class Flusher:
             if self._outage is None:
                 self._settle_ready()
             return
-        task = asyncio.ensure_future(self._save(batch))
-        self._flight.append((batch, task))
-        task.add_done_callback(self._on_commit_done)
+        self._flight.append((batch, self._submit(batch)))
 
     async def room(self) -> None:
         """Wait until another commit may start (pipeline depth)."""
@@ -191,10 +190,24 @@ class Flusher:
         return [item for b in batches for item in b.releases]
 
     # -- settling ------------------------------------------------------------
-    async def _save(self, batch: Batch) -> None:
+    def _submit(self, batch: Batch) -> asyncio.Future[None]:
+        """Queue the batch in the store now (``submit_batch``: durable in
+        submission order, a failure fails the later batches of the chain)
+        and settle it when its future completes."""
         started = time.perf_counter()
-        await save_batch(self.store, batch.rows, batch.target)
-        self._observe(batch, started)
+        try:
+            fut = submit_batch(self.store, batch.rows, batch.target)
+        except (FixError, OSError) as exc:  # refused at once: fails like a commit
+            fut = asyncio.get_running_loop().create_future()
+            fut.set_exception(exc)
+
+        def done(fut: asyncio.Future[None]) -> None:
+            if not fut.cancelled() and fut.exception() is None:
+                self._observe(batch, started)
+            self._on_commit_done(fut)
+
+        fut.add_done_callback(done)
+        return fut
 
     def _observe(self, batch: Batch, started: float) -> None:
         self.last_commit = started
@@ -263,9 +276,7 @@ class Flusher:
             self._flight.append((batch, None))
             self._settle_ready()
             return
-        task = asyncio.ensure_future(self._save(batch))
-        self._flight.append((batch, task))
-        task.add_done_callback(self._on_commit_done)
+        self._flight.append((batch, self._submit(batch)))
 
     async def _wait_for_store(self, exc: BaseException) -> bool:
         """True once every held batch is durable and settled; False when

@@ -16,29 +16,52 @@ from pyfixmsg_plus.engine.transport.flush import Flusher
 
 
 class GatedStore:
-    """Each ``save_batch`` waits for its own gate (opened by the test, in
-    any order); ``fail`` makes the next ones raise a retryable error."""
+    """A pipelined store (``submit_batch``, docs/stores.md "Pipelined
+    batches"): each batch waits for its own gate (opened by the test, in any
+    order), then for the batch before it; ``fail`` makes the next ones fail
+    with a retryable error, and a failed batch fails the later ones of the
+    chain with the same error class."""
 
     def __init__(self) -> None:
         self.gates: list[asyncio.Event] = []
         self.saved: list[tuple[int, bytes]] = []
         self.target = 1
         self.fail = False
+        self._last: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def key(self) -> SessionKey:
         return SessionKey("FIX.4.4:A->B")
 
-    async def save_batch(self, messages: Sequence[tuple[int, bytes]],
-                         next_target: int | None) -> None:
+    def submit_batch(self, messages: Sequence[tuple[int, bytes]],
+                     next_target: int | None) -> asyncio.Future[None]:
         gate = asyncio.Event()
         self.gates.append(gate)
-        await gate.wait()
-        if self.fail:
-            raise RetryableStoreError("disk I/O error")
-        self.saved.extend(messages)
-        if next_target is not None:
-            self.target = next_target
+        before, rows = self._last, list(messages)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last = fut
+
+        async def run() -> None:
+            await gate.wait()
+            if before is not None:
+                try:
+                    await asyncio.shield(before)
+                except Exception as exc:
+                    fut.set_exception(type(exc)(str(exc)))
+                    return
+            if self.fail:
+                fut.set_exception(RetryableStoreError("disk I/O error"))
+                return
+            self.saved.extend(rows)
+            if next_target is not None:
+                self.target = next_target
+            fut.set_result(None)
+
+        task = asyncio.ensure_future(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return fut
 
     async def save_outbound(self, messages: Sequence[tuple[int, bytes]]) -> None:
         self.saved.extend(messages)
@@ -149,3 +172,27 @@ async def test_mode_fail_gives_up_at_once(mode: str) -> None:
         await waiter
     await settle_loop()
     assert aborts and aborts[0].startswith("store failure")
+
+
+async def test_a_failed_batch_fails_the_chain_and_the_held_batches_are_stored_again() -> None:
+    store = GatedStore()
+    written: list[bytes] = []
+    fl = flusher(store, written, [])
+    waiters = [fl.waiter(1), fl.waiter(2)]
+    add(fl, 1)
+    fl.commit(None)
+    add(fl, 2)
+    fl.commit(3)  # queued in the store while the first one runs
+    await settle_loop()
+    assert len(store.gates) == 2
+    store.fail = True
+    store.gates[1].set()
+    store.gates[0].set()  # the first fails, and the second with it
+    await settle_loop()
+    assert fl.outage_since is not None and written == []
+    store.fail = False
+    await fl.settled()
+    assert [await w for w in waiters] == [1, 2]
+    assert written == [b"msg1", b"msg2"]
+    assert [seq for seq, _ in store.saved] == [1, 2]
+    assert store.target == 3
