@@ -135,12 +135,35 @@ def test_every_example_runs_and_its_pods_become_ready(
             child = f"{PREFIX[owner['kind']]}-{owner['metadata']['name']}"
             want = int(owner["spec"].get("minReplicas", 1))
 
-            def ready(child: str = child, want: int = want) -> list[str] | None:
-                names = [p["metadata"]["name"] for p in ns.pods(child)
-                         if any(c["type"] == "Ready" and c["status"] == "True"
-                                for c in p["status"].get("conditions", []))]
-                return names if len(names) >= want else None
-            wait_for(f"{want} Ready pod(s) of {child} ({manifest.name})", ready, 150,
+            if owner["kind"] == "FixSession":
+                # A FixSession pod is Ready once its FIX session is logged on
+                # (docs/operator.md); an example with no counterparty here never
+                # is.  Its probes must still pass as they should: the engine
+                # started and live (no restart), and the operator reading the
+                # logon state through the readiness probe (Ready False,
+                # NotLoggedOn) rather than a failing pod.
+                name = owner["metadata"]["name"]
+
+                def ready(child: str = child, want: int = want,
+                          name: str = name) -> list[str] | None:
+                    names = [p["metadata"]["name"] for p in ns.pods(child)
+                             if p["status"].get("phase") == "Running"
+                             and all(c.get("started") and c.get("restartCount", 0) == 0
+                                     for c in p["status"].get("containerStatuses", []))]
+                    status = (ns.get("fixsession", name) or {}).get("status") or {}
+                    reasons = {c["reason"] for c in status.get("conditions", [])
+                               if c["type"] == "Ready"}
+                    if not reasons - {"DeploymentMissing", "Paused"}:
+                        return None  # the operator has not read the pods yet
+                    return names if len(names) >= want else None
+            else:
+                def ready(child: str = child, want: int = want,
+                          name: str = "") -> list[str] | None:
+                    names = [p["metadata"]["name"] for p in ns.pods(child)
+                             if any(c["type"] == "Ready" and c["status"] == "True"
+                                    for c in p["status"].get("conditions", []))]
+                    return names if len(names) >= want else None
+            wait_for(f"{want} started pod(s) of {child} ({manifest.name})", ready, 150,
                      describe=lambda child=child: ns.describe(child))  # type: ignore[misc]
     finally:
         for doc in reversed(local):
