@@ -124,6 +124,19 @@ class Namespace:
         return wait_for(f"a Ready pod of {instance} in {self.name}", probe, timeout,
                         describe=lambda: self.describe(instance))
 
+    def started_pod(self, instance: str, timeout: float = 180) -> dict[str, Any]:
+        """A running pod whose containers have started (an acceptor's pod is
+        Ready only once its FIX session is logged on: docs/operator.md)."""
+        def probe() -> dict[str, Any] | None:
+            for pod in self.pods(instance):
+                statuses = pod["status"].get("containerStatuses") or []
+                if pod["status"].get("phase") == "Running" and statuses and all(
+                        c.get("started") for c in statuses):
+                    return pod
+            return None
+        return wait_for(f"a started pod of {instance} in {self.name}", probe, timeout,
+                        describe=lambda: self.describe(instance))
+
     def logs(self, pod: str) -> str:
         return self.run("logs", pod, "--all-containers", check=False).stdout
 

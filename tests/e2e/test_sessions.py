@@ -55,6 +55,8 @@ def _node_port(ns: Namespace, child: str) -> int:
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": f"{child}-np"},
         "spec": {"type": "NodePort", "selector": svc["spec"]["selector"],
+                 # the pod is Ready once logged on: reachable before that
+                 "publishNotReadyAddresses": True,
                  "externalTrafficPolicy": "Local",
                  "ports": [{"name": "tcp-fix", "port": svc["spec"]["ports"][0]["port"],
                             "targetPort": "tcp-fix", "protocol": "TCP"}]},
@@ -70,9 +72,9 @@ def _logons(host: HostEngine, count: int) -> list[int]:
 
 def _new_pod(ns: Namespace, child: str, old_uid: str) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        pod = ns.ready_pod(child)
+        pod = ns.started_pod(child)
         return pod if pod["metadata"]["uid"] != old_uid else None
-    return wait_for(f"a new Ready pod of {child}", probe, 240)
+    return wait_for(f"a new started pod of {child}", probe, 240)
 
 
 def test_acceptor_pod_keeps_its_session_across_config_change_and_pod_deletion(
@@ -86,7 +88,8 @@ def test_acceptor_pod_keeps_its_session_across_config_change_and_pod_deletion(
     ns.apply([{"apiVersion": "fixplus.io/v1alpha1", "kind": "FixSession",
                "metadata": {"name": "gateway"}, "spec": session}])
     child = "fixs-gateway"
-    pod = ns.ready_pod(child)
+    # (Ready only once logged on: the counterparty below logs on to a started pod)
+    pod = ns.started_pod(child)
     node_port = _node_port(ns, child)
 
     host = HostEngine(tmp_path / "client", {
